@@ -1,0 +1,125 @@
+"""Download the nine CS224N task files of a pinned upstream commit, verified by git blob SHA-1.
+
+Every file is written to a temporary name and renamed only once its hash matches, so a failed or
+tampered download leaves nothing behind. Files already present and verified are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+UPSTREAM_COMMIT = "7ac8260577fc12a86c7aaf38918056c30054ef39"
+UPSTREAM = ("https://raw.githubusercontent.com/gpoesia/minbert-default-final-project/"
+            f"{UPSTREAM_COMMIT}/data")
+BLOB_SHA1 = {
+    "ids-sst-train.csv": "9cb7333cb1dae49c2bd2a4b56a24882a6e8704b5",
+    "ids-sst-dev.csv": "3171aa629a340809d2db4a50df8f6e5ec9420ab0",
+    "ids-sst-test-student.csv": "bbd2313758825f86e24416d6aad64cd93370cf7a",
+    "quora-train.csv": "a3b5546f6a0e65b60a328a5d294d1038f5bed1da",
+    "quora-dev.csv": "de7cfa32428fd470b93f778fccc45a619e01336f",
+    "quora-test-student.csv": "f257ef00558555afb50819578a58205732b16354",
+    "sts-train.csv": "12b17760e7795fee35aeeabc290d5651de02622a",
+    "sts-dev.csv": "9392860e584717976b8d817cc40c9e6ceeec27e0",
+    "sts-test-student.csv": "25f0cf8fafdd1f82b9e2bb460c708af34341ce60",
+}
+
+
+@dataclass
+class FetchArgs:
+    source: str
+    dest: Path
+    timeout: float
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def is_verified(path: Path, name: str) -> bool:
+    return path.is_file() and git_blob_sha1(path.read_bytes()) == BLOB_SHA1[name]
+
+
+def read_source(source: str, name: str, timeout: float, bar: tqdm) -> bytes:
+    """Bytes of one file from a URL prefix or a local folder."""
+    if "://" not in source:
+        p = Path(source) / name
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} does not exist")
+        return p.read_bytes()
+    url = f"{source.rstrip('/')}/{name}"
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        total = resp.headers.get("Content-Length")
+        bar.reset(total=int(total) if total else None)
+        chunks = []
+        while chunk := resp.read(1 << 16):
+            chunks.append(chunk)
+            bar.update(len(chunk))
+    return b"".join(chunks)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fetch_one(name: str, args: FetchArgs) -> str | None:
+    """Fetch and verify one file; return an error message, or None on success."""
+    target = args.dest / name
+    if is_verified(target, name):
+        tqdm.write(f"ok       {name} (already present and verified)")
+        return None
+    with tqdm(desc=name, unit="B", unit_scale=True, leave=False) as bar:
+        try:
+            data = read_source(args.source, name, args.timeout, bar)
+        except (OSError, urllib.error.URLError, ValueError) as e:
+            return f"{name}: download failed: {e}"
+    got = git_blob_sha1(data)
+    if got != BLOB_SHA1[name]:
+        return f"{name}: checksum mismatch (git blob sha1 {got}, expected {BLOB_SHA1[name]}); not saved"
+    write_atomic(target, data)
+    tqdm.write(f"fetched  {name} ({len(data):,} bytes, verified)")
+    return None
+
+
+def parse_args(argv: list[str] | None) -> FetchArgs:
+    ap = argparse.ArgumentParser(prog="python -m minbert.data fetch", description=__doc__)
+    ap.add_argument("--source", default=UPSTREAM,
+                    help="URL prefix or local folder holding the files (default: the pinned upstream commit)")
+    ap.add_argument("--dest", default="data", help="folder to write the files into (default: ./data)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="network timeout per request, in seconds")
+    a = ap.parse_args(argv)
+    return FetchArgs(a.source, Path(a.dest), a.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        args.dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot create {args.dest}: {e}", file=sys.stderr)
+        return 1
+    errors = [err for name in BLOB_SHA1 if (err := fetch_one(name, args))]
+    for err in errors:
+        print(f"error: {err}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} of {len(BLOB_SHA1)} files failed; the others are in {args.dest}", file=sys.stderr)
+        return 1
+    print(f"all {len(BLOB_SHA1)} files verified in {args.dest.resolve()}")
+    return 0

@@ -1,0 +1,99 @@
+"""Readers, data location, the paraphrase protocol and batching."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from minbert import data
+from minbert.data import DataError, bucket_batches, find_data_dir, load_tasks, read_task_file
+
+HEADER = "\tid\tsentence1\tsentence2\tsimilarity\n"
+
+
+def _write(tmp_path, name, body):
+    p = tmp_path / name
+    p.write_text(body, encoding="utf-8")
+    return p
+
+
+def test_real_files_load_with_documented_counts(data_dir):
+    t = load_tasks(data_dir)
+    assert (len(t.sst_train), len(t.sst_dev), len(t.sts_train), len(t.sts_dev)) == (8544, 1101, 6040, 863)
+    if not (data_dir / "quora-train.csv").exists():
+        assert (len(t.para_train), len(t.para_dev)) == (14174, 6038)
+        assert t.dropped["quora-dev.csv"] == 2 and "held-out" in t.para_protocol
+        assert {e.id for e in t.para_train}.isdisjoint(e.id for e in t.para_dev)
+        assert sum(e.label for e in t.para_train + t.para_dev) == 7585
+    assert [sum(e.label == c for e in t.sst_train) for c in range(5)] == [1092, 2218, 1624, 2322, 1288]
+    assert all(0 <= e.label <= 5 for e in t.sts_train)
+    assert not t.sst_train[0].text.startswith(" ")
+
+
+def test_quoted_fields_with_embedded_quotes(tmp_path):
+    p = _write(tmp_path, "quora-dev.csv", '\tid\tsentence1\tsentence2\tis_duplicate\n'
+               '0\tab\t"She said ""hi"" twice"\t plain \t1.0\n')
+    (e,) = read_task_file(p).examples
+    assert (e.text, e.text2, e.label) == ('She said "hi" twice', "plain", 1)
+
+
+def test_rows_with_missing_fields_are_dropped_and_counted(tmp_path):
+    p = _write(tmp_path, "sts-train.csv", HEADER + "0\ta1\tx\ty\t2.5\n1\ta2\t\ty\t1.0\n2\ta3\tonly\n")
+    f = read_task_file(p)
+    assert len(f.examples) == 1 and f.dropped == 2 and f.dropped_lines == [3, 4]
+
+
+@pytest.mark.parametrize("name,body,problem", [
+    ("sts-train.csv", HEADER + "0\ta1\tx\ty\t5.5\n", "sts-train.csv:2: label 5.5 outside 0.0..5.0"),
+    ("sts-train.csv", HEADER + "0\ta1\tx\ty\tfive\n", "sts-train.csv:2: label 'five' is not a number"),
+    ("ids-sst-dev.csv", "\tid\tsentence\tsentiment\n0\ta\tok\t2\n1\tb\tbad\t7\n", "ids-sst-dev.csv:3: label 7"),
+    ("quora-dev.csv", "\tid\tsentence1\tsentence2\tis_duplicate\n0\ta\tx\ty\t0.5\n", "not a whole class"),
+    ("sts-dev.csv", "\tid\ttext\tsimilarity\n", "sts-dev.csv:1: header"),
+    ("sts-dev.csv", HEADER + "0\ta\tx\ty\t1\textra\n", "sts-dev.csv:2: 6 fields"),
+    ("sts-dev.csv", "", "empty file"),
+])
+def test_malformed_files_name_file_line_and_problem(tmp_path, name, body, problem):
+    with pytest.raises(DataError, match=problem.replace(".", r"\.")):
+        read_task_file(_write(tmp_path, name, body))
+
+
+def test_test_files_have_no_labels(data_dir):
+    f = read_task_file(data_dir / "sts-test-student.csv")
+    assert len(f.examples) == 1725 and all(e.label is None for e in f.examples)
+
+
+def test_location_order(tmp_path, monkeypatch):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for d in (a, b, c / "data"):
+        d.mkdir(parents=True)
+        (d / "sts-dev.csv").write_text(HEADER)
+    monkeypatch.chdir(c)
+    monkeypatch.setenv("MINBERT_DATA", str(b))
+    assert find_data_dir(a) == a.resolve()
+    assert find_data_dir(None) == b.resolve()
+    monkeypatch.delenv("MINBERT_DATA")
+    assert find_data_dir(None) == (c / "data").resolve()
+    monkeypatch.setenv("MINBERT_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="MINBERT_DATA"):
+        find_data_dir(None)
+
+
+def test_bucketing_covers_every_index_once_and_pads_little():
+    import random
+    lengths = [random.Random(i).randint(5, 60) for i in range(1000)]
+    batches = bucket_batches(lengths, 32, shuffle=True, seed=1)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 10
+    assert bucket_batches(lengths, 32, shuffle=True, seed=1) == batches
+    ordered = [i for b in bucket_batches(lengths, 32, shuffle=False) for i in b]
+    assert [lengths[i] for i in ordered] == sorted(lengths)
+
+
+def test_minbert_never_imports_reference_libraries():
+    banned = {"transformers", "sentence_transformers"}
+    for path in Path(data.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not {n.split(".")[0] for n in names} & banned, path
