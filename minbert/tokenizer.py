@@ -33,13 +33,17 @@ class TokenBatch:
 
 
 class Tokenizer:
-    def __init__(self, vocab_file: str | Path, lowercase: bool = True):
-        self.vocab_file = Path(vocab_file)
-        if not self.vocab_file.is_file():
-            raise FileNotFoundError(f"no vocab.txt at {self.vocab_file}")
+    def __init__(self, vocab: str | Path | list[str], lowercase: bool = True):
+        """vocab: a vocab.txt path, or the token list itself (as a checkpoint sidecar stores it)."""
+        if not isinstance(vocab, list):
+            path = Path(vocab)
+            if not path.is_file():
+                raise FileNotFoundError(f"no vocab.txt at {path}")
+            vocab = path.read_text(encoding="utf-8").splitlines()
+        self._tokens = list(vocab)
         vocab = {}
-        for i, line in enumerate(self.vocab_file.read_text(encoding="utf-8").splitlines()):
-            vocab.setdefault(line.rstrip("\n"), i)
+        for i, token in enumerate(self._tokens):
+            vocab.setdefault(token, i)
         tok = HFTokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
         tok.normalizer = BertNormalizer(clean_text=True, handle_chinese_chars=True,
                                         strip_accents=None, lowercase=lowercase)
@@ -63,7 +67,7 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab)
+        return len(self._tokens)
 
     def __call__(self, texts: str | list[str], pairs: str | list[str] | None = None,
                  max_length: int = 128) -> TokenBatch:
@@ -96,6 +100,9 @@ class Tokenizer:
             self._tok.no_truncation()
             self._tok.no_padding()
             return [len(e.ids) for e in self._tok.encode_batch(texts)]
+
+    def id_to_token_list(self) -> list[str]:
+        return list(self._tokens)
 
     def convert_ids_to_tokens(self, ids) -> list[str]:
         return [self._tok.id_to_token(int(i)) for i in ids]

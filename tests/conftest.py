@@ -35,3 +35,22 @@ def base_model():
 @pytest.fixture(scope="session")
 def tokenizer():
     return Tokenizer.from_pretrained()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, model_dir):
+    """A small random BERT in HF layout with the real vocabulary: fast training tests."""
+    import json
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from minbert import BertConfig
+    d = tmp_path_factory.mktemp("tiny-bert")
+    cfg = dict(model_type="bert", vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    save_file(BertModel(BertConfig.from_dict(cfg)).state_dict(), str(d / "model.safetensors"))
+    (d / "config.json").write_text(json.dumps(cfg))
+    shutil.copy(model_dir / "vocab.txt", d / "vocab.txt")
+    return d

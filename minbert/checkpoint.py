@@ -1,0 +1,154 @@
+"""Checkpoints: safetensors weights + a JSON sidecar (configs, vocab, metrics, history, sha256).
+
+One loader, `load_checkpoint`, serves train, evaluate, predict, analysis/ and app.py. Nothing here
+unpickles: weights are safetensors, everything else is JSON. Every write is a temp file + rename.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .config import BertConfig
+from .model import BertModel
+from .multitask import MultitaskConfig, MultitaskModel
+from .tokenizer import Tokenizer
+
+FORMAT = "minbert-multitask/1"
+UMASK = os.umask(0)
+os.umask(UMASK)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, corrupt, truncated or of another format."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def paths(path: str | Path) -> tuple[Path, Path]:
+    """(weights, sidecar) for a stem, a .safetensors path or a .json path."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, model: MultitaskModel, tok: Tokenizer, meta: dict,
+                    dtype: torch.dtype = torch.float16) -> Path:
+    """Write weights (cast to dtype) and sidecar; returns the weights path."""
+    weights_path, sidecar_path = paths(path)
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous().cpu()
+               for k, v in model.state_dict().items()}
+    blob = st_save(tensors)
+    sidecar = {**meta, "format": FORMAT, "weights_file": weights_path.name,
+               "weights_sha256": hashlib.sha256(blob).hexdigest(), "dtype": str(dtype).removeprefix("torch."),
+               "bert_config": model.bert.config.to_dict(), "model_config": vars(model.config),
+               "vocab": tok.id_to_token_list()}
+    atomic_write_bytes(weights_path, blob)
+    atomic_write_json(sidecar_path, sidecar)
+    return weights_path
+
+
+def read_sidecar(path: str | Path) -> dict:
+    _, sidecar_path = paths(path)
+    try:
+        meta = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint sidecar at {sidecar_path}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"unreadable checkpoint sidecar {sidecar_path}: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar_path} is not a {FORMAT} sidecar")
+    return meta
+
+
+def update_sidecar(path: str | Path, **fields) -> None:
+    meta = read_sidecar(path)
+    meta.update(fields)
+    atomic_write_json(paths(path)[1], meta)
+
+
+@dataclass
+class Checkpoint:
+    model: MultitaskModel
+    tokenizer: Tokenizer
+    meta: dict
+    path: Path
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Verify the sha256, then build the model in fp32 on `device`, in eval mode."""
+    weights_path, _ = paths(path)
+    meta = read_sidecar(path)
+    try:
+        blob = weights_path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"cannot read weights {weights_path}: {e}") from None
+    if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
+        raise CheckpointError(f"{weights_path} is corrupt or truncated: its sha256 does not match the sidecar")
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, ValueError) as e:
+        raise CheckpointError(f"{weights_path} is not a valid safetensors file: {e}") from None
+    model = MultitaskModel(BertModel(BertConfig.from_dict(meta["bert_config"])),
+                           MultitaskConfig.from_dict(meta["model_config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    return Checkpoint(model.to(device).eval(), Tokenizer(meta["vocab"]), meta, weights_path)
+
+
+def save_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     progress: dict) -> None:
+    """Everything a resumed run needs: fp32 weights, optimizer moments, RNG, progress and history."""
+    weights_path, sidecar_path = paths(path)
+    opt = optimizer.state_dict()
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    for i, st in opt["state"].items():
+        tensors.update({f"opt.{i}.{k}": v.detach().cpu().contiguous() for k, v in st.items()})
+    tensors["rng.torch"] = torch.get_rng_state()
+    atomic_write_bytes(weights_path, st_save(tensors))
+    atomic_write_json(sidecar_path, {"format": FORMAT + "/train-state", "param_groups": opt["param_groups"],
+                                     "progress": progress})
+
+
+def load_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore model, optimizer and RNG; return the saved progress dict."""
+    weights_path, sidecar_path = paths(path)
+    try:
+        meta = json.loads(sidecar_path.read_text())
+        tensors = st_load(weights_path.read_bytes())
+    except (OSError, json.JSONDecodeError, SafetensorError, ValueError) as e:
+        raise CheckpointError(f"cannot resume from {weights_path}: {e}") from None
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, i, name = k.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    return meta["progress"]

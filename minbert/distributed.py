@@ -1,0 +1,58 @@
+"""DistributedDataParallel plumbing: a no-op in a single process, gloo on CPU and nccl on GPU under torchrun."""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as tdist
+from torch.nn.parallel import DistributedDataParallel
+
+
+def is_distributed() -> bool:
+    return tdist.is_available() and tdist.is_initialized()
+
+
+def rank() -> int:
+    return tdist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return tdist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def print0(*args) -> None:
+    if is_main():
+        print(*args, flush=True)
+
+
+def setup(device: str) -> torch.device:
+    """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_distributed():
+        tdist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    if not is_distributed():
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)  # one head per step
+
+
+def barrier() -> None:
+    if is_distributed():
+        tdist.barrier()
+
+
+def cleanup() -> None:
+    if is_distributed():
+        tdist.destroy_process_group()

@@ -1,0 +1,154 @@
+"""Evaluate a checkpoint on the dev sets; optionally write metrics JSON and prediction files.
+
+    python -m minbert.evaluate --checkpoint checkpoints/minbert-multitask [--out-json m.json] [--predict-dir out/]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, load_checkpoint
+from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
+from .metrics import overall, task_metrics
+from .multitask import MultitaskModel
+from .tasks import predict
+from .tokenizer import Tokenizer
+
+QUORA_CAVEAT = ("caveat: the base model (all-MiniLM-L6-v2) saw Quora duplicate pairs in its own pretraining, "
+                "so paraphrase accuracy is not a clean held-out measure")
+
+
+def gold(examples: list[Example]) -> np.ndarray:
+    return np.array([e.label for e in examples], dtype=float)
+
+
+def evaluate_model(model: MultitaskModel, tok: Tokenizer, splits: dict[str, list[Example]],
+                   batch_size: int = 64, max_length: int = 128, device="cpu") -> tuple[dict, dict]:
+    """Metrics and raw outputs of every task in `splits` ({"sst": [...], "para": [...], "sts": [...]})."""
+    outputs = {t: predict(model, t, ex, tok, batch_size, max_length, device) for t, ex in splits.items()}
+    per_task = {t: task_metrics(t, gold(splits[t]), outputs[t]) for t in splits}
+    summary = {}
+    if "sst" in per_task:
+        summary.update(sst_acc=per_task["sst"]["accuracy"], sst_macro_f1=per_task["sst"]["macro_f1"])
+    if "para" in per_task:
+        summary.update(para_acc=per_task["para"]["accuracy"], para_f1=per_task["para"]["f1"])
+    if "sts" in per_task:
+        summary.update(sts_pearson=per_task["sts"]["pearson"], sts_spearman=per_task["sts"]["spearman"])
+    if len(per_task) == 3:
+        summary["overall"] = overall(summary["sst_acc"], summary["para_acc"], summary["sts_pearson"])
+    return {**summary, "tasks": per_task}, outputs
+
+
+@torch.no_grad()
+def calibrate_sts(model: MultitaskModel, tok: Tokenizer, train: list[Example], batch_size: int = 64,
+                  max_length: int = 128, device="cpu") -> None:
+    """Fit the cosine -> 0..5 score map on training pairs (Pearson on dev never sees dev labels)."""
+    out = predict(model, "sts", train, tok, batch_size, max_length, device)
+    model.sts.calibrate(torch.from_numpy(out["cosine"]).float(), torch.from_numpy(gold(train)).float())
+
+
+PRED_FILES = {  # task -> (file prefix, column, output key)
+    "sst": ("sst", "Predicted_Sentiment", "pred"),
+    "para": ("para", "Predicted_Is_Paraphrase", "pred"),
+    "sts": ("sts", "Predicted_Similarity", "score"),
+}
+SOURCE_FILES = {"sst": ("ids-sst-dev.csv", "ids-sst-test-student.csv"),
+                "para": ("quora-dev.csv", "quora-test-student.csv"),
+                "sts": ("sts-dev.csv", "sts-test-student.csv")}
+
+
+def write_predictions(model, tok, data_dir: Path, out_dir: Path, para_dev: list[Example], batch_size: int) -> list[Path]:
+    """CS224N-format prediction files for every dev and test file present (para dev = the evaluated part)."""
+    written = []
+    for task, (prefix, column, key) in PRED_FILES.items():
+        for split, name in zip(("dev", "test"), SOURCE_FILES[task]):
+            if task == "para" and split == "dev":
+                examples = para_dev
+            elif (data_dir / name).is_file():
+                examples = read_task_file(data_dir / name).examples
+            else:
+                continue
+            out = predict(model, task, examples, tok, batch_size)
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(["id", column])
+            for e, v in zip(examples, out[key]):
+                w.writerow([e.id, f"{v:.4f}" if task == "sts" else int(v)])
+            path = out_dir / f"{prefix}-{split}-output.csv"
+            atomic_write_bytes(path, buf.getvalue().encode())
+            written.append(path)
+    return written
+
+
+@dataclass
+class EvalArgs:
+    checkpoint: Path
+    data_dir: str | None
+    out_json: Path | None
+    predict_dir: Path | None
+    batch_size: int
+    quantize: str
+
+
+def parse_args(argv) -> EvalArgs:
+    ap = argparse.ArgumentParser(prog="python -m minbert.evaluate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, help="checkpoint path (stem, .safetensors or .json)")
+    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    ap.add_argument("--out-json", default=None, help="write all metrics to this JSON file")
+    ap.add_argument("--predict-dir", default=None, help="write CS224N-format prediction CSVs into this folder")
+    ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
+    ap.add_argument("--quantize", choices=("none", "int8"), default="none",
+                    help="int8: dynamic int8 quantization of the Linear layers (CPU)")
+    a = ap.parse_args(argv)
+    return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
+                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize)
+
+
+def run(args: EvalArgs) -> dict:
+    ckpt = load_checkpoint(args.checkpoint)
+    model = ckpt.model
+    if args.quantize == "int8":
+        from .quantize import quantize_int8
+        model = quantize_int8(model)
+    data = load_tasks(args.data_dir)
+    splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    metrics, _ = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
+    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, checkpoint=str(ckpt.path),
+                   para_caveat=QUORA_CAVEAT)
+    if args.predict_dir:
+        write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,
+                          data.para_dev, args.batch_size)
+    if args.out_json:
+        atomic_write_json(args.out_json, metrics)
+    return metrics
+
+
+def summary_lines(m: dict) -> list[str]:
+    return [f"SST dev accuracy      {m['sst_acc']:.4f}  (macro-F1 {m['sst_macro_f1']:.4f})",
+            f"Quora accuracy        {m['para_acc']:.4f}  (F1 {m['para_f1']:.4f})",
+            f"STS dev Pearson r     {m['sts_pearson']:.4f}  (Spearman {m['sts_spearman']:.4f})",
+            f"overall               {m['overall']:.4f}",
+            f"paraphrase protocol: {m['para_protocol']}", QUORA_CAVEAT]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        m = run(args)
+    except (CheckpointError, DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(summary_lines(m)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

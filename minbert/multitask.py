@@ -1,0 +1,70 @@
+"""One shared encoder, a pooling choice and three task heads."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .heads import ParaphraseHead, SentimentHead, SimilarityHead
+from .model import BertModel
+
+TASKS = ("sst", "para", "sts")
+
+
+@dataclass
+class MultitaskConfig:
+    pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
+    sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
+    para_head: str = "cosine"  # "cosine" (the report) or "features" ([u, v, |u-v|, u*v] + cosine)
+    mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
+    sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
+    sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
+
+    def __post_init__(self):
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MultitaskConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
+    """(B, T, H) -> (B, H): [CLS] vector, or the mean of the real (non-padding) tokens."""
+    if how == "cls":
+        return hidden[:, 0]
+    m = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class MultitaskModel(nn.Module):
+    def __init__(self, bert: BertModel, config: MultitaskConfig):
+        super().__init__()
+        self.config = config
+        self.bert = bert
+        H = bert.config.hidden_size
+        self.sst = SentimentHead(H, config.sst_dropout)
+        self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
+        self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
+
+    def head(self, task: str) -> nn.Module:
+        return {"sst": self.sst, "para": self.para, "sts": self.sts}[task]
+
+    def embed(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        h = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state  # (B, T, H)
+        return pool(h, attention_mask, self.config.pooling)  # (B, H)
+
+    def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:
+        """All batches of one training step in one call, so DistributedDataParallel sees one forward."""
+        return [self.run_task(task, **inputs) for task, inputs in batches]
+
+    def run_task(self, task: str, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
+        """Single-sentence tasks take a batch of B rows; pair tasks take 2B rows: sentences 1 then 2."""
+        emb = self.embed(input_ids, attention_mask, token_type_ids)
+        if task == "sst":
+            return self.sst(emb)
+        u, v = emb.chunk(2)  # (B, H) each: both sentences went through the encoder in one pass
+        return self.head(task)(u, v)

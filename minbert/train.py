@@ -1,0 +1,242 @@
+"""Multitask training: optional MLM further pretraining, then SST + Quora + STS on one shared encoder.
+
+    python -m minbert.train [--config recipe.yaml] [--flag value ...]
+    torchrun --nproc_per_node=2 -m minbert.train ...   # DistributedDataParallel (gloo on CPU, nccl on GPU)
+
+Writes into --out-dir: config.json (resolved config and command), log.jsonl (one line per epoch),
+state.* (for --resume), best.* (fp32, best dev overall) and model.* (fp16 export of best, re-evaluated).
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import distributed as dist
+from .checkpoint import atomic_write_json, load_checkpoint, load_train_state, save_checkpoint, save_train_state
+from .data import TaskData, bucket_batches, load_tasks
+from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
+from .lr_schedule import lr_multiplier
+from .mlm_stage import run_mlm_stage
+from .model import BertModel
+from .multitask import TASKS, MultitaskConfig, MultitaskModel
+from .optimizer import AdamW
+from .sampling import epoch_plan
+from .tasks import example_lengths, make_batch
+from .tokenizer import Tokenizer
+from .train_config import TrainConfig, parse_args
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
+    """(train, dev, train-eval subset) per task, with --limit and --para-max applied."""
+    train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
+    dev = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    if cfg.limit:
+        train = {t: ex[:cfg.limit] for t, ex in train.items()}
+        dev = {t: ex[:cfg.limit] for t, ex in dev.items()}
+    rng = random.Random(cfg.seed)
+    train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
+    return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, {t: train_eval[t] for t in cfg.tasks}
+
+
+def balance_classes(model: MultitaskModel, train: dict) -> None:
+    """Inverse-frequency SST class weights (mean 1) and the Quora negative/positive ratio as pos_weight."""
+    if "sst" in train:
+        counts = np.bincount([e.label for e in train["sst"]], minlength=5).astype(float)
+        w = counts.sum() / (5 * np.maximum(counts, 1))
+        model.sst.class_weights.copy_(torch.tensor(w / w.mean(), dtype=torch.float))
+    if "para" in train:
+        pos = sum(e.label for e in train["para"])
+        model.para.pos_weight.fill_((len(train["para"]) - pos) / max(pos, 1))
+
+
+def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int) -> dict[str, list[list[int]]]:
+    """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set."""
+    out = {}
+    for t, ex in train.items():
+        idx = list(range(len(ex)))
+        if t == "para" and cfg.para_max and cfg.para_max < len(idx):
+            idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
+        sub = bucket_batches([lengths[t][i] for i in idx], cfg.batch_size * dist.world_size(), True,
+                             seed=cfg.seed * 31 + epoch)
+        out[t] = [[idx[j] for j in b] for b in sub]
+    return out
+
+
+def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, opt, device) -> dict[str, float]:
+    batches = []
+    for task, idx in step:
+        shard = idx[dist.rank()::dist.world_size()] or idx[:1]  # each rank its share of the global batch
+        batches.append(make_batch(task, train[task], shard, tok, cfg.max_length).to(device))
+    outs = model([(b.task, b.inputs) for b in batches])
+    losses = {b.task: raw.head(b.task).loss(o, b.labels) * cfg.task_weight(b.task) for b, o in zip(batches, outs)}
+    opt.zero_grad(set_to_none=True)
+    sum(losses.values()).backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+    opt.step()
+    return {t: v.item() for t, v in losses.items()}
+
+
+def evaluate_epoch(raw: MultitaskModel, tok, train, dev, train_eval, cfg, device) -> dict:
+    if "sts" in train:
+        calibrate_sts(raw, tok, train_eval["sts"], device=device)
+    dev_m, _ = evaluate_model(raw, tok, dev, max_length=cfg.max_length, device=device)
+    train_m, _ = evaluate_model(raw, tok, train_eval, max_length=cfg.max_length, device=device)
+    keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
+    return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m}}
+
+
+def score(metrics: dict) -> float:
+    """Model selection: the overall score, or the mean of whatever tasks are trained."""
+    d = metrics["dev"]
+    if "overall" in d:
+        return d["overall"]
+    parts = [d.get("sst_acc"), d.get("para_acc"), (d["sts_pearson"] + 1) / 2 if "sts_pearson" in d else None]
+    return float(np.mean([p for p in parts if p is not None]))
+
+
+def build(cfg: TrainConfig, device) -> tuple[Tokenizer, MultitaskModel]:
+    seed_everything(cfg.seed)
+    bert = BertModel.from_pretrained(cfg.base_model)
+    model = MultitaskModel(bert, cfg.model_config()).to(device)
+    return Tokenizer.from_pretrained(cfg.base_model), model
+
+
+def fit(cfg: TrainConfig) -> Path | None:
+    """The whole recipe. Returns the fp16 model path (rank 0), or None on other ranks."""
+    device = dist.setup(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    state_path, t0 = out / "state", time.time()
+    data = load_tasks(cfg.data_dir)
+    train, dev, train_eval = task_splits(data, cfg)
+    tok, model = build(cfg, device)
+    if cfg.class_balance:
+        balance_classes(model, train)
+    progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "mlm_history": [],
+                "best_score": -1.0, "mlm_done": cfg.mlm_epochs == 0, "elapsed_s": 0.0}
+    opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.resume and state_path.with_suffix(".json").is_file():
+        progress = load_train_state(state_path, model, opt)
+        dist.print0(f"resumed at epoch {progress['epoch']} step {progress['step_in_epoch']}")
+    elif dist.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", {"command": cfg.command, "config": asdict(cfg)})
+        (out / "log.jsonl").unlink(missing_ok=True)
+    if not progress["mlm_done"]:
+        progress["mlm_history"] = run_mlm_stage(model.bert, tok, train, cfg, device)
+        progress["mlm_done"] = True
+        opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments for stage 2
+    ddp = dist.wrap(model, device)
+    lengths = {t: example_lengths(t, ex, tok) for t, ex in train.items()}
+    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, tok, cfg, opt, progress, device, t0)
+    if stopped or not dist.is_main():
+        dist.cleanup()
+        return None
+    path = export(out, tok, data, train, dev, cfg, progress, device)
+    dist.cleanup()
+    return path
+
+
+def multitask_loop(ddp, raw, train, dev, train_eval, lengths, tok, cfg, opt, progress, device, t0) -> bool:
+    """Epochs of sampled multitask steps. Returns True if stopped early by --max-steps (resumable)."""
+    steps_per_epoch = len(epoch_plan(epoch_batches(train, lengths, cfg, 0), cfg.sampling, 0, cfg.epochs, cfg.seed))
+    total = steps_per_epoch * cfg.epochs
+    elapsed0 = progress["elapsed_s"]
+    while progress["epoch"] < cfg.epochs:
+        epoch = progress["epoch"]
+        plan = epoch_plan(epoch_batches(train, lengths, cfg, epoch), cfg.sampling, epoch, cfg.epochs, cfg.seed)
+        bar = tqdm(total=len(plan), initial=progress["step_in_epoch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not dist.is_main() or cfg.quiet, dynamic_ncols=True)
+        ddp.train()
+        sums: dict[str, list[float]] = {}
+        for i in range(progress["step_in_epoch"], len(plan)):
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * lr_multiplier(cfg.schedule, progress["global_step"], steps_per_epoch, total,
+                                                 cfg.gamma, cfg.warmup_ratio)
+            for t, v in train_step(ddp, raw, plan[i], train, tok, cfg, opt, device).items():
+                sums.setdefault(t, []).append(v)
+            progress["step_in_epoch"], progress["global_step"] = i + 1, progress["global_step"] + 1
+            bar.update(1)
+            bar.set_postfix({t: f"{np.mean(v[-50:]):.3f}" for t, v in sums.items()}, refresh=False)
+            progress["elapsed_s"] = elapsed0 + time.time() - t0
+            if cfg.max_steps and progress["global_step"] >= cfg.max_steps and i + 1 < len(plan):
+                save_state(raw, opt, progress, cfg)
+                bar.close()
+                dist.print0(f"stopped after {cfg.max_steps} steps; continue with --resume")
+                return True
+            if cfg.save_every and progress["global_step"] % cfg.save_every == 0:
+                save_state(raw, opt, progress, cfg)
+        bar.close()
+        end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device)
+    return False
+
+
+def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device) -> None:
+    metrics = evaluate_epoch(raw, tok, train, dev, train_eval, cfg, device) if dist.is_main() else {}
+    if dist.is_main():
+        record = {"epoch": progress["epoch"] + 1, "step": progress["global_step"], "lr": opt.param_groups[0]["lr"],
+                  "loss": {t: float(np.mean(v)) for t, v in sums.items()}, "loss_curve": {
+                      t: [float(np.mean(v[j:j + 20])) for j in range(0, len(v), 20)] for t, v in sums.items()},
+                  "minutes": progress["elapsed_s"] / 60, **metrics}
+        progress["history"].append(record)
+        with open(Path(cfg.out_dir) / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        dist.print0(" | ".join(f"{k} {v:.4f}" for k, v in metrics["dev"].items()) + f" | {record['minutes']:.1f} min")
+        if score(metrics) > progress["best_score"]:
+            progress["best_score"] = score(metrics)
+            save_checkpoint(Path(cfg.out_dir) / "best", raw, tok, meta_for(cfg, progress), dtype=torch.float32)
+    progress["epoch"], progress["step_in_epoch"] = progress["epoch"] + 1, 0
+    save_state(raw, opt, progress, cfg)
+    dist.barrier()
+
+
+def save_state(raw, opt, progress, cfg) -> None:
+    if dist.is_main():
+        save_train_state(Path(cfg.out_dir) / "state", raw, opt, progress)
+
+
+def meta_for(cfg: TrainConfig, progress: dict) -> dict:
+    return {"command": cfg.command, "train_config": asdict(cfg), "history": progress["history"],
+            "mlm_history": progress["mlm_history"], "train_minutes": progress["elapsed_s"] / 60}
+
+
+def export(out: Path, tok, data: TaskData, train, dev, cfg, progress, device) -> Path:
+    """fp16 copy of the best checkpoint, with its dev metrics measured on the fp16 weights themselves."""
+    best = load_checkpoint(out / "best", device)
+    path = save_checkpoint(out / "model", best.model, tok, best.meta, dtype=torch.float16)
+    fp16 = load_checkpoint(path, device)
+    metrics, _ = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
+    meta = {**best.meta, "metrics": metrics, "para_protocol": data.para_protocol, "para_caveat": QUORA_CAVEAT,
+            "dropped_rows": data.dropped, "train_minutes": progress["elapsed_s"] / 60}
+    path = save_checkpoint(out / "model", fp16.model, tok, meta, dtype=torch.float16)
+    dist.print0(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) after {meta['train_minutes']:.1f} min")
+    return path
+
+
+def main(argv=None) -> int:
+    cfg = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        fit(cfg)
+    except (FileNotFoundError, ValueError) as e:  # DataError, ConfigError, WeightLoadError's kin
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

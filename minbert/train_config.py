@@ -1,0 +1,168 @@
+"""The training recipe as one dataclass, and the argparse CLI that builds it (flags override --config)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .lr_schedule import SCHEDULES
+from .multitask import TASKS, MultitaskConfig
+from .sampling import SCHEMES
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str | None = None  # None: $MINBERT_DATA, ./data, ../shared/data
+    base_model: str | None = None  # None: bundled all-MiniLM-L6-v2
+    out_dir: str = "runs/default"
+    tasks: tuple[str, ...] = TASKS
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    max_length: int = 128
+    schedule: str = "linear"
+    gamma: float = 0.96
+    warmup_ratio: float = 0.1
+    sampling: str = "annealed"
+    sst_weight: float = 1.0
+    para_weight: float = 1.0
+    sts_weight: float = 1.0
+    class_balance: bool = False
+    para_max: int = 0
+    pooling: str = "mean"
+    sst_dropout: float = 0.3
+    para_head: str = "cosine"
+    mnrl_weight: float = 0.0
+    sts_loss: str = "cosent"
+    sts_discrete: bool = False
+    mlm_epochs: int = 0
+    mlm_lr: float = 5e-5
+    mlm_prob: float = 0.15
+    seed: int = 11711
+    threads: int = 2
+    device: str = "auto"
+    limit: int = 0
+    train_eval_size: int = 600
+    save_every: int = 200
+    max_steps: int = 0
+    resume: bool = False
+    quiet: bool = False
+    command: str = field(default="", repr=False)
+
+    def task_weight(self, task: str) -> float:
+        return {"sst": self.sst_weight, "para": self.para_weight, "sts": self.sts_weight}[task]
+
+    def model_config(self) -> MultitaskConfig:
+        names = {f.name for f in dataclasses.fields(MultitaskConfig)}
+        return MultitaskConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+
+HELP = {
+    "data_dir": "task data folder (default: $MINBERT_DATA, then ./data, then ../shared/data)",
+    "base_model": "HF-format BERT directory to start from (default: bundled all-MiniLM-L6-v2)",
+    "out_dir": "run folder for config, log, resume state and checkpoints",
+    "tasks": "tasks to train, comma-separated subset of sst,para,sts",
+    "epochs": "multitask fine-tuning epochs",
+    "batch_size": "examples (sentences or pairs) per task batch, summed over processes",
+    "lr": "peak learning rate of stage 2",
+    "weight_decay": "AdamW decoupled weight decay",
+    "grad_clip": "clip the global gradient norm to this (0: off)",
+    "max_length": "truncate inputs to this many tokens (at most 512)",
+    "schedule": f"learning-rate schedule: {', '.join(SCHEDULES)}",
+    "gamma": "per-epoch decay factor of the exponential schedule (the report: 0.96)",
+    "warmup_ratio": "fraction of steps spent warming up (linear schedule)",
+    "sampling": f"multitask sampling: {', '.join(SCHEMES)}",
+    "sst_weight": "loss weight of the sentiment task",
+    "para_weight": "loss weight of the paraphrase task",
+    "sts_weight": "loss weight of the similarity task",
+    "class_balance": "weight SST classes by inverse frequency and Quora positives by the neg/pos ratio",
+    "para_max": "down-sample Quora training pairs to this many per epoch (0: all)",
+    "pooling": "sentence embedding: mean (over real tokens) or cls",
+    "sst_dropout": "dropout before the sentiment classifier",
+    "para_head": "paraphrase head: cosine (the report) or features ([u,v,|u-v|,u*v] + cosine)",
+    "mnrl_weight": "weight of Multiple Negatives Ranking Loss on Quora positives (0: off)",
+    "sts_loss": "similarity loss: cosine_embedding (the report), mse or cosent",
+    "sts_discrete": "round STS predictions to whole classes (the report's negative experiment)",
+    "mlm_epochs": "epochs of MLM further pretraining on the training sentences before stage 2 (0: skip)",
+    "mlm_lr": "learning rate of the MLM stage",
+    "mlm_prob": "fraction of real tokens selected for MLM",
+    "seed": "random seed (data order, dropout, masking)",
+    "threads": "torch intra-op threads per process",
+    "device": "auto (cuda if available, else cpu), cpu or cuda",
+    "limit": "use only the first N examples of every split (0: all); for smoke tests",
+    "train_eval_size": "training examples per task scored each epoch for the train-vs-dev plot",
+    "save_every": "save resumable state every N steps (0: only at epoch ends)",
+    "max_steps": "stop after N steps in total, leaving resumable state (0: no limit)",
+    "resume": "continue from the state in --out-dir",
+    "quiet": "no progress bars",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m minbert.train", description=__doc__)
+    ap.add_argument("--config", default=None, help="JSON or YAML file of defaults; flags override it")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "command":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=HELP[f.name])
+        elif f.name == "tasks":
+            ap.add_argument(flag, default=",".join(f.default), help=HELP[f.name])
+        else:
+            kind = {"int": int, "float": float}.get(f.type, str)
+            ap.add_argument(flag, type=kind, default=f.default, help=HELP[f.name])
+    return ap
+
+
+def read_config_file(path: str) -> dict:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        if p.suffix in (".yaml", ".yml"):
+            import yaml
+            d = yaml.safe_load(text)
+        else:
+            d = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parse failure becomes a clear CLI error
+        raise SystemExit(f"error: cannot read --config {path}: {e}")
+    if not isinstance(d, dict):
+        raise SystemExit(f"error: --config {path} must hold a mapping of option: value")
+    known = {f.name for f in dataclasses.fields(TrainConfig)} - {"command"}
+    d = {k.replace("-", "_"): v for k, v in d.items()}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise SystemExit(f"error: --config {path}: unknown option(s) {unknown}")
+    if isinstance(d.get("tasks"), list):
+        d["tasks"] = ",".join(d["tasks"])
+    return d
+
+
+def parse_args(argv: list[str]) -> TrainConfig:
+    ap = build_parser()
+    pre, _ = ap.parse_known_args(argv)
+    if pre.config:
+        ap.set_defaults(**read_config_file(pre.config))
+    a = vars(ap.parse_args(argv))
+    a.pop("config")
+    tasks = tuple(t.strip() for t in str(a["tasks"]).split(",") if t.strip())
+    if not tasks or set(tasks) - set(TASKS):
+        ap.error(f"--tasks must be a comma-separated subset of {','.join(TASKS)}")
+    a["tasks"] = tasks
+    choices = {"schedule": SCHEDULES, "sampling": SCHEMES, "pooling": ("mean", "cls"),
+               "para_head": ("cosine", "features"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
+               "device": ("auto", "cpu", "cuda")}
+    for k, allowed in choices.items():
+        if a[k] not in allowed:
+            ap.error(f"--{k.replace('_', '-')} must be one of {', '.join(allowed)}, got {a[k]!r}")
+    if not 2 < a["max_length"] <= 512:
+        ap.error("--max-length must be in 3..512")
+    if a["epochs"] < 1 or a["batch_size"] < 1:
+        ap.error("--epochs and --batch-size must be positive")
+    return TrainConfig(**a, command=shlex.join(["python", "-m", "minbert.train", *argv]))

@@ -1,0 +1,70 @@
+"""Each head's loss against values computed by hand."""
+import math
+
+import pytest
+import torch
+
+from minbert.heads import ParaphraseHead, SentimentHead, SimilarityHead, cosent_loss, mnrl_loss
+
+
+def test_sentiment_cross_entropy_by_hand():
+    head = SentimentHead(4)
+    logits = torch.tensor([[2.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]])
+    expected = (-math.log(math.e ** 2 / (math.e ** 2 + 4)) - math.log(math.e / (math.e + 4))) / 2
+    assert head.loss({"logits": logits}, torch.tensor([0, 2])).item() == pytest.approx(expected, rel=1e-6)
+    head.class_weights.copy_(torch.tensor([3.0, 1, 1, 1, 1]))  # weighted mean: sum(w_i l_i) / sum(w_i)
+    l0, l1 = -math.log(math.e ** 2 / (math.e ** 2 + 4)), -math.log(math.e / (math.e + 4))
+    assert head.loss({"logits": logits}, torch.tensor([0, 2])).item() == pytest.approx((3 * l0 + l1) / 4, rel=1e-6)
+
+
+def test_paraphrase_cosine_sigmoid_bce_by_hand():
+    head = ParaphraseHead(2)
+    with torch.no_grad():
+        head.scale.fill_(2.0), head.bias.fill_(-1.0)
+    u, v = torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # cos 1 and 0
+    out = head(u, v)
+    assert out["cosine"].tolist() == [1.0, 0.0] and out["logit"].tolist() == [1.0, -1.0]
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    expected = (-math.log(sig(1.0)) - math.log(1 - sig(-1.0))) / 2  # labels 1, 0
+    assert head.loss(out, torch.tensor([1.0, 0.0])).item() == pytest.approx(expected, rel=1e-6)
+    head.pos_weight.fill_(3.0)
+    expected_w = (-3 * math.log(sig(1.0)) - math.log(1 - sig(-1.0))) / 2
+    assert head.loss(out, torch.tensor([1.0, 0.0])).item() == pytest.approx(expected_w, rel=1e-6)
+
+
+def test_similarity_losses_by_hand():
+    u = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    v = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # cos 1, 0, 1/sqrt2
+    labels = torch.tensor([5.0, 1.0, 3.0])
+    c = 1 / math.sqrt(2)
+    out = SimilarityHead("mse")(u, v)
+    assert SimilarityHead("mse").loss(out, labels).item() == pytest.approx(((1 - 1) ** 2 + 0.2 ** 2 + (c - 0.6) ** 2) / 3, rel=1e-5)
+    # cosine embedding: similar (label >= 2.5) -> 1 - cos; dissimilar -> max(0, cos - margin)
+    assert SimilarityHead("cosine_embedding").loss(out, labels).item() == pytest.approx((0 + 0 + 1 - c) / 3, rel=1e-5)
+    # CoSENT: pairs with label_i > label_j: (5,1), (5,3), (3,1)
+    terms = [20 * (0 - 1), 20 * (c - 1), 20 * (0 - c)]
+    expected = math.log(1 + sum(math.exp(t) for t in terms))
+    assert cosent_loss(out["cosine"], labels).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_similarity_calibration_and_discrete_scores():
+    head = SimilarityHead("mse")
+    cos = torch.tensor([0.0, 0.5, 1.0])
+    head.calibrate(cos, torch.tensor([1.0, 2.0, 3.0]))  # exactly score = 2 cos + 1
+    torch.testing.assert_close(head.calibration, torch.tensor([2.0, 1.0]))
+    u, v = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 1.0]])  # cos 0.7071
+    assert head(u, v)["score"].item() == pytest.approx(2 / math.sqrt(2) + 1, rel=1e-5)
+    head.discrete = True
+    assert head(u, v)["score"].item() == 2.0
+
+
+def test_mnrl_by_hand():
+    u = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    v = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    labels = torch.tensor([1.0, 1.0, 0.0])  # the third pair is a negative: a distractor column only
+    c = 1 / math.sqrt(2)
+    row0 = [20.0, 0.0, 20.0]  # u0 against v0, v1, v2
+    row1 = [0.0, 20.0, 0.0]
+    ce = lambda row, t: -row[t] + math.log(sum(math.exp(x) for x in row))  # noqa: E731
+    assert mnrl_loss(u, v, labels).item() == pytest.approx((ce(row0, 0) + ce(row1, 1)) / 2, rel=1e-5)
+    assert c > 0 and mnrl_loss(u, v, torch.tensor([1.0, 0.0, 0.0])).item() == 0.0

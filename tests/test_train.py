@@ -1,0 +1,81 @@
+"""Training end to end on a tiny model: checkpoint + log, resume, DDP, config files, evaluate CLI."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from minbert.checkpoint import CheckpointError, load_checkpoint
+from minbert.train import main as train_main
+from minbert.train_config import parse_args
+
+
+def _args(tiny_model_dir, data_dir, out, *extra):
+    return ["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
+            "--limit", "24", "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0", *extra]
+
+
+def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--mlm-epochs", "1",
+                            "--class-balance", "--para-head", "features")) == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert {"sst_acc", "para_acc", "sts_pearson", "overall"} <= log[-1]["dev"].keys() <= log[-1]["dev"].keys()
+    assert set(log[-1]["train"]) == set(log[-1]["dev"])
+    ckpt = load_checkpoint(out / "model")
+    assert ckpt.meta["dtype"] == "float16" and ckpt.meta["mlm_history"] is not None
+    assert ckpt.meta["model_config"]["para_head"] == "features"
+    assert 0 <= ckpt.meta["metrics"]["sst_acc"] <= 1 and "para_protocol" in ckpt.meta
+    assert json.loads((out / "config.json").read_text())["config"]["epochs"] == 2
+
+
+def test_resume_continues_from_the_same_step(tiny_model_dir, data_dir, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert train_main(_args(tiny_model_dir, data_dir, straight, "--epochs", "2")) == 0
+    assert train_main(_args(tiny_model_dir, data_dir, resumed, "--epochs", "2", "--max-steps", "5")) == 0
+    progress = json.loads((resumed / "state.json").read_text())["progress"]
+    assert (progress["epoch"], progress["step_in_epoch"], progress["global_step"]) == (0, 5, 5)
+    assert not (resumed / "model.safetensors").exists()
+    assert train_main(_args(tiny_model_dir, data_dir, resumed, "--epochs", "2", "--resume")) == 0
+    a, b = load_file(str(straight / "state.safetensors")), load_file(str(resumed / "state.safetensors"))
+    for k in a:
+        if k.startswith("model."):
+            torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
+    assert json.loads((resumed / "state.json").read_text())["progress"]["global_step"] == \
+        json.loads((straight / "state.json").read_text())["progress"]["global_step"]
+
+
+def test_ddp_two_cpu_processes(tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+           "-m", "minbert.train", *_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--threads", "1")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert load_checkpoint(out / "model").meta["history"][0]["epoch"] == 1
+
+
+def test_config_file_sets_defaults_and_flags_override(tmp_path):
+    cfg = tmp_path / "recipe.yaml"
+    cfg.write_text("epochs: 7\nlr: 0.001\ntasks: [sst, sts]\n")
+    c = parse_args(["--config", str(cfg), "--lr", "0.002"])
+    assert (c.epochs, c.lr, c.tasks) == (7, 0.002, ("sst", "sts"))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"epoch": 3}')
+    with pytest.raises(SystemExit, match="unknown option"):
+        parse_args(["--config", str(bad)])
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "run"
+    train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--tasks", "sst"))
+    w = out / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(out / "model")
+    r = subprocess.run([sys.executable, "-m", "minbert.evaluate", "--checkpoint", str(out / "model")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "corrupt or truncated" in r.stderr and "Traceback" not in r.stderr
