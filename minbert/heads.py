@@ -33,6 +33,8 @@ class ParaphraseHead(nn.Module):
 
     kind="cosine" (the report): logit = scale * cos(u, v) + bias, with learned scale and bias.
     kind="features": logit = linear([u, v, |u - v|, u * v]) + scale * cos(u, v) + bias.
+    kind="cross": the pair is encoded together ([CLS] s1 [SEP] s2 [SEP]); logit = linear(joint embedding),
+    from forward_joint(). forward(u, v) still gives the cosine of the separate embeddings.
     Output: cosine in [-1, 1] (B,), logit (B,); probability = sigmoid(logit).
     Labels: float 0/1 (1 = duplicate). Loss: binary cross-entropy with logits, optional positive-class
     weight; plus, with mnrl_weight > 0, Multiple Negatives Ranking Loss over the positive pairs.
@@ -40,7 +42,7 @@ class ParaphraseHead(nn.Module):
 
     def __init__(self, hidden_size: int, kind: str = "cosine", mnrl_weight: float = 0.0, mnrl_scale: float = 20.0):
         super().__init__()
-        if kind not in ("cosine", "features"):
+        if kind not in ("cosine", "features", "cross"):
             raise ValueError(f"unknown paraphrase head {kind!r}")
         self.kind, self.mnrl_weight, self.mnrl_scale = kind, mnrl_weight, mnrl_scale
         self.scale = nn.Parameter(torch.tensor(10.0))  # cosines live in a narrow band: start steep
@@ -49,7 +51,12 @@ class ParaphraseHead(nn.Module):
         if self.features is not None:
             nn.init.zeros_(self.features.weight)  # starts as the pure cosine head
             nn.init.zeros_(self.features.bias)
+        self.joint = nn.Linear(hidden_size, 1) if kind == "cross" else None
         self.register_buffer("pos_weight", torch.tensor(1.0))  # set for class balancing
+
+    def forward_joint(self, joint: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Cross-encoder logit from the embedding of the jointly encoded pair (B, H)."""
+        return {"logit": self.joint(joint).squeeze(-1)}
 
     def forward(self, u: torch.Tensor, v: torch.Tensor) -> dict[str, torch.Tensor]:
         cos = F.cosine_similarity(u, v, dim=-1)  # (B,)
@@ -60,7 +67,7 @@ class ParaphraseHead(nn.Module):
 
     def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(out["logit"], labels.float(), pos_weight=self.pos_weight)
-        if self.mnrl_weight > 0:
+        if self.mnrl_weight > 0 and "u" in out:
             loss = loss + self.mnrl_weight * mnrl_loss(out["u"], out["v"], labels, self.mnrl_scale)
         return loss
 

@@ -34,11 +34,12 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
+                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
         T = input_ids.shape[1]
         positions = torch.arange(T, device=input_ids.device)  # (T,) broadcast over the batch
-        x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
-             + self.token_type_embeddings(token_type_ids))  # (B, T, H)
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, H)
+        x = words + self.position_embeddings(positions) + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.LayerNorm(x))
 
 
@@ -173,12 +174,14 @@ class BertModel(nn.Module):
         return model.eval()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, output_attentions: bool = False) -> EncoderOutput:
+                token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
+                inputs_embeds: torch.Tensor | None = None) -> EncoderOutput:
+        """inputs_embeds (B, T, H), if given, replaces the word-embedding lookup (for attribution methods)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        x = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, H)
         dtype = x.dtype
         mask_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
         attentions = []

@@ -17,7 +17,7 @@ TASKS = ("sst", "para", "sts")
 class MultitaskConfig:
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
     sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
-    para_head: str = "cosine"  # "cosine" (the report) or "features" ([u, v, |u-v|, u*v] + cosine)
+    para_head: str = "cosine"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
     mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
     sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
@@ -50,11 +50,15 @@ class MultitaskModel(nn.Module):
         self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
         self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
 
+    def joint_input(self, task: str) -> bool:
+        """True where a task's training batches encode the two sentences together."""
+        return task == "para" and self.config.para_head == "cross"
+
     def head(self, task: str) -> nn.Module:
         return {"sst": self.sst, "para": self.para, "sts": self.sts}[task]
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        h = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state  # (B, T, H)
+    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
+        h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds).last_hidden_state
         return pool(h, attention_mask, self.config.pooling)  # (B, H)
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:
@@ -62,9 +66,11 @@ class MultitaskModel(nn.Module):
         return [self.run_task(task, **inputs) for task, inputs in batches]
 
     def run_task(self, task: str, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
-        """Single-sentence tasks take a batch of B rows; pair tasks take 2B rows: sentences 1 then 2."""
+        """Single-sentence tasks and joint pairs take B rows; other pair tasks 2B rows: sentences 1 then 2."""
         emb = self.embed(input_ids, attention_mask, token_type_ids)
         if task == "sst":
             return self.sst(emb)
+        if self.joint_input(task):
+            return self.para.forward_joint(emb)
         u, v = emb.chunk(2)  # (B, H) each: both sentences went through the encoder in one pass
         return self.head(task)(u, v)

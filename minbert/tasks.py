@@ -32,9 +32,14 @@ def texts_of(task: str, examples: list[Example]) -> list[str]:
     return [e.text for e in examples] + [e.text2 for e in examples]
 
 
-def make_batch(task: str, examples: list[Example], index: list[int], tok: Tokenizer, max_length: int) -> Batch:
+def make_batch(task: str, examples: list[Example], index: list[int], tok: Tokenizer, max_length: int,
+               joint: bool = False) -> Batch:
+    """joint=True encodes each pair as one sequence ([CLS] s1 [SEP] s2 [SEP]) for a cross-encoder head."""
     rows = [examples[i] for i in index]
-    enc = tok(texts_of(task, rows), max_length=max_length)
+    if joint:
+        enc = tok([r.text for r in rows], [r.text2 for r in rows], max_length=max_length)
+    else:
+        enc = tok(texts_of(task, rows), max_length=max_length)
     labels = None
     if rows and rows[0].label is not None:
         labels = torch.tensor([r.label for r in rows], dtype=LABEL_DTYPE[task])
@@ -62,6 +67,10 @@ def predict(model: MultitaskModel, task: str, examples: list[Example], tok: Toke
     for idx in bucket_batches(example_lengths(task, examples, tok), batch_size, shuffle=False):
         b = make_batch(task, examples, idx, tok, max_length).to(device)
         out = _outputs(model, b, with_embeddings)
+        if model.joint_input(task):  # the decision comes from the jointly encoded pair
+            j = make_batch(task, examples, idx, tok, max_length, joint=True).to(device)
+            prob = model.para.forward_joint(model.embed(**j.inputs))["logit"].sigmoid()
+            out.update(prob=prob, pred=(prob > 0.5).long())
         for k, v in out.items():
             parts.setdefault(k, []).append(v.float().cpu().numpy())
         order += idx

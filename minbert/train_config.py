@@ -85,7 +85,7 @@ HELP = {
     "para_max": "down-sample Quora training pairs to this many per epoch (0: all)",
     "pooling": "sentence embedding: mean (over real tokens) or cls",
     "sst_dropout": "dropout before the sentiment classifier",
-    "para_head": "paraphrase head: cosine (the report) or features ([u,v,|u-v|,u*v] + cosine)",
+    "para_head": "paraphrase head: cosine (the report), features ([u,v,|u-v|,u*v] + cosine) or cross (joint)",
     "mnrl_weight": "weight of Multiple Negatives Ranking Loss on Quora positives (0: off)",
     "sts_loss": "similarity loss: cosine_embedding (the report), mse or cosent",
     "sts_discrete": "round STS predictions to whole classes (the report's negative experiment)",
@@ -156,7 +156,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         ap.error(f"--tasks must be a comma-separated subset of {','.join(TASKS)}")
     a["tasks"] = tasks
     choices = {"schedule": SCHEDULES, "sampling": SCHEMES, "pooling": ("mean", "cls"),
-               "para_head": ("cosine", "features"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
+               "para_head": ("cosine", "features", "cross"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
                "device": ("auto", "cpu", "cuda")}
     for k, allowed in choices.items():
         if a[k] not in allowed:

@@ -1,0 +1,55 @@
+"""Precomputed dev results of a checkpoint (from analysis.precompute), joined with texts when data is present."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from minbert.data import DataError, find_data_dir, read_task_file
+
+from .precompute import results_paths
+
+TASK_FILES = {"sst": "ids-sst-dev.csv", "sts": "sts-dev.csv", "para": "quora-dev.csv"}
+
+
+@dataclass
+class DevResults:
+    data: dict  # the .dev.json contents
+    embeddings: dict[str, np.ndarray]  # "finetuned"/"base" -> (N, H) float32, L2-normalised
+    texts: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)  # task -> id -> sentences
+    data_dir: Path | None = None
+
+    @property
+    def has_texts(self) -> bool:
+        return bool(self.texts)
+
+    def text(self, task: str, example_id: str, k: int = 0) -> str | None:
+        pair = self.texts.get(task, {}).get(example_id)
+        return None if pair is None else pair[k]
+
+
+def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha256: str | None = None) -> DevResults | None:
+    """None when the checkpoint has no precomputed results (or they belong to other weights)."""
+    json_path, emb_path = results_paths(checkpoint)
+    if not json_path.is_file() or not emb_path.is_file():
+        return None
+    data = json.loads(json_path.read_text())
+    if sha256 and data.get("weights_sha256") != sha256:
+        return None
+    emb = {k: v.astype(np.float32) / 127.0 for k, v in load_file(str(emb_path)).items()}
+    res = DevResults(data, emb)
+    try:
+        root = find_data_dir(data_dir, required=False)
+    except DataError:
+        root = None
+    if root is not None:
+        try:
+            res.texts = {t: {e.id: (e.text, e.text2) for e in read_task_file(root / name).examples}
+                         for t, name in TASK_FILES.items()}
+            res.data_dir = root
+        except DataError:
+            res.texts = {}
+    return res

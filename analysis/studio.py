@@ -1,0 +1,192 @@
+"""Everything the app's tabs compute, as plain methods returning figures, HTML, tables and JSON.
+
+app.py only wires these to Gradio components; nothing here imports gradio, so it is testable directly.
+Bad input never raises out of a tab method: it returns a warning message and empty outputs.
+"""
+from __future__ import annotations
+
+import html
+from functools import wraps
+from pathlib import Path
+
+import numpy as np
+
+from minbert.data import SST_CLASSES
+from minbert.evaluate import QUORA_CAVEAT
+from minbert.predictor import MAX_TOKENS, InputError, Predictor
+
+from . import embedding_map, errors, figures, training_view
+from .results import DevResults, load_results
+
+NO_DATA = ("**Task data not found.** The maps and example tables need the dev sentences. Run "
+           "`python -m minbert.data fetch` (downloads and verifies the CS224N files into `./data`) or set "
+           "`MINBERT_DATA` to a folder that holds them, then restart the app.")
+NO_RESULTS = ("**No precomputed dev results for this checkpoint.** Run "
+              "`python -m analysis.precompute --checkpoint <path>` to create them.")
+TRUNCATED = f"⚠️ Input longer than {MAX_TOKENS} tokens: only the first {MAX_TOKENS} were used."
+
+
+def guarded(n_outputs: int):
+    """Turn an InputError into (message, None, None, ...) so the UI shows it and nothing breaks."""
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except InputError as e:
+                return (f"⚠️ {html.escape(str(e))}",) + (None,) * (n_outputs - 1)
+        return wrapper
+    return deco
+
+
+class Studio:
+    def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None):
+        self.predictor = Predictor(checkpoint, quantize)
+        self.meta = self.predictor.meta
+        self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
+
+    # --- live predictions -------------------------------------------------------------------
+    @guarded(4)
+    def sentiment(self, text: str):
+        r = self.predictor.sentiment(text)
+        msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})"
+        if r["truncated"]:
+            msg += f"\n\n{TRUNCATED}"
+        highlight = figures.token_highlight(r["tokens"], r["contributions"],
+                                            f"Token contributions to '{r['label_name']}': {r['method']}. "
+                                            "Green supports the predicted class, red speaks against it.")
+        data = {k: r[k] for k in ("label", "label_name", "probs", "tokens", "contributions", "truncated")}
+        return msg, figures.probability_bars(r["probs"]), highlight, data
+
+    @guarded(3)
+    def paraphrase(self, s1: str, s2: str):
+        r = self.predictor.paraphrase(s1, s2)
+        verdict = "paraphrase" if r["is_paraphrase"] else "not a paraphrase"
+        msg = (f"**{verdict}** · P(paraphrase) {r['probability']:.1%} · cosine {r['cosine']:.3f}"
+               + (f" · decision threshold: cosine {r['cosine_threshold']:.3f}" if "cosine_threshold" in r else
+                  " · decision threshold: P = 0.5")
+               + f"\n\n<small>{QUORA_CAVEAT}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+        fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
+                                 {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase")
+        return msg, fig, r
+
+    @guarded(3)
+    def similarity(self, s1: str, s2: str):
+        r = self.predictor.similarity(s1, s2)
+        msg = (f"**Similarity {r['score']:.2f} / 5** · cosine {r['cosine']:.3f}"
+               + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+        fig = figures.alignment_heatmap(r["tokens1"], r["tokens2"], r["alignment"])
+        return msg, fig, {k: r[k] for k in ("score", "cosine", "tokens1", "tokens2", "alignment")}
+
+    @guarded(3)
+    def cross_task(self, s1: str, s2: str):
+        r = self.predictor.cross_task(s1, s2)
+        names = [SST_CLASSES[int(np.argmax(r[k]))] for k in ("sentiment1", "sentiment2")]
+        flags = "".join(f"\n- 🚩 {f}" for f in r["flags"]) or "\n- ✅ no contradiction between the tasks"
+        msg = (f"**STS {r['sts_score']:.2f} / 5 · P(paraphrase) {r['paraphrase_probability']:.1%} · "
+               f"sentiment: {names[0]} vs {names[1]}**{flags}")
+        return msg, figures.cross_task_figure(r), r
+
+    # --- attention ----------------------------------------------------------------------------
+    @guarded(6)
+    def attention(self, text: str, text2: str, layer: int, head: int, hide_special: bool):
+        ft = self.predictor.attention(text, text2, "finetuned")
+        base = self.predictor.attention(text, text2, "base")
+        state = {"finetuned": ft, "base": base}
+        msg = f"{len(ft['tokens'])} tokens" + (f" · {TRUNCATED}" if ft["truncated"] else "")
+        return (msg, *self.attention_views(state, layer, head, hide_special), state)
+
+    def attention_views(self, state, layer: int, head: int, hide_special: bool):
+        if not state:
+            return None, None, None, None
+        ft, base = state["finetuned"], state["base"]
+        layer, head = int(layer), int(head)
+        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
+                figures.head_view(ft["tokens"], ft["attentions"], layer, head, hide_special, "Fine-tuned"),
+                figures.head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base"),
+                figures.entropy_heatmap(ft["entropy"] - base["entropy"],
+                                        "Per-head entropy, fine-tuned minus base (nats; < 0: sharper after fine-tuning)"))
+
+    def attention_api(self, text: str, text2: str | None = None) -> dict:
+        """Plain-JSON attention for API clients: tokens, entropy and the probabilities, per model.
+        Bad input gives {"error": message}."""
+        out = {}
+        for which in ("finetuned", "base"):
+            try:
+                a = self.predictor.attention(text, text2, which)
+            except InputError as e:
+                return {"error": str(e)}
+            out[which] = {"tokens": a["tokens"], "entropy": np.round(a["entropy"], 4).tolist(),
+                          "attentions": np.round(a["attentions"], 4).tolist(), "truncated": a["truncated"]}
+        return out
+
+    # --- embeddings ---------------------------------------------------------------------------
+    def map_available(self) -> str | None:
+        """None when the map can be drawn, else the notice to show."""
+        if self.results is None:
+            return NO_RESULTS
+        return None if self.results.has_texts else NO_DATA
+
+    def maps(self, color_by: str, tasks: list[str], text: str | None = None):
+        if self.map_available():
+            return self.map_available(), None, None, None
+        tasks = [t for t, n in embedding_map.TASK_NAMES.items() if n in tasks] or ["sst"]
+        points, rows, msg = {}, None, "Hover a point for its sentence and labels."
+        if text and text.strip():
+            try:
+                for which in ("finetuned", "base"):
+                    emb = self.predictor.embed([text.strip()[:5000]], which)[0]
+                    points[which], nn = embedding_map.place(self.results, emb, which)
+                    if which == "finetuned":
+                        rows = embedding_map.neighbour_rows(self.results, nn)
+                msg = ("★ marks your sentence, placed at the similarity-weighted mean of its 10 nearest dev "
+                       "sentences (how UMAP initialises new points); its nearest neighbours are listed below.")
+            except InputError as e:
+                msg = f"⚠️ {e}"
+        figs = [embedding_map.map_figure(self.results, w, color_by, tasks, points.get(w)) for w in ("finetuned", "base")]
+        return msg, figs[0], figs[1], rows
+
+    # --- errors & imbalance ------------------------------------------------------------------
+    @property
+    def preds(self) -> dict | None:
+        return None if self.results is None else self.results.data["predictions"]
+
+    def error_overview(self):
+        if self.preds is None:
+            return (NO_RESULTS,) + (None,) * 6
+        scatter, buckets = errors.sts_figures(self.preds)
+        return ("", errors.distribution_figure(self.results.data["distributions"], self.preds),
+                errors.ordinal_distance_figure(self.preds), errors.reliability_figure(self.preds),
+                scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
+
+    def confusion(self, task_name: str, normalise: bool):
+        if self.preds is None:
+            return None, None, NO_RESULTS
+        task = "sst" if task_name.startswith("SST") else "para"
+        rows, summary = errors.per_class_table(task, self.preds)
+        return errors.confusion_figure(task, self.preds, normalise), rows, summary
+
+    def threshold(self, t: float):
+        if self.preds is None:
+            return None, NO_RESULTS
+        return errors.threshold_figure(self.preds, float(t))
+
+    def misclassified(self, task_name: str, gold: str, pred: str):
+        if self.preds is None:
+            return []
+        task = "sst" if task_name.startswith("SST") else "para"
+        return errors.misclassified_rows(self.results, task, gold or "any", pred or "any")
+
+    # --- training ---------------------------------------------------------------------------
+    def training(self):
+        m = self.meta.get("metrics", {})
+        cfg = self.meta.get("train_config", {})
+        summary = (f"**Dev metrics of this checkpoint** (fp16 weights): SST acc {m.get('sst_acc', float('nan')):.4f} · "
+                   f"Quora acc {m.get('para_acc', float('nan')):.4f} · STS r {m.get('sts_pearson', float('nan')):.4f} · "
+                   f"overall {m.get('overall', float('nan')):.4f} · trained in {self.meta.get('train_minutes', 0):.1f} min\n\n"
+                   f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
+                   f"Command: `{cfg and self.meta.get('command', '')}`")
+        abl_cols, abl_rows = training_view.table_rows(self.meta.get("ablation"))
+        grid_cols, grid_rows = training_view.table_rows(self.meta.get("grid_search"))
+        return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
+                training_view.lr_figure(self.meta), (abl_cols, abl_rows), (grid_cols, grid_rows))

@@ -1,0 +1,71 @@
+"""Training curves and tables, all read from the checkpoint sidecar."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from minbert.lr_schedule import lr_multiplier
+
+LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=60, b=50))
+
+
+def loss_figure(meta: dict) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MLM further pretraining", "multitask fine-tuning"))
+    mlm = meta.get("mlm_history") or []
+    if mlm:
+        fig.add_trace(go.Scatter(x=[r["step"] for r in mlm], y=[r["loss"] for r in mlm], name="MLM loss"), row=1, col=1)
+    else:
+        fig.add_annotation(text="no MLM stage in this recipe", xref="x domain", yref="y domain", x=0.5, y=0.5,
+                           showarrow=False, row=1, col=1)
+    offset = 0.0
+    series: dict[str, tuple[list, list]] = {}
+    for rec in meta.get("history", []):
+        for task, curve in rec.get("loss_curve", {}).items():
+            xs, ys = series.setdefault(task, ([], []))
+            n = len(curve)
+            xs += [offset + (i + 0.5) / n for i in range(n)]
+            ys += curve
+        offset += 1
+    for task, (xs, ys) in series.items():
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{task} loss", mode="lines"), row=1, col=2)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_layout(title="Loss curves", height=380, **LAYOUT)
+    return fig
+
+
+def overfitting_figure(meta: dict) -> go.Figure:
+    hist = meta.get("history", [])
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("SST accuracy", "Quora accuracy", "STS Pearson r"))
+    for col, key in enumerate(("sst_acc", "para_acc", "sts_pearson"), 1):
+        for split, dash in (("train", "dot"), ("dev", "solid")):
+            ys = [r[split].get(key) for r in hist]
+            fig.add_trace(go.Scatter(x=[r["epoch"] for r in hist], y=ys, name=split, line=dict(dash=dash),
+                                     showlegend=col == 1, legendgroup=split, mode="lines+markers"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_layout(title="Train vs dev per epoch (train: a fixed sample of training examples)", height=380, **LAYOUT)
+    return fig
+
+
+def lr_figure(meta: dict) -> go.Figure:
+    cfg = meta.get("train_config", {})
+    hist = meta.get("history", [])
+    fig = go.Figure()
+    if hist and cfg:
+        steps_per_epoch = hist[0]["step"]
+        total = steps_per_epoch * cfg["epochs"]
+        xs = list(range(0, total, max(1, total // 400)))
+        ys = [cfg["lr"] * lr_multiplier(cfg["schedule"], s, steps_per_epoch, total, cfg["gamma"], cfg["warmup_ratio"])
+              for s in xs]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="learning rate"))
+    fig.update_layout(title=f"Learning-rate schedule ({cfg.get('schedule', '?')})", xaxis_title="step",
+                      yaxis=dict(title="lr", exponentformat="e"), height=320, **LAYOUT)
+    return fig
+
+
+def table_rows(table: dict | None) -> tuple[list[str], list[list]]:
+    """A {"columns": [...], "rows": [[...]]} table from the sidecar, formatted for a Dataframe."""
+    if not table:
+        return ["(none)"], [["not recorded in this checkpoint"]]
+    rows = [[f"{v:.4f}" if isinstance(v, float) else v for v in r] for r in table["rows"]]
+    return table["columns"], rows

@@ -1,0 +1,173 @@
+"""The Predictor: loads a checkpoint once and answers every live question the app asks.
+
+All methods are safe to call from several threads: the model is read-only and inference is
+serialised by one lock, so concurrent requests never oversubscribe the CPU cores.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_checkpoint
+from .data import SST_CLASSES
+from .model import BertModel
+from .multitask import pool
+from .quantize import quantize_int8
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
+MAX_TOKENS = 512
+MAX_CHARS = 20_000  # longer inputs are cut before tokenizing; the 512-token limit cuts far earlier
+IG_STEPS = 16
+
+
+class InputError(ValueError):
+    """Input the user can fix: the message is shown as it is."""
+
+
+def clean(text, name: str = "text") -> str:
+    if text is None or not str(text).strip():
+        raise InputError(f"Please enter {name}: it is empty.")
+    return str(text).strip()[:MAX_CHARS]
+
+
+class Predictor:
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, quantize: str = "none"):
+        ckpt = load_checkpoint(checkpoint)
+        self.meta, self.tok, self.path = ckpt.meta, ckpt.tokenizer, ckpt.path
+        self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
+        self.fast = quantize_int8(self.model) if quantize == "int8" else self.model
+        self.quantize = quantize
+        self.lock = threading.Lock()
+        self._base: BertModel | None = None
+
+    @property
+    def base(self) -> BertModel:
+        """The pretrained encoder the checkpoint started from, loaded on first use."""
+        if self._base is None:
+            self._base = BertModel.from_pretrained(self.meta.get("train_config", {}).get("base_model")).requires_grad_(False)
+        return self._base
+
+    def encode(self, texts: list[str], pairs: list[str] | None = None):
+        return self.tok(texts, pairs, max_length=MAX_TOKENS)
+
+    @torch.inference_mode()
+    def embed(self, texts: list[str], which: str = "finetuned") -> np.ndarray:
+        """L2-normalised sentence embeddings (N, H) from the fine-tuned or the base encoder."""
+        enc = self.encode(texts)
+        with self.lock:
+            if which == "base":
+                h = self.base(**enc.model_inputs()).last_hidden_state
+                e = pool(h, enc.attention_mask, self.model.config.pooling)
+            else:
+                e = self.fast.embed(**enc.model_inputs())
+        return F.normalize(e, dim=-1).numpy()
+
+    def sentiment(self, text: str) -> dict:
+        text = clean(text)
+        enc = self.encode([text])
+        with self.lock:
+            with torch.inference_mode():
+                probs = self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)[0]
+            label = int(probs.argmax())
+            contrib = self._integrated_gradients(enc, label)
+        return {"probs": probs.tolist(), "label": label, "label_name": SST_CLASSES[label],
+                "tokens": enc.tokens[0], "contributions": contrib.tolist(), "truncated": enc.truncated[0],
+                "method": f"integrated gradients ({IG_STEPS} steps, [PAD] baseline) on the word embeddings"}
+
+    def _integrated_gradients(self, enc, target: int) -> np.ndarray:
+        """Per-token attribution to the target class logit; special tokens keep their embedding."""
+        m = self.model
+        ids, mask, types = enc.input_ids, enc.attention_mask, enc.token_type_ids
+        x = m.bert.embeddings.word_embeddings(ids)  # (1, T, H)
+        base = m.bert.embeddings.word_embeddings(torch.full_like(ids, self.tok.pad_id))
+        keep = torch.tensor([[i in (self.tok.cls_id, self.tok.sep_id) for i in ids[0].tolist()]])[..., None]
+        base = torch.where(keep, x, base)
+        alphas = (torch.arange(IG_STEPS, dtype=torch.float) + 0.5) / IG_STEPS  # midpoint rule
+        path = (base + alphas[:, None, None] * (x - base)).requires_grad_(True)  # (S, T, H)
+        S = IG_STEPS
+        logits = m.sst(m.embed(ids.expand(S, -1), mask.expand(S, -1), types.expand(S, -1), inputs_embeds=path))["logits"]
+        (grad,) = torch.autograd.grad(logits[:, target].sum(), path)
+        return ((x - base)[0] * grad.mean(0)).sum(-1).detach().numpy()  # (T,)
+
+    @torch.inference_mode()
+    def _pair(self, s1: str, s2: str) -> tuple[dict, dict, object]:
+        s1, s2 = clean(s1, "sentence 1"), clean(s2, "sentence 2")
+        enc = self.encode([s1, s2])
+        with self.lock:
+            u, v = self.fast.embed(**enc.model_inputs()).chunk(2)
+            para = self.fast.para(u, v)
+            if self.fast.joint_input("para"):  # cross-encoder: the decision uses the pair encoded together
+                joint = self.encode([s1], [s2])
+                para.update(self.fast.para.forward_joint(self.fast.embed(**joint.model_inputs())))
+            return para, self.fast.sts(u, v), enc
+
+    def paraphrase(self, s1: str, s2: str) -> dict:
+        para, _, enc = self._pair(s1, s2)
+        prob = float(para["logit"].sigmoid())
+        out = {"cosine": float(para["cosine"]), "probability": prob, "is_paraphrase": prob > 0.5,
+               "truncated": any(enc.truncated)}
+        if self.model.config.para_head == "cosine":  # the decision boundary is a cosine threshold
+            out["cosine_threshold"] = float(-self.model.para.bias / self.model.para.scale)
+        return out
+
+    def similarity(self, s1: str, s2: str) -> dict:
+        _, sts, enc = self._pair(s1, s2)
+        return {"cosine": float(sts["cosine"]), "score": float(sts["score"]), "truncated": any(enc.truncated),
+                **self.alignment(s1, s2)}
+
+    @torch.inference_mode()
+    def alignment(self, s1: str, s2: str) -> dict:
+        """Cosine between every contextual token of sentence 1 and of sentence 2 (special tokens left out)."""
+        enc = self.encode([clean(s1, "sentence 1"), clean(s2, "sentence 2")])
+        with self.lock:
+            h = F.normalize(self.fast.bert(**enc.model_inputs()).last_hidden_state, dim=-1)  # (2, T, H)
+        rows = [[i for i, s in enumerate(enc.sequence_ids[r]) if s is not None] for r in (0, 1)]
+        sim = (h[0, rows[0]] @ h[1, rows[1]].T).numpy()  # (T1, T2)
+        return {"tokens1": [enc.tokens[0][i] for i in rows[0]], "tokens2": [enc.tokens[1][i] for i in rows[1]],
+                "alignment": sim.tolist()}
+
+    def cross_task(self, s1: str, s2: str) -> dict:
+        para, sts, _ = self._pair(s1, s2)
+        p1, p2 = (self.sentiment(s)["probs"] for s in (s1, s2))
+        out = {"paraphrase_probability": float(para["logit"].sigmoid()), "cosine": float(para["cosine"]),
+               "sts_score": float(sts["score"]), "sentiment1": p1, "sentiment2": p2}
+        out["flags"] = contradictions(out)
+        return out
+
+    @torch.inference_mode()
+    def attention(self, text: str, text2: str | None = None, which: str = "finetuned") -> dict:
+        """Attention probabilities (layers, heads, T, T) and per-head entropy (layers, heads), in nats."""
+        text = clean(text)
+        text2 = text2.strip() if text2 and text2.strip() else None
+        enc = self.encode([text], [text2] if text2 else None)
+        with self.lock:
+            model = self.base if which == "base" else self.model.bert
+            att = torch.stack(model(**enc.model_inputs(), output_attentions=True).attentions)[:, 0]  # (L, H, T, T)
+        ent = -(att * att.clamp_min(1e-12).log()).sum(-1).mean(-1)  # (L, H): mean over query tokens
+        return {"tokens": enc.tokens[0], "attentions": att.numpy(), "entropy": ent.numpy(),
+                "truncated": enc.truncated[0]}
+
+
+def polarity(probs: list[float]) -> int:
+    """-1 negative, 0 neutral, +1 positive: the sign of expected sentiment minus neutral, with a margin."""
+    expected = float(np.dot(probs, np.arange(5)))
+    return 0 if abs(expected - 2) < 0.5 else (1 if expected > 2 else -1)
+
+
+def contradictions(r: dict) -> list[str]:
+    flags = []
+    is_para, score = r["paraphrase_probability"] > 0.5, r["sts_score"]
+    pol1, pol2 = polarity(r["sentiment1"]), polarity(r["sentiment2"])
+    if is_para and pol1 * pol2 < 0:
+        flags.append("paraphrase, but opposite sentiment")
+    if is_para and score < 2.0:
+        flags.append(f"paraphrase, but low similarity (STS {score:.2f} < 2)")
+    if not is_para and score >= 4.0:
+        flags.append(f"not a paraphrase, yet very similar (STS {score:.2f} >= 4)")
+    if not is_para and pol1 * pol2 < 0 and score >= 3.0:
+        flags.append("similar meaning, opposite sentiment")
+    return flags

@@ -1,0 +1,58 @@
+"""Start `python app.py` on a free loopback port for the live tests and the load benchmark."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT = ROOT / "checkpoints" / "minbert-multitask"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """Context manager: launches the app, waits for its first page, records start-up seconds."""
+
+    def __init__(self, checkpoint: Path = CHECKPOINT, extra_env: dict | None = None, timeout: float = 120):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.checkpoint, self.timeout = checkpoint, timeout
+        self.env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False",
+                    **(extra_env or {})}
+
+    def __enter__(self) -> "AppServer":
+        t0 = time.time()
+        self.proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", str(self.checkpoint)], cwd=ROOT,
+                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        while time.time() - t0 < self.timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app exited early:\n{self.proc.stdout.read()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:
+                    if r.status == 200:
+                        self.startup_s = time.time() - t0
+                        return self
+            except OSError:
+                time.sleep(0.25)
+        self.proc.kill()
+        raise RuntimeError(f"app did not serve {self.url} within {self.timeout} s")
+
+    def rss_mb(self) -> float:
+        import psutil
+        return psutil.Process(self.proc.pid).memory_info().rss / 1e6
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
