@@ -48,6 +48,10 @@ def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
         train = {t: ex[:cfg.limit] for t, ex in train.items()}
         dev = {t: ex[:cfg.limit] for t, ex in dev.items()}
     rng = random.Random(cfg.seed)
+    if cfg.train_limit:
+        train = {t: rng.sample(ex, min(len(ex), cfg.train_limit)) for t, ex in train.items()}
+    if cfg.dev_limit:
+        dev = {t: random.Random(0).sample(ex, min(len(ex), cfg.dev_limit)) for t, ex in dev.items()}
     train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
     return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, {t: train_eval[t] for t in cfg.tasks}
 
@@ -86,7 +90,7 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
     opt.zero_grad(set_to_none=True)
     sum(losses.values()).backward()
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(trainable(raw), cfg.grad_clip)
     opt.step()
     return {t: v.item() for t, v in losses.items()}
 
@@ -109,6 +113,19 @@ def score(metrics: dict) -> float:
     return float(np.mean([p for p in parts if p is not None]))
 
 
+def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def param_groups(model: MultitaskModel, cfg: TrainConfig) -> list[dict]:
+    """Encoder at --lr, heads at --head-lr; `base_lr` is what the schedule multiplies."""
+    enc = [p for p in model.bert.parameters() if p.requires_grad]
+    ids = {id(p) for p in enc}
+    heads = [p for p in trainable(model) if id(p) not in ids]
+    return [g for g in ({"params": enc, "lr": cfg.lr, "base_lr": cfg.lr},
+                        {"params": heads, "lr": cfg.head_lr, "base_lr": cfg.head_lr}) if g["params"]]
+
+
 def build(cfg: TrainConfig, device) -> tuple[Tokenizer, MultitaskModel]:
     seed_everything(cfg.seed)
     bert = BertModel.from_pretrained(cfg.base_model)
@@ -125,11 +142,13 @@ def fit(cfg: TrainConfig) -> Path | None:
     data = load_tasks(cfg.data_dir)
     train, dev, train_eval = task_splits(data, cfg)
     tok, model = build(cfg, device)
+    if cfg.freeze_encoder:
+        model.bert.requires_grad_(False)
     if cfg.class_balance:
         balance_classes(model, train)
     progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "mlm_history": [],
                 "best_score": -1.0, "mlm_done": cfg.mlm_epochs == 0, "elapsed_s": 0.0}
-    opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.resume and state_path.with_suffix(".json").is_file():
         progress = load_train_state(state_path, model, opt)
         dist.print0(f"resumed at epoch {progress['epoch']} step {progress['step_in_epoch']}")
@@ -140,7 +159,7 @@ def fit(cfg: TrainConfig) -> Path | None:
     if not progress["mlm_done"]:
         progress["mlm_history"] = run_mlm_stage(model.bert, tok, train, cfg, device)
         progress["mlm_done"] = True
-        opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments for stage 2
+        opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
     ddp = dist.wrap(model, device)
     lengths = {t: example_lengths(t, ex, tok) for t, ex in train.items()}
     stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, tok, cfg, opt, progress, device, t0)
@@ -166,7 +185,7 @@ def multitask_loop(ddp, raw, train, dev, train_eval, lengths, tok, cfg, opt, pro
         sums: dict[str, list[float]] = {}
         for i in range(progress["step_in_epoch"], len(plan)):
             for g in opt.param_groups:
-                g["lr"] = cfg.lr * lr_multiplier(cfg.schedule, progress["global_step"], steps_per_epoch, total,
+                g["lr"] = g["base_lr"] * lr_multiplier(cfg.schedule, progress["global_step"], steps_per_epoch, total,
                                                  cfg.gamma, cfg.warmup_ratio)
             for t, v in train_step(ddp, raw, plan[i], train, tok, cfg, opt, device).items():
                 sums.setdefault(t, []).append(v)

@@ -16,13 +16,15 @@ from .sampling import SCHEMES
 
 @dataclass
 class TrainConfig:
+    """The default recipe (`python -m minbert.train` with no flags) is the shipped model's; see HELP."""
     data_dir: str | None = None  # None: $MINBERT_DATA, ./data, ../shared/data
     base_model: str | None = None  # None: bundled all-MiniLM-L6-v2
     out_dir: str = "runs/default"
     tasks: tuple[str, ...] = TASKS
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 32
     lr: float = 5e-5
+    head_lr: float = 1e-3
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     max_length: int = 128
@@ -34,10 +36,10 @@ class TrainConfig:
     para_weight: float = 1.0
     sts_weight: float = 1.0
     class_balance: bool = False
-    para_max: int = 0
+    para_max: int = 10000
     pooling: str = "mean"
     sst_dropout: float = 0.3
-    para_head: str = "cosine"
+    para_head: str = "features"
     mnrl_weight: float = 0.0
     sts_loss: str = "cosent"
     sts_discrete: bool = False
@@ -48,6 +50,9 @@ class TrainConfig:
     threads: int = 2
     device: str = "auto"
     limit: int = 0
+    train_limit: int = 0
+    dev_limit: int = 0
+    freeze_encoder: bool = False
     train_eval_size: int = 600
     save_every: int = 200
     max_steps: int = 0
@@ -70,7 +75,8 @@ HELP = {
     "tasks": "tasks to train, comma-separated subset of sst,para,sts",
     "epochs": "multitask fine-tuning epochs",
     "batch_size": "examples (sentences or pairs) per task batch, summed over processes",
-    "lr": "peak learning rate of stage 2",
+    "lr": "peak learning rate of the encoder in stage 2",
+    "head_lr": "peak learning rate of the task heads (new weights learn faster than the pretrained encoder)",
     "weight_decay": "AdamW decoupled weight decay",
     "grad_clip": "clip the global gradient norm to this (0: off)",
     "max_length": "truncate inputs to this many tokens (at most 512)",
@@ -96,6 +102,9 @@ HELP = {
     "threads": "torch intra-op threads per process",
     "device": "auto (cuda if available, else cpu), cpu or cuda",
     "limit": "use only the first N examples of every split (0: all); for smoke tests",
+    "train_limit": "use a fixed random sample of N training examples per task (0: all); for short budgets",
+    "dev_limit": "score only a fixed random sample of N dev examples per task (0: all); for short budgets",
+    "freeze_encoder": "train the heads only, on a frozen encoder (the ablation's frozen-base row)",
     "train_eval_size": "training examples per task scored each epoch for the train-vs-dev plot",
     "save_every": "save resumable state every N steps (0: only at epoch ends)",
     "max_steps": "stop after N steps in total, leaving resumable state (0: no limit)",

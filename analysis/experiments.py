@@ -1,0 +1,51 @@
+"""Running short training runs and collecting their dev metrics: the engine of ablation and grid search."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from minbert.checkpoint import atomic_write_json, update_sidecar
+from minbert.train import fit
+from minbert.train_config import parse_args
+
+COLUMNS = ["row", "SST acc", "Quora acc", "STS r", "overall", "minutes", "flags"]
+
+
+def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
+    """Train one configuration (resuming if it already finished) and return its table row."""
+    out = out_root / name.replace(" ", "_").replace("+", "plus").replace("/", "_")
+    log = out / "log.jsonl"
+    cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "0"])
+    if not (out / "model.json").exists():
+        t0 = time.time()
+        fit(cfg)
+        minutes = (time.time() - t0) / 60
+    else:
+        minutes = json.loads((out / "model.json").read_text()).get("wall_minutes", float("nan"))
+    best = max((json.loads(line) for line in log.read_text().splitlines()), key=lambda r: r["dev"]["overall"])
+    update_sidecar(out / "model", wall_minutes=minutes)
+    d = best["dev"]
+    return [name, d["sst_acc"], d["para_acc"], d["sts_pearson"], d["overall"], round(minutes, 1), " ".join(flags)]
+
+
+def run_table(rows: list[tuple[str, list[str]]], out_root: Path, budget: list[str], title: str,
+              sidecar: str | None) -> dict:
+    out_root.mkdir(parents=True, exist_ok=True)
+    table = {"title": title, "budget": " ".join(budget), "columns": COLUMNS, "rows": []}
+    for name, flags in rows:
+        table["rows"].append(run_row(name, flags, out_root, budget))
+        atomic_write_json(out_root / "table.json", table)  # partial tables survive an interruption
+        print(markdown(table).splitlines()[-1], flush=True)
+    if sidecar:
+        key = "ablation" if "ablation" in title.lower() else "grid_search"
+        update_sidecar(sidecar, **{key: table})
+    return table
+
+
+def markdown(table: dict) -> str:
+    lines = ["| " + " | ".join(table["columns"]) + " |", "|" + "---|" * len(table["columns"])]
+    for r in table["rows"]:
+        lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else f"`{v}`" if i == 6 else str(v)
+                                       for i, v in enumerate(r)) + " |")
+    return "\n".join(lines)
