@@ -5,7 +5,8 @@ import json
 import time
 from pathlib import Path
 
-from minbert.checkpoint import atomic_write_json, update_sidecar
+from minbert.atomic import atomic_write_json
+from minbert.checkpoint import update_sidecar
 from minbert.train import fit
 from minbert.train_config import parse_args
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import save as st_save
 
-from minbert.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, load_checkpoint, paths
+from minbert.atomic import atomic_write_bytes, atomic_write_json
+from minbert.checkpoint import CheckpointError, load_checkpoint, paths
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import QUORA_CAVEAT, gold
 from minbert.predictor import Predictor

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json, load_checkpoint
+from .atomic import atomic_write_bytes, atomic_write_json
+from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
 from .multitask import MultitaskModel

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from .atomic import atomic_write_bytes
 
 UPSTREAM_COMMIT = "7ac8260577fc12a86c7aaf38918056c30054ef39"
 UPSTREAM = ("https://raw.githubusercontent.com/gpoesia/minbert-default-final-project/"
@@ -66,19 +66,6 @@ def read_source(source: str, name: str, timeout: float, bar: tqdm) -> bytes:
     return b"".join(chunks)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch_one(name: str, args: FetchArgs) -> str | None:
     """Fetch and verify one file; return an error message, or None on success."""
     target = args.dest / name
@@ -93,7 +80,7 @@ def fetch_one(name: str, args: FetchArgs) -> str | None:
     got = git_blob_sha1(data)
     if got != BLOB_SHA1[name]:
         return f"{name}: checksum mismatch (git blob sha1 {got}, expected {BLOB_SHA1[name]}); not saved"
-    write_atomic(target, data)
+    atomic_write_bytes(target, data)
     tqdm.write(f"fetched  {name} ({len(data):,} bytes, verified)")
     return None
 

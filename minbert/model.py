@@ -71,24 +71,24 @@ class BertSelfAttention(nn.Module):
         return ctx.transpose(1, 2).reshape(B, T, -1), probs  # (B, T, H)
 
 
-class BertSelfOutput(nn.Module):
-    """Output projection of attention, then add & norm."""
+class BertAddNorm(nn.Module):
+    """Projection back to hidden size, dropout, residual add, LayerNorm: ends both sub-layers of a layer."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, in_size: int, config: BertConfig):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, h: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)  # (B, T, H)
 
 
 class BertAttention(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.self = BertSelfAttention(config)
-        self.output = BertSelfOutput(config)
+        self.output = BertAddNorm(config.hidden_size, config)
 
     def forward(self, x, mask_bias, output_attentions):
         h, probs = self.self(x, mask_bias, output_attentions)
@@ -105,19 +105,6 @@ class BertIntermediate(nn.Module):
         return self.act(self.dense(x))  # (B, T, 4H)
 
 
-class BertFeedForwardOutput(nn.Module):
-    """Down-projection of the feed-forward block, then add & norm (HF calls it `output`)."""
-
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, h: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
-
-
 class BertLayer(nn.Module):
     """attention -> add & norm -> GELU feed-forward -> add & norm (post-LN, as in BERT)."""
 
@@ -125,7 +112,7 @@ class BertLayer(nn.Module):
         super().__init__()
         self.attention = BertAttention(config)
         self.intermediate = BertIntermediate(config)
-        self.output = BertFeedForwardOutput(config)
+        self.output = BertAddNorm(config.intermediate_size, config)  # HF calls it `output`
 
     def forward(self, x, mask_bias, output_attentions):
         a, probs = self.attention(x, mask_bias, output_attentions)

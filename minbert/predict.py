@@ -14,7 +14,6 @@ import csv
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +21,7 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
+from .atomic import atomic_open
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import SST_CLASSES, Example
 from .quantize import quantize_int8
@@ -159,16 +159,9 @@ def run(args: PredictArgs) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model = quantize_int8(ckpt.model) if args.quantize == "int8" else ckpt.model
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.output.parent, prefix=f".{args.output.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f, tqdm(total=total, unit="row", desc=args.task) as bar:
-            bad = stream(args, model, ckpt.tokenizer, Writer(f, args.out_format), bar)
-        os.replace(tmp, args.output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return bad
+    with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
+            tqdm(total=total, unit="row", desc=args.task) as bar:
+        return stream(args, model, ckpt.tokenizer, Writer(f, args.out_format), bar)
 
 
 def guess_format(path: Path, given: str | None) -> str:

@@ -20,7 +20,8 @@ import torch
 from tqdm import tqdm
 
 from . import distributed as dist
-from .checkpoint import atomic_write_json, load_checkpoint, load_train_state, save_checkpoint, save_train_state
+from .atomic import atomic_write_json
+from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
 from .data import TaskData, bucket_batches, load_tasks
 from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
 from .lr_schedule import lr_multiplier
