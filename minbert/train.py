@@ -242,7 +242,8 @@ def export(out: Path, tok, data: TaskData, train, dev, cfg, progress, device) ->
     fp16 = load_checkpoint(path, device)
     metrics, _ = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
     meta = {**best.meta, "metrics": metrics, "para_protocol": data.para_protocol, "para_caveat": QUORA_CAVEAT,
-            "dropped_rows": data.dropped, "train_minutes": progress["elapsed_s"] / 60}
+            "dropped_rows": data.dropped, "train_minutes": progress["elapsed_s"] / 60,
+            "history": progress["history"], "best_epoch": best.meta["history"][-1]["epoch"]}
     path = save_checkpoint(out / "model", fp16.model, tok, meta, dtype=torch.float16)
     dist.print0(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) after {meta['train_minutes']:.1f} min")
     return path
