@@ -173,8 +173,10 @@ def training_tab(studio):
 
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
-        gr.Markdown("# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned all-MiniLM-L6-v2) "
-                    "with three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity.")
+        base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
+        gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
+                    f"three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity. Checkpoint: "
+                    f"`{studio.predictor.path.name}`" + (" (int8)" if studio.predictor.quantize == "int8" else ""))
         if studio.map_available():
             gr.Markdown(studio.map_available())
         with gr.Tab("Sentiment"):
