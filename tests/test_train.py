@@ -79,3 +79,22 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_model_dir, data_dir, tmp_path)
     r = subprocess.run([sys.executable, "-m", "minbert.evaluate", "--checkpoint", str(out / "model")],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "corrupt or truncated" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
+    from minbert.evaluate import EvalArgs, run
+    m = run(EvalArgs(out / "model", str(data_dir), tmp_path / "m.json", tmp_path / "pred", 64, "none"))
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert {"sst_acc", "para_acc", "sts_pearson", "overall", "para_protocol"} <= saved.keys()
+    assert saved["overall"] == pytest.approx(m["overall"])
+    assert saved["tasks"]["sst"]["confusion"] and len(saved["tasks"]["sst"]["per_class"]["f1"]) == 5
+    headers = {"sst-dev-output.csv": "id,Predicted_Sentiment", "para-dev-output.csv": "id,Predicted_Is_Paraphrase",
+               "sts-dev-output.csv": "id,Predicted_Similarity", "sts-test-output.csv": "id,Predicted_Similarity",
+               "sst-test-output.csv": "id,Predicted_Sentiment"}
+    for name, header in headers.items():
+        lines = (tmp_path / "pred" / name).read_text().splitlines()
+        assert lines[0] == header and len(lines) > 100, name
+    sts = [float(line.split(",")[1]) for line in (tmp_path / "pred" / "sts-dev-output.csv").read_text().splitlines()[1:]]
+    assert all(0 <= s <= 5 for s in sts)
