@@ -26,10 +26,13 @@ def cumulative_rows(use_mlm: bool) -> list[tuple[str, list[str]]]:
     decay = [*base, "--schedule", "exponential"]
     combined = [*decay, "--sampling", "annealed"]
     balanced = [*combined, "--class-balance"]
-    extra = [*balanced, "--pooling", "mean", "--sts-loss", "cosent", "--para-head", "cross"]
+    extra = [*combined, "--pooling", "mean", "--sts-loss", "cosent", "--para-head", "features"]
     return [("+ LR decay (exponential, gamma 0.96)", decay), ("+ combined loss and annealed sampling", combined),
-            ("+ class balancing", balanced), ("+ best extra: mean pooling, CoSENT, cross-encoder paraphrase", extra),
-            ("negative: STS cosine mapped to discrete classes", [*extra, "--sts-discrete"])]
+            ("+ class balancing", balanced),
+            ("+ best extra (without balancing): mean pooling, CoSENT, [u,v,|u-v|,uv] head", extra),
+            ("  ... with linear warm-up/decay instead (= the default recipe)", [*extra, "--schedule", "linear"]),
+            ("  ... with a cross-encoder paraphrase head", [*extra, "--schedule", "linear", "--para-head", "cross"]),
+            ("negative: STS cosine mapped to discrete classes", [*extra, "--schedule", "linear", "--sts-discrete"])]
 
 
 def main(argv=None) -> int:

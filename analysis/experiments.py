@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ COLUMNS = ["row", "SST acc", "Quora acc", "STS r", "overall", "minutes", "flags"
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
     """Train one configuration (resuming if it already finished) and return its table row."""
-    out = out_root / name.replace(" ", "_").replace("+", "plus").replace("/", "_")
+    out = out_root / re.sub(r"[^A-Za-z0-9.-]+", "_", name.replace("+", "plus")).strip("_")
     log = out / "log.jsonl"
     cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "0"])
     if not (out / "model.json").exists():

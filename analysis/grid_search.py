@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--train-limit", type=int, default=640, help="training examples per task (short budget)")
     ap.add_argument("--dev-limit", type=int, default=600, help="dev examples per task (short budget)")
     ap.add_argument("--epochs", type=int, default=1, help="epochs per configuration")
-    ap.add_argument("--base-flags", default="--para-head cross", help="flags shared by every configuration")
+    ap.add_argument("--base-flags", default="", help="flags shared by every configuration (default: the default recipe)")
     a = ap.parse_args(argv)
     budget = ["--train-limit", str(a.train_limit), "--dev-limit", str(a.dev_limit), "--epochs", str(a.epochs),
               *a.base_flags.split()]
