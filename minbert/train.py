@@ -89,10 +89,12 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
     outs = model([(b.task, b.inputs) for b in batches])
     losses = {b.task: raw.head(b.task).loss(o, b.labels) * cfg.task_weight(b.task) for b, o in zip(batches, outs)}
     opt.zero_grad(set_to_none=True)
-    sum(losses.values()).backward()
-    if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(trainable(raw), cfg.grad_clip)
-    opt.step()
+    total = sum(losses.values())
+    if total.requires_grad:  # not so for a parameter-free head on a frozen encoder
+        total.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(trainable(raw), cfg.grad_clip)
+        opt.step()
     return {t: v.item() for t, v in losses.items()}
 
 
