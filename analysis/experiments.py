@@ -48,6 +48,13 @@ def run_table(rows: list[tuple[str, list[str]]], out_root: Path, budget: list[st
 def markdown(table: dict) -> str:
     lines = ["| " + " | ".join(table["columns"]) + " |", "|" + "---|" * len(table["columns"])]
     for r in table["rows"]:
-        lines.append("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else f"`{v}`" if i == 6 else str(v)
-                                       for i, v in enumerate(r)) + " |")
+        lines.append("| " + " | ".join(cell(i, v) for i, v in enumerate(r)) + " |")
     return "\n".join(lines)
+
+
+def cell(i: int, v) -> str:
+    if COLUMNS[i] == "minutes":
+        return f"{v:.1f}"
+    if COLUMNS[i] == "flags":
+        return f"`{v}`" if v else "(defaults)"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)

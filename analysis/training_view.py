@@ -67,5 +67,7 @@ def table_rows(table: dict | None) -> tuple[list[str], list[list]]:
     """A {"columns": [...], "rows": [[...]]} table from the sidecar, formatted for a Dataframe."""
     if not table:
         return ["(none)"], [["not recorded in this checkpoint"]]
-    rows = [[f"{v:.4f}" if isinstance(v, float) else v for v in r] for r in table["rows"]]
-    return table["columns"], rows
+    cols = table["columns"]
+    rows = [[(f"{v:.1f}" if c == "minutes" else f"{v:.4f}") if isinstance(v, float) else v for c, v in zip(cols, r)]
+            for r in table["rows"]]
+    return cols, rows
