@@ -159,16 +159,15 @@ def misclassified_block(studio, demo):
 
 
 def training_tab(studio):
-    summary, losses, overfit, lr, (abl_cols, abl_rows), (grid_cols, grid_rows) = studio.training()
+    summary, losses, overfit, lr, *tables = studio.training()
     gr.Markdown(summary)
     gr.Plot(losses, label="Loss curves")
     with gr.Row():
         gr.Plot(overfit, label="Train vs dev")
         gr.Plot(lr, label="LR schedule")
-    gr.Markdown("### Ablation (like the report's Figure 7)")
-    gr.Dataframe(value=abl_rows, headers=abl_cols, wrap=True)
-    gr.Markdown("### Grid search")
-    gr.Dataframe(value=grid_rows, headers=grid_cols, wrap=True)
+    for heading, (cols, rows, title) in zip(("Ablation (like the report's Figure 7)", "Grid search"), tables):
+        gr.Markdown(f"### {heading}\n<small>{title}</small>")
+        gr.Dataframe(value=rows, headers=cols, wrap=True)
 
 
 def build_demo(studio) -> gr.Blocks:

@@ -186,7 +186,9 @@ class Studio:
                    f"overall {m.get('overall', float('nan')):.4f} · trained in {self.meta.get('train_minutes', 0):.1f} min\n\n"
                    f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
                    f"Command: `{cfg and self.meta.get('command', '')}`")
-        abl_cols, abl_rows = training_view.table_rows(self.meta.get("ablation"))
-        grid_cols, grid_rows = training_view.table_rows(self.meta.get("grid_search"))
+        tables = []
+        for key in ("ablation", "grid_search"):
+            t = self.meta.get(key)
+            tables.append((*training_view.table_rows(t), t["title"] if t else "not recorded in this checkpoint"))
         return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
-                training_view.lr_figure(self.meta), (abl_cols, abl_rows), (grid_cols, grid_rows))
+                training_view.lr_figure(self.meta), *tables)
