@@ -185,7 +185,8 @@ class Studio:
                    f"Quora acc {m.get('para_acc', float('nan')):.4f} · STS r {m.get('sts_pearson', float('nan')):.4f} · "
                    f"overall {m.get('overall', float('nan')):.4f} · trained in {self.meta.get('train_minutes', 0):.1f} min\n\n"
                    f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
-                   f"Command: `{cfg and self.meta.get('command', '')}`")
+                   f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
+                   f"of {cfg.get('epochs', '?')})")
         tables = []
         for key in ("ablation", "grid_search"):
             t = self.meta.get(key)
