@@ -34,28 +34,33 @@ class AdamW(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            b1, b2 = group["betas"]
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("AdamW does not support sparse gradients")
-                self._update(p, self.state[p], b1, b2, lr, eps, wd)
+            params = [p for p in group["params"] if p.grad is not None]
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError("AdamW does not support sparse gradients")
+            if params:
+                self._update_group(params, group)
         return loss
 
-    @staticmethod
-    def _update(p, state, b1, b2, lr, eps, wd) -> None:
-        if not state:
-            state["step"] = torch.tensor(0.0)
-            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["step"] += 1
-        t = state["step"].item()
-        m, v, g = state["exp_avg"], state["exp_avg_sq"], p.grad
-        p.mul_(1 - lr * wd)
-        m.lerp_(g, 1 - b1)  # m = b1 m + (1 - b1) g
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        bc1, bc2_sqrt = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
-        denom = v.sqrt().add_(eps * bc2_sqrt)
-        p.addcdiv_(m, denom, value=-lr * bc2_sqrt / bc1)
+    def _update_group(self, params: list[torch.Tensor], group: dict) -> None:
+        """One step for every parameter of a group, as fused multi-tensor (foreach) kernels."""
+        b1, b2 = group["betas"]
+        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        states = [self.state[p] for p in params]
+        for p, st in zip(params, states):
+            if not st:
+                st["step"] = torch.tensor(0.0)
+                st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            st["step"] += 1  # per parameter: a head unused in a step does not advance
+        grads = [p.grad for p in params]
+        m, v = [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states]
+        t = [st["step"].item() for st in states]
+        bc2_sqrt = [math.sqrt(1 - b2 ** ti) for ti in t]
+        if wd:
+            torch._foreach_mul_(params, 1 - lr * wd)  # decoupled decay
+        torch._foreach_lerp_(m, grads, 1 - b1)  # m = b1 m + (1 - b1) g
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, grads, grads, 1 - b2)  # v = b2 v + (1 - b2) g^2
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_add_(denom, [eps * c for c in bc2_sqrt])  # eps_t = eps sqrt(1 - b2^t)
+        torch._foreach_addcdiv_(params, m, denom, [-lr * c / (1 - b1 ** ti) for c, ti in zip(bc2_sqrt, t)])
