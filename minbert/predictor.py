@@ -130,9 +130,16 @@ class Predictor:
         return {"tokens1": [enc.tokens[0][i] for i in rows[0]], "tokens2": [enc.tokens[1][i] for i in rows[1]],
                 "alignment": sim.tolist()}
 
+    @torch.inference_mode()
+    def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
+        """Class probabilities only (no attributions), one row per text."""
+        enc = self.encode([clean(t) for t in texts])
+        with self.lock:
+            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1).tolist()
+
     def cross_task(self, s1: str, s2: str) -> dict:
         para, sts, _ = self._pair(s1, s2)
-        p1, p2 = (self.sentiment(s)["probs"] for s in (s1, s2))
+        p1, p2 = self.sentiment_probs([s1, s2])
         out = {"paraphrase_probability": float(para["logit"].sigmoid()), "cosine": float(para["cosine"]),
                "sts_score": float(sts["score"]), "sentiment1": p1, "sentiment2": p2}
         out["flags"] = contradictions(out)
