@@ -24,7 +24,7 @@ def distribution_figure(dist: dict, preds: dict) -> go.Figure:
     bins = ["0-1", "1-2", "2-3", "3-4", "4-5"]
     for col, (x, keys, pred) in enumerate(((list(SST_CLASSES), "sst", sst_pred), (list(PARA_CLASSES), "para", para_pred),
                                             (bins, "sts", sts_pred)), 1):
-        for name, y, color in ((f"train", dist[f"{keys}_train"], "#aab7b8"), ("dev gold", dist[f"{keys}_dev"], "#2e86c1"),
+        for name, y, color in (("train", dist[f"{keys}_train"], "#aab7b8"), ("dev gold", dist[f"{keys}_dev"], "#2e86c1"),
                                ("dev predicted", pred.tolist(), "#e67e22")):
             total = sum(y) or 1
             fig.add_trace(go.Bar(x=x, y=[v / total for v in y], name=name, marker_color=color, showlegend=col == 1,

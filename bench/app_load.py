@@ -5,7 +5,6 @@ endpoint, first with one user, then with N users.
     python -m bench.app_load [--users 16] [--requests 20] [--endpoint sentiment]
 """
 import argparse
-import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor

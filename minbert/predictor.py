@@ -114,21 +114,17 @@ class Predictor:
             out["cosine_threshold"] = float(-self.model.para.bias / self.model.para.scale)
         return out
 
-    def similarity(self, s1: str, s2: str) -> dict:
-        _, sts, enc = self._pair(s1, s2)
-        return {"cosine": float(sts["cosine"]), "score": float(sts["score"]), "truncated": any(enc.truncated),
-                **self.alignment(s1, s2)}
-
     @torch.inference_mode()
-    def alignment(self, s1: str, s2: str) -> dict:
-        """Cosine between every contextual token of sentence 1 and of sentence 2 (special tokens left out)."""
+    def similarity(self, s1: str, s2: str) -> dict:
+        """Score, cosine and token alignment, all from one encoder pass over the two sentences."""
         enc = self.encode([clean(s1, "sentence 1"), clean(s2, "sentence 2")])
         with self.lock:
-            h = F.normalize(self.fast.bert(**enc.model_inputs()).last_hidden_state, dim=-1)  # (2, T, H)
-        rows = [[i for i, s in enumerate(enc.sequence_ids[r]) if s is not None] for r in (0, 1)]
-        sim = (h[0, rows[0]] @ h[1, rows[1]].T).numpy()  # (T1, T2)
-        return {"tokens1": [enc.tokens[0][i] for i in rows[0]], "tokens2": [enc.tokens[1][i] for i in rows[1]],
-                "alignment": sim.tolist()}
+            h = self.fast.bert(**enc.model_inputs()).last_hidden_state  # (2, T, H)
+            u, v = pool(h, enc.attention_mask, self.fast.config.pooling).chunk(2)
+            sts = self.fast.sts(u, v)
+        return {"cosine": float(sts["cosine"]), "score": float(sts["score"]), "truncated": any(enc.truncated),
+                **alignment(enc, F.normalize(h, dim=-1))}
+
 
     @torch.inference_mode()
     def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
@@ -178,3 +174,11 @@ def contradictions(r: dict) -> list[str]:
     if not is_para and pol1 * pol2 < 0 and score >= 3.0:
         flags.append("similar meaning, opposite sentiment")
     return flags
+
+
+def alignment(enc, h: torch.Tensor) -> dict:
+    """Cosine between every contextual token of sentence 1 and of sentence 2 (special tokens left out)."""
+    rows = [[i for i, s in enumerate(enc.sequence_ids[r]) if s is not None] for r in (0, 1)]
+    sim = (h[0, rows[0]] @ h[1, rows[1]].T).numpy()  # (T1, T2)
+    return {"tokens1": [enc.tokens[0][i] for i in rows[0]], "tokens2": [enc.tokens[1][i] for i in rows[1]],
+            "alignment": sim.tolist()}

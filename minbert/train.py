@@ -27,7 +27,7 @@ from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
 from .lr_schedule import lr_multiplier
 from .mlm_stage import run_mlm_stage
 from .model import BertModel
-from .multitask import TASKS, MultitaskConfig, MultitaskModel
+from .multitask import MultitaskModel
 from .optimizer import AdamW
 from .sampling import epoch_plan
 from .tasks import example_lengths, make_batch

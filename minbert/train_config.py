@@ -5,7 +5,6 @@ import argparse
 import dataclasses
 import json
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
