@@ -204,7 +204,7 @@ def parse_args(argv=None) -> AppArgs:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint to explore (stem)")
     ap.add_argument("--share", action="store_true", help="also create a public gradio.live link")
-    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 Linear layers")
+    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 encoder Linear layers (per-token activation scales)")
     ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
     a = ap.parse_args(argv)
     return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir)

@@ -75,11 +75,14 @@ def metric_deltas(checkpoint: str) -> None:
     ck = load_checkpoint(checkpoint)
     data = load_tasks()
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
-    m32, _ = evaluate_model(ck.model, ck.tokenizer, splits)
-    m8, _ = evaluate_model(quantize_int8(ck.model), ck.tokenizer, splits)
+    m32, o32 = evaluate_model(ck.model, ck.tokenizer, splits)
+    m8, o8 = evaluate_model(quantize_int8(ck.model), ck.tokenizer, splits)
     print(f"\ndev metrics of {checkpoint}, fp32 -> int8 (target: every |delta| <= 0.01):")
     for k in ("sst_acc", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall"):
         print(f"  {k:13s} {m32[k]:.4f} -> {m8[k]:.4f}  (delta {m8[k] - m32[k]:+.4f})")
+    for t in ("sst", "para"):
+        agree = (o32[t]["pred"] == o8[t]["pred"]).mean()
+        print(f"  {t} dev predictions identical in fp32 and int8: {agree:.2%}" + (" (target >= 97%)" if t == "sst" else ""))
 
 
 def main() -> None:

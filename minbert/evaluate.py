@@ -118,7 +118,7 @@ def run(args: EvalArgs) -> dict:
     model = ckpt.model
     if args.quantize == "int8":
         from .quantize import quantize_int8
-        model = quantize_int8(model)
+        model = quantize_int8(model, inplace=True)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     metrics, _ = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)

@@ -157,7 +157,7 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar) -> int:
 
 def run(args: PredictArgs) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    model = quantize_int8(ckpt.model) if args.quantize == "int8" else ckpt.model
+    model = quantize_int8(ckpt.model, inplace=True) if args.quantize == "int8" else ckpt.model
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
             tqdm(total=total, unit="row", desc=args.task) as bar:
@@ -188,7 +188,7 @@ def parse_args(argv) -> PredictArgs:
     ap.add_argument("--max-length", type=int, default=128, help="truncate inputs to this many tokens (<= 512)")
     ap.add_argument("--on-error", choices=("skip", "fail"), default="skip",
                     help="bad rows: report and skip them, or stop with an error (no output written)")
-    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 Linear layers")
+    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 encoder Linear layers (per-token activation scales)")
     a = ap.parse_args(argv)
     inp, out = Path(a.input), Path(a.output)
     if not inp.is_file():
