@@ -55,8 +55,12 @@ def sentiment_tab(studio):
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_SST, [text])
-    btn.click(studio.sentiment, [text], [msg, bars, highlight, js], api_name="sentiment")
-    text.submit(studio.sentiment, [text], [msg, bars, highlight, js], api_visibility="private")
+    # probabilities first (one forward pass), then the slower attributions fill in
+    predicted = [btn.click(studio.sentiment, [text], [msg, bars, js], api_name="sentiment"),
+                 text.submit(studio.sentiment, [text], [msg, bars, js], api_visibility="private")]
+    for event in predicted:
+        event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private")
+    gr.api(studio.sentiment_explain_api, api_name="sentiment_explain")  # plain-JSON attributions for clients
 
 
 def attention_tab(studio):
@@ -74,7 +78,7 @@ def attention_tab(studio):
     grid = gr.Plot(label="Model view")
     with gr.Row():
         ft_view, base_view = gr.Plot(label="Head view: fine-tuned"), gr.Plot(label="Head view: pretrained base")
-    entropy = gr.Plot(label="Entropy difference")
+    entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference")
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
     btn.click(studio.attention, [t1, t2, layer, head, hide], [msg, *views, state], api_name="attention_ui",

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from minbert.data import SST_CLASSES
 
 from .results import DevResults
+from .theme import layout
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
 TASK_NAMES = {"sst": "SST", "sts": "STS-B", "para": "Quora"}
@@ -57,8 +58,8 @@ def map_figure(res: DevResults, which: str, color_by: str, tasks: list[str], new
         fig.add_trace(go.Scatter(x=[new_point[0]], y=[new_point[1]], mode="markers", name="your sentence",
                                  marker=dict(size=18, symbol="star", color="black", line=dict(color="gold", width=2))))
     title = "fine-tuned model" if which == "finetuned" else "pretrained base model"
-    fig.update_layout(title=f"UMAP of dev sentence embeddings: {title}", height=560, template="plotly_white",
-                      legend=dict(font=dict(size=10)), margin=dict(l=20, r=20, t=50, b=20))
+    fig.update_layout(title=f"UMAP of dev sentence embeddings: {title}", height=560,
+                      legend=dict(font=dict(size=10)), **layout(20, 20, 50, 20))
     return fig
 
 

@@ -8,7 +8,9 @@ from plotly.subplots import make_subplots
 from minbert.data import SST_CLASSES
 from minbert.metrics import classification_report, expected_calibration_error, pearson
 
-LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=60, b=50))
+from .theme import layout
+
+LAYOUT = layout(50, 20, 60, 50)
 PARA_CLASSES = ("not duplicate", "duplicate")
 
 

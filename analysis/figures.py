@@ -9,8 +9,10 @@ from plotly.subplots import make_subplots
 
 from minbert.data import SST_CLASSES
 
+from .theme import layout
+
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
-LAYOUT = dict(template="plotly_white", margin=dict(l=40, r=20, t=50, b=40))
+LAYOUT = layout()
 
 
 def probability_bars(probs: list[float], title: str = "Sentiment probabilities") -> go.Figure:
@@ -106,7 +108,7 @@ def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title
                           row=i + 1, col=j + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(title=title, height=110 * L + 80, template="plotly_white", margin=dict(l=30, r=30, t=80, b=10))
+    fig.update_layout(title=title, height=110 * L + 80, **layout(30, 30, 80, 10))
     return fig
 
 
@@ -121,11 +123,22 @@ def head_view(tokens: list[str], att: np.ndarray, layer: int, head: int, hide_sp
     return fig
 
 
-def entropy_heatmap(entropy: np.ndarray, title: str) -> go.Figure:
-    L, H = entropy.shape
-    fig = go.Figure(go.Heatmap(z=entropy, x=[f"H{j}" for j in range(H)], y=[f"L{i}" for i in range(L)],
-                               colorscale="Viridis", colorbar=dict(title="nats"),
-                               text=np.round(entropy, 2), texttemplate="%{text}",
-                               hovertemplate="%{y} %{x}<br>entropy %{z:.3f} nats<extra></extra>"))
-    fig.update_layout(title=title, height=330, yaxis=dict(autorange="reversed"), **LAYOUT)
+def entropy_panels(finetuned: np.ndarray, base: np.ndarray) -> go.Figure:
+    """Per-head attention entropy (layers, heads) of both models, and fine-tuned minus base."""
+    L, H = finetuned.shape
+    x, y = [f"H{j}" for j in range(H)], [f"L{i}" for i in range(L)]
+    diff = finetuned - base
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
+                        subplot_titles=("fine-tuned", "pretrained base", "fine-tuned minus base (< 0: sharper)"))
+    for col, (z, axis) in enumerate(((finetuned, "coloraxis"), (base, "coloraxis"), (diff, "coloraxis2")), 1):
+        fig.add_trace(go.Heatmap(z=z, x=x, y=y, coloraxis=axis,
+                                 hovertemplate="%{y} %{x}<br>%{z:.3f} nats<extra></extra>"), row=1, col=col)
+    span = float(np.abs(diff).max()) or 1.0
+    bar = dict(thickness=12, len=0.9, xanchor="left")
+    fig.update_layout(title="Per-head attention entropy (nats, mean over query tokens; low = a focused head)",
+                      height=340, coloraxis=dict(colorscale="Viridis", cmin=0, cmax=float(max(finetuned.max(), base.max())),
+                                                 colorbar=dict(title="nats", x=0.64, **bar)),
+                      coloraxis2=dict(colorscale="RdBu", cmid=0, cmin=-span, cmax=span,
+                                      colorbar=dict(title="Δ", x=1.01, **bar)), **LAYOUT)
+    fig.update_yaxes(autorange="reversed")
     return fig

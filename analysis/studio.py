@@ -46,17 +46,31 @@ class Studio:
         self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
 
     # --- live predictions -------------------------------------------------------------------
-    @guarded(4)
+    @guarded(3)
     def sentiment(self, text: str):
         r = self.predictor.sentiment(text)
         msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})"
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
-        highlight = figures.token_highlight(r["tokens"], r["contributions"],
-                                            f"Token contributions to '{r['label_name']}': {r['method']}. "
-                                            "Green supports the predicted class, red speaks against it.")
-        data = {k: r[k] for k in ("label", "label_name", "probs", "tokens", "contributions", "truncated")}
-        return msg, figures.probability_bars(r["probs"]), highlight, data
+        return msg, figures.probability_bars(r["probs"]), r
+
+    def sentiment_highlight(self, text: str) -> str:
+        """The token-contribution HTML shown under the probabilities; empty for input sentiment() refused."""
+        try:
+            r = self.predictor.sentiment_attributions(text)
+        except InputError:
+            return ""
+        return figures.token_highlight(r["tokens"], r["contributions"],
+                                       f"Token contributions to '{r['label_name']}': {r['method']}. "
+                                       "Green supports the predicted class, red speaks against it.")
+
+    def sentiment_explain_api(self, text: str) -> dict:
+        """Plain JSON for API clients: tokens, their integrated-gradients contributions to the predicted
+        class, the class and the method. Bad input gives {"error": message}."""
+        try:
+            return self.predictor.sentiment_attributions(text)
+        except InputError as e:
+            return {"error": str(e)}
 
     @guarded(3)
     def paraphrase(self, s1: str, s2: str):
@@ -104,8 +118,7 @@ class Studio:
         return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
                 figures.head_view(ft["tokens"], ft["attentions"], layer, head, hide_special, "Fine-tuned"),
                 figures.head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base"),
-                figures.entropy_heatmap(ft["entropy"] - base["entropy"],
-                                        "Per-head entropy, fine-tuned minus base (nats; < 0: sharper after fine-tuning)"))
+                figures.entropy_panels(ft["entropy"], base["entropy"]))
 
     def attention_api(self, text: str, text2: str | None = None) -> dict:
         """Plain-JSON attention for API clients: tokens, entropy and the probabilities, per model.

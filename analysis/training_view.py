@@ -6,7 +6,9 @@ from plotly.subplots import make_subplots
 
 from minbert.lr_schedule import lr_multiplier
 
-LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=60, b=50))
+from .theme import layout
+
+LAYOUT = layout(50, 20, 60, 50)
 
 
 def loss_figure(meta: dict) -> go.Figure:

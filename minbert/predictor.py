@@ -22,6 +22,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "m
 MAX_TOKENS = 512
 MAX_CHARS = 20_000  # longer inputs are cut before tokenizing; the 512-token limit cuts far earlier
 IG_STEPS = 16
+IG_METHOD = f"integrated gradients ({IG_STEPS} steps, [PAD] baseline) on the word embeddings"
 
 
 class InputError(ValueError):
@@ -66,17 +67,25 @@ class Predictor:
                 e = self.fast.embed(**enc.model_inputs())
         return F.normalize(e, dim=-1).numpy()
 
+    @torch.inference_mode()
     def sentiment(self, text: str) -> dict:
-        text = clean(text)
-        enc = self.encode([text])
+        """Class probabilities and the predicted class: one forward pass, no attributions."""
+        enc = self.encode([clean(text)])
+        with self.lock:
+            probs = self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)[0]
+        label = int(probs.argmax())
+        return {"probs": probs.tolist(), "label": label, "label_name": SST_CLASSES[label],
+                "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
+
+    def sentiment_attributions(self, text: str) -> dict:
+        """Integrated-gradients contribution of every token to the predicted class's logit (fp32 model)."""
+        enc = self.encode([clean(text)])
         with self.lock:
             with torch.inference_mode():
-                probs = self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)[0]
-            label = int(probs.argmax())
+                label = int(self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].argmax())
             contrib = self._integrated_gradients(enc, label)
-        return {"probs": probs.tolist(), "label": label, "label_name": SST_CLASSES[label],
-                "tokens": enc.tokens[0], "contributions": contrib.tolist(), "truncated": enc.truncated[0],
-                "method": f"integrated gradients ({IG_STEPS} steps, [PAD] baseline) on the word embeddings"}
+        return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
+                "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": IG_METHOD}
 
     def _integrated_gradients(self, enc, target: int) -> np.ndarray:
         """Per-token attribution to the target class logit; special tokens keep their embedding."""

@@ -16,6 +16,13 @@ def server():
 
 
 @pytest.fixture(scope="module")
+def studio():
+    """The app's logic in-process, for the HTML that the UI shows but no API returns."""
+    from analysis.studio import Studio
+    return Studio(CHECKPOINT)
+
+
+@pytest.fixture(scope="module")
 def client(server):
     from gradio_client import Client
     return Client(server.url, verbose=False)
@@ -26,10 +33,13 @@ def test_starts_fast_and_small(server):
     assert server.rss_mb() <= 1500
 
 
-def test_sentiment(client):
-    msg, plot, highlight, data = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment")
-    assert msg.startswith("**Predicted:") and abs(sum(data["probs"]) - 1) < 1e-4
-    assert len(data["contributions"]) == len(data["tokens"]) and "gorgeous" in highlight
+def test_sentiment_and_its_attributions(client):
+    msg, plot, data = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment")
+    assert msg.startswith("**Predicted:") and abs(sum(data["probs"]) - 1) < 1e-4 and plot is not None
+    ex = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment_explain")
+    assert ex["label"] == data["label"] and ex["tokens"] == data["tokens"] and "gorgeous" in ex["tokens"]
+    assert len(ex["contributions"]) == len(ex["tokens"]) and "integrated gradients" in ex["method"]
+    assert client.predict(" ", api_name="/sentiment_explain")["error"].startswith("Please enter text")
 
 
 def test_paraphrase_similarity_cross_task(client):
@@ -51,7 +61,7 @@ def test_attention(client):
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 def test_empty_text_is_a_message(client, text):
-    msg, plot, highlight, data = client.predict(text, api_name="/sentiment")
+    msg, plot, data = client.predict(text, api_name="/sentiment")
     assert msg.startswith("⚠️") and "empty" in msg and plot is None and data is None
 
 
@@ -63,15 +73,17 @@ def test_missing_pair_sentence_is_a_message(client):
 
 
 def test_long_text_is_truncated_with_a_note(client):
-    msg, _, _, data = client.predict("word " * 800, api_name="/sentiment")
+    msg, _, data = client.predict("word " * 800, api_name="/sentiment")
     assert data["truncated"] and "512" in msg and len(data["tokens"]) == 512
 
 
 @pytest.mark.parametrize("text", ["<script>alert('x')</script> <img src=x onerror=alert(1)> great film",
                                   "最高の映画でした 😍🔥", "Отличный фильм", "../../../../etc/passwd"])
-def test_odd_inputs_are_handled_and_escaped(client, text):
-    msg, _, highlight, data = client.predict(text, api_name="/sentiment")
-    assert data is not None and "<script>" not in highlight and "<img" not in highlight
+def test_odd_inputs_are_handled_and_escaped(studio, client, text):
+    msg, _, data = client.predict(text, api_name="/sentiment")
+    assert data is not None and "<script>" not in msg and "<img" not in msg
+    highlight = studio.sentiment_highlight(text)  # the HTML the Sentiment tab shows
+    assert "<script>" not in highlight and "<img" not in highlight and "span" in highlight
 
 
 def test_importing_app_starts_nothing():

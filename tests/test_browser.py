@@ -62,6 +62,8 @@ def test_live_tabs_render(page, tab, button, text):
     open_tab(page, tab)
     panel = run_example(page, button)
     panel.get_by_text(text).first.wait_for(timeout=30_000)
+    if tab == "Sentiment":  # the attributions arrive after the probabilities
+        panel.get_by_text("integrated gradients").first.wait_for(timeout=30_000)
     page.screenshot(path=str(SHOTS / f"{tab.lower().replace(' ', '-')}.png"), full_page=True)
 
 
