@@ -60,9 +60,12 @@ class Studio:
             r = self.predictor.sentiment_attributions(text)
         except InputError:
             return ""
+        c = r["completeness"]
         return figures.token_highlight(r["tokens"], r["contributions"],
-                                       f"Token contributions to '{r['label_name']}': {r['method']}. "
-                                       "Green supports the predicted class, red speaks against it.")
+                                       f"Token contributions to the '{r['label_name']}' logit: {r['method']}. "
+                                       "Green supports the predicted class, red speaks against it. "
+                                       f"They sum to {c['sum']:+.3f}; the logit moves {c['logit'] - c['baseline_logit']:+.3f} "
+                                       "from the all-[PAD] baseline to the sentence (IG's completeness check).")
 
     def sentiment_explain_api(self, text: str) -> dict:
         """Plain JSON for API clients: tokens, their integrated-gradients contributions to the predicted

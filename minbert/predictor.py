@@ -83,24 +83,31 @@ class Predictor:
         with self.lock:
             with torch.inference_mode():
                 label = int(self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].argmax())
-            contrib = self._integrated_gradients(enc, label)
+            contrib, check = self._integrated_gradients(enc, label)
         return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
-                "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": IG_METHOD}
+                "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": IG_METHOD,
+                "completeness": check}
 
-    def _integrated_gradients(self, enc, target: int) -> np.ndarray:
-        """Per-token attribution to the target class logit; special tokens keep their embedding."""
-        m = self.model
+    def _integrated_gradients(self, enc, target: int) -> tuple[np.ndarray, dict]:
+        """Per-token attribution to the target class logit; special tokens keep their embedding.
+
+        Returns the contributions (T,) and the completeness check: IG's contributions should sum to
+        logit(input) - logit(baseline); the gap measures the error of the IG_STEPS-step approximation."""
+        m, S = self.model, IG_STEPS
         ids, mask, types = enc.input_ids, enc.attention_mask, enc.token_type_ids
         x = m.bert.embeddings.word_embeddings(ids)  # (1, T, H)
         base = m.bert.embeddings.word_embeddings(torch.full_like(ids, self.tok.pad_id))
         keep = torch.tensor([[i in (self.tok.cls_id, self.tok.sep_id) for i in ids[0].tolist()]])[..., None]
         base = torch.where(keep, x, base)
-        alphas = (torch.arange(IG_STEPS, dtype=torch.float) + 0.5) / IG_STEPS  # midpoint rule
-        path = (base + alphas[:, None, None] * (x - base)).requires_grad_(True)  # (S, T, H)
-        S = IG_STEPS
-        logits = m.sst(m.embed(ids.expand(S, -1), mask.expand(S, -1), types.expand(S, -1), inputs_embeds=path))["logits"]
-        (grad,) = torch.autograd.grad(logits[:, target].sum(), path)
-        return ((x - base)[0] * grad.mean(0)).sum(-1).detach().numpy()  # (T,)
+        alphas = torch.cat([(torch.arange(S, dtype=torch.float) + 0.5) / S, torch.tensor([0.0, 1.0])])  # midpoints, then the two ends
+        path = (base + alphas[:, None, None] * (x - base)).requires_grad_(True)  # (S + 2, T, H)
+        n = S + 2
+        logits = m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"][:, target]
+        (grad,) = torch.autograd.grad(logits[:S].sum(), path)
+        contrib = ((x - base)[0] * grad[:S].mean(0)).sum(-1).detach()  # (T,)
+        ends = logits.detach()[S:].tolist()  # [baseline, input]
+        check = {"logit": ends[1], "baseline_logit": ends[0], "sum": float(contrib.sum())}
+        return contrib.numpy(), check
 
     @torch.inference_mode()
     def _pair(self, s1: str, s2: str) -> tuple[dict, dict, object]:

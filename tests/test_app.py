@@ -39,6 +39,9 @@ def test_sentiment_and_its_attributions(client):
     ex = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment_explain")
     assert ex["label"] == data["label"] and ex["tokens"] == data["tokens"] and "gorgeous" in ex["tokens"]
     assert len(ex["contributions"]) == len(ex["tokens"]) and "integrated gradients" in ex["method"]
+    c = ex["completeness"]  # IG's axiom: contributions sum to logit(input) - logit(baseline)
+    assert abs(sum(ex["contributions"]) - c["sum"]) < 1e-4
+    assert abs(c["sum"] - (c["logit"] - c["baseline_logit"])) <= 0.05 * abs(c["logit"] - c["baseline_logit"]) + 0.02
     assert client.predict(" ", api_name="/sentiment_explain")["error"].startswith("Please enter text")
 
 
