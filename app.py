@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from minbert.data import SST_CLASSES
+from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
 EXAMPLES_SST = ["A gorgeous, witty and deeply moving film.", "The plot is thin and the jokes fall flat.",
                 "It's not a bad movie, just a forgettable one.", "An utterly dreadful, boring mess."]
@@ -208,7 +209,7 @@ def parse_args(argv=None) -> AppArgs:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint to explore (stem)")
     ap.add_argument("--share", action="store_true", help="also create a public gradio.live link")
-    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 encoder Linear layers (per-token activation scales)")
+    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
     ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
     a = ap.parse_args(argv)
     return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir)

@@ -1,8 +1,8 @@
 """One Plotly look for every figure in the app: plotly_white's page, axes and fonts, built once.
 
 The stock "plotly_white" template carries defaults for every trace type (3-D scenes, maps, polar
-axes, ...); Plotly validates all of it for each new figure, ~10 ms a figure, which is most of the time a
-live prediction takes. This template keeps only the parts our figures use.
+axes, ...); Plotly validates all of it for each new figure, which took longer than the model's forward
+pass for a sentence. This template keeps only the parts our figures use.
 """
 from __future__ import annotations
 

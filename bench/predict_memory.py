@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from minbert.quantize import QUANTIZE_CHOICES
+
 from .encoder import real_sentences
 
 
@@ -20,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", default="10000,50000", help="comma-separated input sizes")
     ap.add_argument("--task", default="sentiment", choices=("sentiment", "embed"), help="what to predict")
-    ap.add_argument("--quantize", default="int8", choices=("none", "int8"), help="model precision")
+    ap.add_argument("--quantize", default="int8", choices=QUANTIZE_CHOICES, help="model precision")
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
     args = ap.parse_args()
     pool = real_sentences(20000)

@@ -19,6 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
 from .multitask import MultitaskModel
+from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
 from .tasks import predict
 from .tokenizer import Tokenizer
 
@@ -106,8 +107,7 @@ def parse_args(argv) -> EvalArgs:
     ap.add_argument("--out-json", default=None, help="write all metrics to this JSON file")
     ap.add_argument("--predict-dir", default=None, help="write CS224N-format prediction CSVs into this folder")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
-    ap.add_argument("--quantize", choices=("none", "int8"), default="none",
-                    help="int8: dynamic int8 quantization of the Linear layers (CPU)")
+    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
     a = ap.parse_args(argv)
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
                     a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize)
@@ -115,10 +115,7 @@ def parse_args(argv) -> EvalArgs:
 
 def run(args: EvalArgs) -> dict:
     ckpt = load_checkpoint(args.checkpoint)
-    model = ckpt.model
-    if args.quantize == "int8":
-        from .quantize import quantize_int8
-        model = quantize_int8(model, inplace=True)
+    model = apply_quantization(ckpt.model, args.quantize, inplace=True)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     metrics, _ = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .atomic import atomic_open
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import SST_CLASSES, Example
-from .quantize import quantize_int8
+from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
 from .tasks import predict
 
 TASKS = {"sentiment": "sst", "paraphrase": "para", "similarity": "sts", "embed": "embed"}
@@ -157,7 +157,7 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar) -> int:
 
 def run(args: PredictArgs) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    model = quantize_int8(ckpt.model, inplace=True) if args.quantize == "int8" else ckpt.model
+    model = apply_quantization(ckpt.model, args.quantize, inplace=True)
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
             tqdm(total=total, unit="row", desc=args.task) as bar:
@@ -188,7 +188,7 @@ def parse_args(argv) -> PredictArgs:
     ap.add_argument("--max-length", type=int, default=128, help="truncate inputs to this many tokens (<= 512)")
     ap.add_argument("--on-error", choices=("skip", "fail"), default="skip",
                     help="bad rows: report and skip them, or stop with an error (no output written)")
-    ap.add_argument("--quantize", choices=("none", "int8"), default="none", help="int8: dynamic int8 encoder Linear layers (per-token activation scales)")
+    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
     a = ap.parse_args(argv)
     inp, out = Path(a.input), Path(a.output)
     if not inp.is_file():

@@ -16,7 +16,7 @@ from .checkpoint import load_checkpoint
 from .data import SST_CLASSES
 from .model import BertModel
 from .multitask import pool
-from .quantize import quantize_int8
+from .quantize import apply_quantization
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
 MAX_TOKENS = 512
@@ -40,7 +40,7 @@ class Predictor:
         ckpt = load_checkpoint(checkpoint)
         self.meta, self.tok, self.path = ckpt.meta, ckpt.tokenizer, ckpt.path
         self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
-        self.fast = quantize_int8(self.model) if quantize == "int8" else self.model
+        self.fast = apply_quantization(self.model, quantize)  # serves predictions; self.model stays fp32
         self.quantize = quantize
         self.lock = threading.Lock()
         self._base: BertModel | None = None
@@ -68,31 +68,40 @@ class Predictor:
         return F.normalize(e, dim=-1).numpy()
 
     @torch.inference_mode()
+    def _sst_probs(self, enc) -> torch.Tensor:
+        """(N, 5) class probabilities from the serving model (int8 when quantized)."""
+        with self.lock:
+            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)
+
     def sentiment(self, text: str) -> dict:
         """Class probabilities and the predicted class: one forward pass, no attributions."""
         enc = self.encode([clean(text)])
-        with self.lock:
-            probs = self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)[0]
+        probs = self._sst_probs(enc)[0]
         label = int(probs.argmax())
         return {"probs": probs.tolist(), "label": label, "label_name": SST_CLASSES[label],
                 "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
 
+    def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
+        """Class probabilities only (no attributions), one row per text."""
+        return self._sst_probs(self.encode([clean(t) for t in texts])).tolist()
+
     def sentiment_attributions(self, text: str) -> dict:
         """Integrated-gradients contribution of every token to the predicted class's logit (fp32 model)."""
         enc = self.encode([clean(text)])
+        # explain the class the app shows; in fp32 the IG pass itself finds it, int8 may differ
+        label = None if self.fast is self.model else int(self._sst_probs(enc)[0].argmax())
         with self.lock:
-            with torch.inference_mode():
-                label = int(self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].argmax())
-            contrib, check = self._integrated_gradients(enc, label)
+            label, contrib, check = self._integrated_gradients(enc, label)
         return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
                 "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": IG_METHOD,
                 "completeness": check}
 
-    def _integrated_gradients(self, enc, target: int) -> tuple[np.ndarray, dict]:
-        """Per-token attribution to the target class logit; special tokens keep their embedding.
+    def _integrated_gradients(self, enc, target: int | None) -> tuple[int, np.ndarray, dict]:
+        """Per-token attribution to the target class logit (None: the class the fp32 model predicts);
+        special tokens keep their embedding.
 
-        Returns the contributions (T,) and the completeness check: IG's contributions should sum to
-        logit(input) - logit(baseline); the gap measures the error of the IG_STEPS-step approximation."""
+        Returns the target, the contributions (T,) and the completeness check: IG's contributions should
+        sum to logit(input) - logit(baseline); the gap is the error of the IG_STEPS-step approximation."""
         m, S = self.model, IG_STEPS
         ids, mask, types = enc.input_ids, enc.attention_mask, enc.token_type_ids
         x = m.bert.embeddings.word_embeddings(ids)  # (1, T, H)
@@ -102,12 +111,13 @@ class Predictor:
         alphas = torch.cat([(torch.arange(S, dtype=torch.float) + 0.5) / S, torch.tensor([0.0, 1.0])])  # midpoints, then the two ends
         path = (base + alphas[:, None, None] * (x - base)).requires_grad_(True)  # (S + 2, T, H)
         n = S + 2
-        logits = m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"][:, target]
-        (grad,) = torch.autograd.grad(logits[:S].sum(), path)
+        logits = m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"]  # (S + 2, 5)
+        target = int(logits[S + 1].argmax()) if target is None else target
+        (grad,) = torch.autograd.grad(logits[:S, target].sum(), path)
         contrib = ((x - base)[0] * grad[:S].mean(0)).sum(-1).detach()  # (T,)
-        ends = logits.detach()[S:].tolist()  # [baseline, input]
+        ends = logits.detach()[S:, target].tolist()  # [baseline, input]
         check = {"logit": ends[1], "baseline_logit": ends[0], "sum": float(contrib.sum())}
-        return contrib.numpy(), check
+        return target, contrib.numpy(), check
 
     @torch.inference_mode()
     def _pair(self, s1: str, s2: str) -> tuple[dict, dict, object]:
@@ -140,14 +150,6 @@ class Predictor:
             sts = self.fast.sts(u, v)
         return {"cosine": float(sts["cosine"]), "score": float(sts["score"]), "truncated": any(enc.truncated),
                 **alignment(enc, F.normalize(h, dim=-1))}
-
-
-    @torch.inference_mode()
-    def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
-        """Class probabilities only (no attributions), one row per text."""
-        enc = self.encode([clean(t) for t in texts])
-        with self.lock:
-            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1).tolist()
 
     def cross_task(self, s1: str, s2: str) -> dict:
         para, sts, _ = self._pair(s1, s2)
