@@ -1,8 +1,9 @@
 """minBERT multitask studio: a Gradio app to explore the multitask model. This file only wires the UI.
 
-    python app.py [--checkpoint checkpoints/minbert-multitask] [--share] [--quantize int8]
+    python app.py [--checkpoint checkpoints/minbert-multitask] [--share] [--quantize int8] [--offline]
 
-Serves on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise.
+Serves on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise. Without task data on
+disk it fetches the dev files into the user cache in the background (MINBERT_OFFLINE=1 turns that off).
 """
 from __future__ import annotations
 
@@ -15,12 +16,21 @@ import gradio as gr
 from minbert.data import SST_CLASSES
 from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 5 s)
+UPLOAD_LIMIT = "20mb"  # = analysis.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
+PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
+MISCLASSIFIED = ["gold", "predicted", "confidence", "text", "id"]  # = analysis.errors.MISCLASSIFIED_COLUMNS
+MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
+
 EXAMPLES_SST = ["A gorgeous, witty and deeply moving film.", "The plot is thin and the jokes fall flat.",
                 "It's not a bad movie, just a forgettable one.", "An utterly dreadful, boring mess."]
 EXAMPLES_PAIR = [["How do I learn Python quickly?", "What is the fastest way to learn Python?"],
                  ["A man is playing a guitar.", "A woman is slicing an onion."],
                  ["I absolutely loved this film.", "I absolutely hated this film."],
                  ["What is the capital of France?", "Which city is the capital of France?"]]
+EXAMPLES_MANY = ("How do I learn Python quickly?\tWhat is the fastest way to learn Python?\n"
+                 "A man is playing a guitar.\tA woman is slicing an onion.\n"
+                 "I absolutely loved this film.\tI absolutely hated this film.")
 EXAMPLES_ATT = [["The movie was surprisingly good.", ""], ["How do I learn Python?", "What is the best way to learn Python?"]]
 
 
@@ -30,9 +40,10 @@ class AppArgs:
     share: bool
     quantize: str
     data_dir: str | None
+    offline: bool
 
 
-def pair_tab(name: str, fn, api_name: str, plot_label: str):
+def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
     with gr.Row():
         s1 = gr.Textbox(label="Sentence 1", lines=2)
         s2 = gr.Textbox(label="Sentence 2", lines=2)
@@ -44,6 +55,29 @@ def pair_tab(name: str, fn, api_name: str, plot_label: str):
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
     btn.click(fn, [s1, s2], [msg, plot, js], api_name=api_name)
     s2.submit(fn, [s1, s2], [msg, plot, js], api_visibility="private")
+    if studio is not None:
+        many_pairs_block(studio, api_name)
+
+
+def many_pairs_block(studio, tab: str):
+    """Many pairs at once: pasted lines or a file -> a table in input order and a CSV download."""
+    with gr.Accordion("Many pairs: paste lines or upload a file (up to 10,000 pairs)", open=False):
+        with gr.Row():
+            text = gr.Textbox(label="One pair per line: sentence 1 <TAB> sentence 2", lines=5, scale=3)
+            file = gr.File(label="or a CSV / TSV / JSONL with sentence1, sentence2 columns", scale=2)
+        btn = gr.Button("Score all pairs", variant="primary")
+        msg = gr.Markdown()
+        table = gr.Dataframe(headers=PAIR_COLUMNS, wrap=True, label="Scores (cosine, STS, paraphrase)",
+                             column_widths=["6%", "9%", "9%", "11%", "9%", "28%", "28%"])
+        download = gr.File(label="Download as CSV")
+        rows = gr.JSON(visible=False)
+        gr.Examples([[EXAMPLES_MANY]], [text])
+
+    def run(text, file, progress=gr.Progress()):
+        return studio.score_pairs(text, file, lambda f, d: progress(f, desc=d))
+
+    btn.click(run, [text, file], [msg, rows, table, download], api_name="score_pairs" if tab == "paraphrase" else None,
+              api_visibility="public" if tab == "paraphrase" else "private", **HEAVY)
 
 
 def sentiment_tab(studio):
@@ -60,8 +94,8 @@ def sentiment_tab(studio):
     predicted = [btn.click(studio.sentiment, [text], [msg, bars, js], api_name="sentiment"),
                  text.submit(studio.sentiment, [text], [msg, bars, js], api_visibility="private")]
     for event in predicted:
-        event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private")
-    gr.api(studio.sentiment_explain_api, api_name="sentiment_explain")  # plain-JSON attributions for clients
+        event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
+    gr.api(studio.sentiment_explain_api, api_name="sentiment_explain", **HEAVY)  # plain-JSON attributions
 
 
 def attention_tab(studio):
@@ -83,17 +117,17 @@ def attention_tab(studio):
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
     btn.click(studio.attention, [t1, t2, layer, head, hide], [msg, *views, state], api_name="attention_ui",
-              api_visibility="private")
+              api_visibility="private", **HEAVY)
     for ctl in (layer, head, hide):
         ctl.change(studio.attention_views, [state, layer, head, hide], views, api_visibility="private")
-    gr.api(studio.attention_api, api_name="attention")  # plain-JSON endpoint for gradio_client users
+    gr.api(studio.attention_api, api_name="attention", **HEAVY)  # plain JSON; optional layer (and head)
 
 
 def embeddings_tab(studio):
     notice = studio.map_available()
     if notice:
         gr.Markdown(notice)
-        return
+        return None
     with gr.Row():
         color = gr.Radio(["gold label", "prediction", "correct / incorrect", "task"], value="gold label", label="Colour by")
         tasks = gr.CheckboxGroup(["SST", "STS-B", "Quora"], value=["SST"], label="Sentences shown")
@@ -115,11 +149,12 @@ def embeddings_tab(studio):
 
 
 def errors_tab(studio, demo):
+    own_file_block(studio)
     notice, dist, ordinal, reliab, sts_scatter, sts_buckets, protocol = studio.error_overview()
     if notice:
         gr.Markdown(notice)
-        return
-    gr.Markdown(f"<small>{protocol}</small>")
+        return None
+    gr.Markdown(f"### CS224N dev sets\n<small>{protocol}</small>")
     gr.Plot(dist, label="Distributions")
     with gr.Row():
         task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
@@ -142,7 +177,59 @@ def errors_tab(studio, demo):
     with gr.Row():
         gr.Plot(sts_scatter, label="STS gold vs predicted")
         gr.Plot(sts_buckets, label="STS error by bucket")
-    misclassified_block(studio, demo)
+    return misclassified_block(studio, demo)
+
+
+def own_file_block(studio):
+    """The user's labelled file gets every breakdown the dev sets get."""
+    from analysis import file_eval
+    with gr.Accordion("Evaluate your own labelled file (CSV / TSV / JSONL, up to 10,000 rows)", open=False):
+        gr.Markdown("Sentiment: a text column and a label 0-4 · paraphrase: two sentences and 0/1 · similarity: "
+                    "two sentences and a 0-5 score. Columns are found by name (sentence, sentence1/2, label, "
+                    "is_duplicate, similarity, ...) or named below.")
+        with gr.Row():
+            file = gr.File(label="Labelled file", scale=2)
+            with gr.Column(scale=3):
+                # validated by the studio, so a wrong value from an API client gets our message, not a traceback
+                task = gr.Dropdown(list(file_eval.TASKS), value="sentiment", label="Task", allow_custom_value=True)
+                with gr.Row():
+                    cols = [gr.Textbox(label=lab, placeholder="auto") for lab in ("Text column", "Sentence 2 column", "Label column")]
+        btn = gr.Button("Evaluate file", variant="primary")
+        msg = gr.Markdown()
+        with gr.Accordion("Metrics (JSON)", open=False):
+            metrics = gr.JSON()
+        state = gr.State(None)
+        dist = gr.Plot(label="Distributions")
+        with gr.Row():
+            conf = gr.Plot(label="Confusion matrix")
+            with gr.Column():
+                summary = gr.Markdown()
+                table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"], label="Per-class scores")
+        reliab = gr.Plot(label="Calibration")
+        thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Paraphrase threshold on P(duplicate)")
+        thr_note, thr_plot = gr.Markdown(), gr.Plot(label="Threshold trade-off")
+        with gr.Row():
+            scatter, buckets = gr.Plot(label="STS gold vs predicted"), gr.Plot(label="STS error by bucket")
+        with gr.Row():
+            gold = gr.Dropdown(["any"], value="any", label="Gold class")
+            pred = gr.Dropdown(["any"], value="any", label="Predicted class")
+        mis = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, label="Misclassified rows (most confident first)",
+                           column_widths=MISCLASSIFIED_WIDTHS)
+
+    def run(file, task, text_col, text2_col, label_col, progress=gr.Progress()):
+        return studio.evaluate_file(file, task, text_col, text2_col, label_col, lambda f, d: progress(f, desc=d))
+
+    def drop(state):
+        names = file_eval.labels_of(state)
+        return gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any")
+
+    done = btn.click(run, [file, task, *cols], [msg, metrics, state], api_name="evaluate_file", **HEAVY)
+    done.then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
+        .then(drop, [state], [gold, pred], api_visibility="private") \
+        .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
+    thr.change(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
+    for ev in (gold.change, pred.change, done.success):
+        ev(file_eval.misclassified, [state, gold, pred], [mis], api_visibility="private")
 
 
 def misclassified_block(studio, demo):
@@ -152,7 +239,7 @@ def misclassified_block(studio, demo):
         task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
         gold = gr.Dropdown(choices, value="any", label="Gold class")
         pred = gr.Dropdown(choices, value="any", label="Predicted class")
-    table = gr.Dataframe(headers=["id", "text", "gold", "predicted", "confidence"], wrap=True)
+    table = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, column_widths=MISCLASSIFIED_WIDTHS)
 
     def task_changed(t):
         names = ["any", *(SST_CLASSES if t == "SST-5" else ("not duplicate", "duplicate"))]
@@ -161,6 +248,7 @@ def misclassified_block(studio, demo):
     task.change(task_changed, [task], [gold, pred], api_visibility="private")
     for ev in (task.change, gold.change, pred.change, demo.load):
         ev(studio.misclassified, [task, gold, pred], [table], api_visibility="private")
+    return [task, gold, pred], table
 
 
 def training_tab(studio):
@@ -178,17 +266,17 @@ def training_tab(studio):
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
         base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
+        served = f" · {studio.predictor.served}" if studio.predictor.quantize != "none" else ""
         gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
                     f"three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity. Checkpoint: "
-                    f"`{studio.predictor.path.name}`" + (" (int8)" if studio.predictor.quantize == "int8" else ""))
-        if studio.map_available():
-            gr.Markdown(studio.map_available())
+                    f"`{studio.predictor.path.name}`{served}")
+        notice = gr.Markdown(studio.data_notice())
         with gr.Tab("Sentiment"):
             sentiment_tab(studio)
         with gr.Tab("Paraphrase"):
-            pair_tab("paraphrase", studio.paraphrase, "paraphrase", "Cosine and probability")
+            pair_tab("paraphrase", studio.paraphrase, "paraphrase", "Cosine and probability", studio)
         with gr.Tab("Similarity"):
-            pair_tab("similarity", studio.similarity, "similarity", "Token alignment")
+            pair_tab("similarity", studio.similarity, "similarity", "Token alignment", studio)
         with gr.Tab("Cross-task"):
             pair_tab("all three tasks", studio.cross_task, "cross_task", "All tasks on one pair")
         with gr.Tab("Attention"):
@@ -196,13 +284,32 @@ def build_demo(studio) -> gr.Blocks:
         with gr.Tab("Embeddings"):
             wired = embeddings_tab(studio)
         with gr.Tab("Errors & imbalance"):
-            errors_tab(studio, demo)
+            mis = errors_tab(studio, demo)
         with gr.Tab("Training"):
             training_tab(studio)
         if wired:
             outs, color, tasks = wired
             demo.load(studio.maps, [color, tasks], outs, api_visibility="private")
+            text_arrives(studio, demo, notice, wired, mis)
     return demo
+
+
+def text_arrives(studio, demo, notice, wired, mis):
+    """While the task data is fetched, a timer shows its progress; when it ends, the maps and the
+    misclassified table are drawn again (with the sentences, or with the reason they are missing)."""
+    outs, color, tasks = wired
+    (mis_inputs, mis_table) = mis if mis else ([], None)
+    timer = gr.Timer(1.0, active=studio.data_pending())
+
+    def tick(color_by, shown, *mis_args):
+        if studio.data_pending():
+            return studio.data_notice(), *(gr.skip() for _ in range(len(outs) + 1 + bool(mis_table)))
+        maps = studio.maps(color_by, shown)
+        table = [studio.misclassified(*mis_args)] if mis_table else []
+        return studio.data_notice(), gr.Timer(active=False), *maps, *table
+
+    timer.tick(tick, [color, tasks, *mis_inputs], [notice, timer, *outs, *([mis_table] if mis_table else [])],
+               api_visibility="private", show_progress="hidden")
 
 
 def parse_args(argv=None) -> AppArgs:
@@ -210,9 +317,12 @@ def parse_args(argv=None) -> AppArgs:
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint to explore (stem)")
     ap.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    ap.add_argument("--data-dir", default=None,
+                    help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data, the user cache)")
+    ap.add_argument("--offline", action="store_true",
+                    help="never fetch the task data (also MINBERT_OFFLINE=1); the maps then show ids, not text")
     a = ap.parse_args(argv)
-    return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir)
+    return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir, a.offline)
 
 
 def main(argv=None) -> None:
@@ -221,10 +331,10 @@ def main(argv=None) -> None:
     from analysis.studio import Studio
     args = parse_args(argv)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    studio = Studio(args.checkpoint, args.quantize, args.data_dir)
+    studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline)
     demo = build_demo(studio)
-    demo.queue(default_concurrency_limit=2).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    demo.queue(default_concurrency_limit=4).launch(  # light requests; model work is serialised inside anyway
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), share=args.share, show_error=True)
 
 

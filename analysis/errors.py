@@ -12,28 +12,32 @@ from .theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
 PARA_CLASSES = ("not duplicate", "duplicate")
+TASK_TITLES = {"sst": "SST-5", "para": "Quora", "sts": "STS-B (score bins)"}
+DIST_SPLITS = (("train", "train", "#aab7b8"), ("dev", "dev gold", "#2e86c1"), ("file", "file gold", "#2e86c1"))
 
 
 def _arr(p: dict, key: str) -> np.ndarray:
     return np.asarray(p[key], dtype=float)
 
 
-def distribution_figure(dist: dict, preds: dict) -> go.Figure:
-    sst_pred = np.bincount(_arr(preds["sst"], "pred").astype(int), minlength=5)
-    para_pred = np.bincount(_arr(preds["para"], "pred").astype(int), minlength=2)
-    sts_pred = np.histogram(_arr(preds["sts"], "score"), bins=5, range=(0, 5))[0]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("SST-5", "Quora", "STS-B (score bins)"))
+def distribution_figure(dist: dict, preds: dict, title: str = "Label and prediction distributions (share of each split)") -> go.Figure:
+    """One panel per task in `preds`; bars for each split `dist` has for it (train, dev gold) and the predictions."""
     bins = ["0-1", "1-2", "2-3", "3-4", "4-5"]
-    for col, (x, keys, pred) in enumerate(((list(SST_CLASSES), "sst", sst_pred), (list(PARA_CLASSES), "para", para_pred),
-                                            (bins, "sts", sts_pred)), 1):
-        for name, y, color in (("train", dist[f"{keys}_train"], "#aab7b8"), ("dev gold", dist[f"{keys}_dev"], "#2e86c1"),
-                               ("dev predicted", pred.tolist(), "#e67e22")):
+    predicted = {"sst": lambda p: (list(SST_CLASSES), np.bincount(_arr(p, "pred").astype(int), minlength=5)),
+                 "para": lambda p: (list(PARA_CLASSES), np.bincount(_arr(p, "pred").astype(int), minlength=2)),
+                 "sts": lambda p: (bins, np.histogram(_arr(p, "score"), bins=5, range=(0, 5))[0])}
+    tasks = [t for t in ("sst", "para", "sts") if t in preds]
+    fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=[TASK_TITLES[t] for t in tasks])
+    for col, task in enumerate(tasks, 1):
+        x, pred = predicted[task](preds[task])
+        series = [(name, dist[f"{task}_{key}"], color) for key, name, color in DIST_SPLITS if f"{task}_{key}" in dist]
+        for name, y, color in series + [("predicted", pred.tolist(), "#e67e22")]:
             total = sum(y) or 1
             fig.add_trace(go.Bar(x=x, y=[v / total for v in y], name=name, marker_color=color, showlegend=col == 1,
                                  customdata=y, hovertemplate="%{x}<br>%{y:.1%} (%{customdata})<extra>" + name + "</extra>"),
                           row=1, col=col)
     fig.update_yaxes(tickformat=".0%")
-    fig.update_layout(title="Label and prediction distributions (share of each split)", barmode="group", height=400, **LAYOUT)
+    fig.update_layout(title=title, barmode="group", height=400, **LAYOUT)
     return fig
 
 
@@ -67,18 +71,20 @@ def ordinal_distance_figure(preds: dict) -> go.Figure:
     d = np.abs(_arr(p, "pred") - _arr(p, "gold")).astype(int)
     counts = np.bincount(d, minlength=5)
     fig = go.Figure(go.Bar(x=["exact", "off by 1", "off by 2", "off by 3", "off by 4"], y=counts,
-                           text=[f"{c} ({c / len(d):.1%})" for c in counts], textposition="outside",
+                           text=[f"{c} ({c / len(d):.1%})" for c in counts], textposition="outside", cliponaxis=False,
                            marker_color=["#27ae60", "#f4d03f", "#e67e22", "#c0392b", "#7b241c"]))
     wrong = d > 0
     share = (d == 1).sum() / max(wrong.sum(), 1)
     fig.update_layout(title=f"SST ordinal error distance: {share:.0%} of errors are off by one class",
-                      height=360, yaxis_title="dev sentences", **LAYOUT)
+                      height=360, yaxis=dict(title="sentences", range=[0, counts.max() * 1.18 + 1]), **LAYOUT)
     return fig
 
 
 def reliability_figure(preds: dict) -> go.Figure:
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="gray"), name="perfect"))
-    for task, name in (("sst", "SST-5"), ("para", "Quora")):
+    for task, name in (("sst", "SST-5"), ("para", "paraphrase")):
+        if task not in preds:
+            continue
         p = preds[task]
         if task == "sst":
             conf, correct = np.max(np.asarray(p["probs"]), 1), _arr(p, "pred") == _arr(p, "gold")
@@ -140,6 +146,9 @@ def sts_figures(preds: dict) -> tuple[go.Figure, go.Figure]:
     return scatter, bars
 
 
+MISCLASSIFIED_COLUMNS = ["gold", "predicted", "confidence", "text", "id"]
+
+
 def misclassified_rows(res, task: str, gold_filter: str, pred_filter: str, limit: int = 200) -> list[list]:
     p = res.data["predictions"][task]
     names = SST_CLASSES if task == "sst" else PARA_CLASSES
@@ -152,6 +161,6 @@ def misclassified_rows(res, task: str, gold_filter: str, pred_filter: str, limit
         text = res.text(task, ex_id, 0) or "(needs task data)"
         if task == "para":
             text = f"{text}  ⟷  {res.text(task, ex_id, 1) or ''}"
-        rows.append([ex_id, text, names[g], names[pr], round(float(conf), 3)])
-    rows.sort(key=lambda r: -r[4])  # most confident mistakes first
+        rows.append([names[g], names[pr], round(float(conf), 3), text, ex_id])  # short columns first: never off screen
+    rows.sort(key=lambda r: -r[2])  # most confident mistakes first
     return rows[:limit]

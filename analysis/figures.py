@@ -12,6 +12,7 @@ from minbert.data import SST_CLASSES
 from .theme import layout
 
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
+GRID_TOKENS = 64  # tokens per map in the 72-map model view (the head view shows all MAX_VIEW_TOKENS)
 LAYOUT = layout()
 
 
@@ -56,11 +57,25 @@ def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]],
 
 
 def alignment_heatmap(tokens1: list[str], tokens2: list[str], sim: list[list[float]]) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=sim, x=_unique(tokens2), y=_unique(tokens1), colorscale="RdBu", zmid=0,
-                               zmin=-1, zmax=1, colorbar=dict(title="cosine"),
+    """Token cosines with the colour scaled to this pair's own range (contextual cosines crowd into 0.5-1,
+    so a fixed -1..1 scale shows nothing), and each token's best match marked: BERTScore's greedy alignment."""
+    z = np.asarray(sim, dtype=float)  # (T1, T2)
+    if z.size == 0:
+        return go.Figure()
+    x, y = _unique(tokens2), _unique(tokens1)
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale="Viridis", zmin=float(z.min()), zmax=float(z.max()),
+                               colorbar=dict(title="cosine"),
                                hovertemplate="s1 %{y}<br>s2 %{x}<br>cosine %{z:.3f}<extra></extra>"))
-    fig.update_layout(title="Token alignment: cosine of contextual token embeddings", height=420,
-                      xaxis_title="sentence 2", yaxis=dict(title="sentence 1", autorange="reversed"), **LAYOUT)
+    best2, best1 = z.argmax(1), z.argmax(0)  # each s1 token's best s2 token, and the reverse
+    fig.add_trace(go.Scatter(x=[x[j] for j in best2], y=y, mode="markers", name="best match of each s1 token",
+                             marker=dict(symbol="circle-open", size=14, color="#ff7f0e", line=dict(width=2.5))))
+    fig.add_trace(go.Scatter(x=x, y=[y[i] for i in best1], mode="markers", name="best match of each s2 token",
+                             marker=dict(symbol="x-thin-open", size=10, color="#ff5a5f", line=dict(width=2))))
+    r, p = float(z.max(1).mean()), float(z.max(0).mean())  # BERTScore recall (over s1) and precision (over s2)
+    fig.update_layout(title=f"Token alignment: colour scaled to this pair ({z.min():.2f} to {z.max():.2f}); marks = "
+                            f"greedy best matches · BERTScore-style R {r:.3f}, P {p:.3f}, F1 {2 * r * p / (r + p):.3f}",
+                      height=460, xaxis_title="sentence 2", yaxis=dict(title="sentence 1", autorange="reversed"),
+                      legend=dict(orientation="h", y=-0.25), **layout(60, 20, 60, 90))
     return fig
 
 
@@ -96,8 +111,13 @@ def _mask_special(tokens: list[str], att: np.ndarray, hide: bool) -> tuple[list[
 
 
 def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title: str) -> go.Figure:
-    """Model view: a layers x heads grid of small attention maps (rows = layers, columns = heads)."""
+    """Model view: a layers x heads grid of small attention maps (rows = layers, columns = heads), of the
+    first GRID_TOKENS tokens: 72 maps of 128 x 128 would be over a million cells for the browser."""
     tokens, att = _mask_special(tokens, att, hide_special)
+    if len(tokens) > GRID_TOKENS:
+        tokens, att = tokens[:GRID_TOKENS], att[..., :GRID_TOKENS, :GRID_TOKENS]
+        title += f" (first {GRID_TOKENS} tokens)"
+    att = np.round(att, 3)  # 3 decimals are plenty for colour; keeps the figure small
     L, H = att.shape[:2]
     fig = make_subplots(rows=L, cols=H, horizontal_spacing=0.005, vertical_spacing=0.01,
                         row_titles=[f"L{i}" for i in range(L)], column_titles=[f"H{j}" for j in range(H)])

@@ -26,6 +26,18 @@ class DevResults:
     def has_texts(self) -> bool:
         return bool(self.texts)
 
+    def attach_texts(self, root: Path | None) -> bool:
+        """Join the dev sentences from a data folder; False (and no texts) when they cannot be read."""
+        if root is None:
+            return False
+        try:
+            texts = {t: {e.id: (e.text, e.text2) for e in read_task_file(root / name).examples}
+                     for t, name in TASK_FILES.items()}
+        except DataError:
+            return False
+        self.texts, self.data_dir = texts, root  # one assignment: readers on other threads see all or nothing
+        return True
+
     def text(self, task: str, example_id: str, k: int = 0) -> str | None:
         pair = self.texts.get(task, {}).get(example_id)
         return None if pair is None else pair[k]
@@ -42,14 +54,7 @@ def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha
     emb = {k: v.astype(np.float32) / 127.0 for k, v in load_file(str(emb_path)).items()}
     res = DevResults(data, emb)
     try:
-        root = find_data_dir(data_dir, required=False)
+        res.attach_texts(find_data_dir(data_dir, required=False))
     except DataError:
-        root = None
-    if root is not None:
-        try:
-            res.texts = {t: {e.id: (e.text, e.text2) for e in read_task_file(root / name).examples}
-                         for t, name in TASK_FILES.items()}
-            res.data_dir = root
-        except DataError:
-            res.texts = {}
+        pass
     return res

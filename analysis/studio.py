@@ -5,7 +5,9 @@ Bad input never raises out of a tab method: it returns a warning message and emp
 """
 from __future__ import annotations
 
+import csv
 import html
+import tempfile
 from functools import wraps
 from pathlib import Path
 
@@ -13,17 +15,18 @@ import numpy as np
 
 from minbert.data import SST_CLASSES
 from minbert.evaluate import QUORA_CAVEAT
-from minbert.predictor import MAX_TOKENS, InputError, Predictor
+from minbert.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
 
-from . import embedding_map, errors, figures, training_view
+from . import embedding_map, errors, figures, file_eval, training_view, user_files
+from .data_fetch import DataFetch, offline_requested
 from .results import DevResults, load_results
 
-NO_DATA = ("**Task data not found.** The maps and example tables need the dev sentences. Run "
-           "`python -m minbert.data fetch` (downloads and verifies the CS224N files into `./data`) or set "
-           "`MINBERT_DATA` to a folder that holds them, then restart the app.")
+NO_TEXT_OFFLINE = ("Sentence text needs the task data, and fetching it is off (offline). The maps and tables "
+                   "show ids and labels; set MINBERT_DATA to a folder with the files and restart for the text.")
 NO_RESULTS = ("**No precomputed dev results for this checkpoint.** Run "
               "`python -m analysis.precompute --checkpoint <path>` to create them.")
 TRUNCATED = f"⚠️ Input longer than {MAX_TOKENS} tokens: only the first {MAX_TOKENS} were used."
+VIEW_TRUNCATED = f"⚠️ Only the first {MAX_VIEW_TOKENS} tokens are shown (and, for attention, encoded)."
 
 
 def guarded(n_outputs: int):
@@ -40,10 +43,30 @@ def guarded(n_outputs: int):
 
 
 class Studio:
-    def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None):
+    def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None,
+                 offline: bool = False):
         self.predictor = Predictor(checkpoint, quantize)
         self.meta = self.predictor.meta
         self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
+        self.offline = offline_requested(offline)
+        self.fetch: DataFetch | None = None
+        if self.results is not None and not self.results.has_texts and not self.offline:
+            self.fetch = DataFetch().start()  # the page never waits for it
+
+    # --- task data ---------------------------------------------------------------------------
+    def data_notice(self) -> str:
+        """One line on the sentence text behind the maps and tables; empty when it is there."""
+        if self.results is None or self.results.has_texts:
+            return ""
+        if self.fetch is None:
+            return NO_TEXT_OFFLINE
+        if self.fetch.state == "done" and self.results.attach_texts(self.fetch.dest):
+            return ""
+        return self.fetch.describe()
+
+    def data_pending(self) -> bool:
+        """True while a background fetch may still bring the sentence text."""
+        return self.fetch is not None and not self.fetch.finished
 
     # --- live predictions -------------------------------------------------------------------
     @guarded(3)
@@ -58,6 +81,8 @@ class Studio:
         """The token-contribution HTML shown under the probabilities; empty for input sentiment() refused."""
         try:
             r = self.predictor.sentiment_attributions(text)
+        except Busy as e:
+            return f"<div>⚠️ {html.escape(str(e))}</div>"
         except InputError:
             return ""
         c = r["completeness"]
@@ -91,7 +116,8 @@ class Studio:
     def similarity(self, s1: str, s2: str):
         r = self.predictor.similarity(s1, s2)
         msg = (f"**Similarity {r['score']:.2f} / 5** · cosine {r['cosine']:.3f}"
-               + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+               + (f"\n\n{TRUNCATED}" if r["truncated"] else "")
+               + (f"\n\n{VIEW_TRUNCATED}" if max(len(r["tokens1"]), len(r["tokens2"])) >= MAX_VIEW_TOKENS else ""))
         fig = figures.alignment_heatmap(r["tokens1"], r["tokens2"], r["alignment"])
         return msg, fig, {k: r[k] for k in ("score", "cosine", "tokens1", "tokens2", "alignment")}
 
@@ -99,7 +125,7 @@ class Studio:
     def cross_task(self, s1: str, s2: str):
         r = self.predictor.cross_task(s1, s2)
         names = [SST_CLASSES[int(np.argmax(r[k]))] for k in ("sentiment1", "sentiment2")]
-        flags = "".join(f"\n- 🚩 {f}" for f in r["flags"]) or "\n- ✅ no contradiction between the tasks"
+        flags = "".join(f"\n- **Flag:** {f}" for f in r["flags"]) or "\n- No contradiction between the tasks."
         msg = (f"**STS {r['sts_score']:.2f} / 5 · P(paraphrase) {r['paraphrase_probability']:.1%} · "
                f"sentiment: {names[0]} vs {names[1]}**{flags}")
         return msg, figures.cross_task_figure(r), r
@@ -110,7 +136,7 @@ class Studio:
         ft = self.predictor.attention(text, text2, "finetuned")
         base = self.predictor.attention(text, text2, "base")
         state = {"finetuned": ft, "base": base}
-        msg = f"{len(ft['tokens'])} tokens" + (f" · {TRUNCATED}" if ft["truncated"] else "")
+        msg = f"{len(ft['tokens'])} tokens" + (f" · {VIEW_TRUNCATED}" if ft["truncated"] else "")
         return (msg, *self.attention_views(state, layer, head, hide_special), state)
 
     def attention_views(self, state, layer: int, head: int, hide_special: bool):
@@ -123,31 +149,45 @@ class Studio:
                 figures.head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base"),
                 figures.entropy_panels(ft["entropy"], base["entropy"]))
 
-    def attention_api(self, text: str, text2: str | None = None) -> dict:
-        """Plain-JSON attention for API clients: tokens, entropy and the probabilities, per model.
+    def attention_api(self, text: str, text2: str | None = None, layer: int | None = None,
+                      head: int | None = None) -> dict:
+        """Plain-JSON attention for API clients, per model: tokens and per-head entropy of the first
+        MAX_VIEW_TOKENS tokens; the probabilities of one layer (`layer`), one head (`layer` and `head`), or of
+        every layer and head for the first GRID_TOKENS tokens ("attention_tokens" says how many).
         Bad input gives {"error": message}."""
-        out = {}
-        for which in ("finetuned", "base"):
-            try:
+        cfg = self.predictor.model.bert.config
+        try:
+            layer, head = _index(layer, cfg.num_hidden_layers, "layer"), _index(head, cfg.num_attention_heads, "head")
+            if head is not None and layer is None:
+                raise InputError("Give a layer with the head.")
+            out = {}
+            for which in ("finetuned", "base"):
                 a = self.predictor.attention(text, text2, which)
-            except InputError as e:
-                return {"error": str(e)}
-            out[which] = {"tokens": a["tokens"], "entropy": np.round(a["entropy"], 4).tolist(),
-                          "attentions": np.round(a["attentions"], 4).tolist(), "truncated": a["truncated"]}
+                att = a["attentions"]  # (L, H, T, T)
+                if layer is None:  # every map: the first GRID_TOKENS tokens, as the model view draws them
+                    att = att[..., :figures.GRID_TOKENS, :figures.GRID_TOKENS]
+                else:
+                    att = att[layer] if head is None else att[layer, head]
+                out[which] = {"tokens": a["tokens"], "entropy": np.round(a["entropy"].astype(np.float64), 4).tolist(),
+                              "attentions": np.round(att.astype(np.float64), 4).tolist(), "truncated": a["truncated"],
+                              "layer": layer, "head": head, "max_tokens": MAX_VIEW_TOKENS,
+                              "attention_tokens": att.shape[-1]}
+        except InputError as e:
+            return {"error": str(e)}
         return out
 
     # --- embeddings ---------------------------------------------------------------------------
     def map_available(self) -> str | None:
-        """None when the map can be drawn, else the notice to show."""
-        if self.results is None:
-            return NO_RESULTS
-        return None if self.results.has_texts else NO_DATA
+        """None when the map can be drawn (with or without sentence text), else the notice to show."""
+        return NO_RESULTS if self.results is None else None
 
     def maps(self, color_by: str, tasks: list[str], text: str | None = None):
         if self.map_available():
             return self.map_available(), None, None, None
         tasks = [t for t, n in embedding_map.TASK_NAMES.items() if n in tasks] or ["sst"]
-        points, rows, msg = {}, None, "Hover a point for its sentence and labels."
+        msg = ("Hover a point for its labels and id (its sentence text needs the task data: see the notice above)."
+               if self.data_notice() else "Hover a point for its sentence and labels.")
+        points, rows = {}, None
         if text and text.strip():
             try:
                 for which in ("finetuned", "base"):
@@ -193,6 +233,40 @@ class Studio:
         task = "sst" if task_name.startswith("SST") else "para"
         return errors.misclassified_rows(self.results, task, gold or "any", pred or "any")
 
+    # --- the user's own pairs and files ---------------------------------------------------------
+    def score_pairs(self, text: str | None, file: str | None, progress: Progress | None = None):
+        """Many pairs at once: (message, JSON rows, table rows, CSV path)."""
+        try:
+            parsed = user_files.read_file(file, pair=True) if file else user_files.pasted_pairs(text)
+            if not parsed.examples:
+                raise InputError("Paste lines of 'sentence 1<TAB>sentence 2', or upload a CSV/TSV/JSONL file "
+                                 "with sentence1 and sentence2 columns. " + parsed.bad_summary())
+            scores = self.predictor.score_pairs(parsed.examples, progress)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, [], None
+        rows = [{"line": int(e.id), "sentence1": e.text, "sentence2": e.text2, **s} for e, s in zip(parsed.examples, scores)]
+        table = [[r["line"], round(r["cosine"], 4), round(r["score"], 3), round(r["probability"], 4),
+                  "yes" if r["is_paraphrase"] else "no", r["sentence1"][:200], r["sentence2"][:200]] for r in rows]
+        msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
+               + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
+               + f"\n\n<small>{QUORA_CAVEAT}</small>")
+        return msg, {"rows": rows, "bad_lines": parsed.bad}, table, _write_csv(rows)
+
+    def evaluate_file(self, file: str | None, task: str, text_col: str = "", text2_col: str = "",
+                      label_col: str = "", progress: Progress | None = None):
+        """The user's labelled file: (message, metrics JSON, state for the views)."""
+        try:
+            if not file:
+                raise InputError("Upload a labelled CSV, TSV or JSONL file first.")
+            if task not in file_eval.TASKS:
+                raise InputError(f"Pick a task: {', '.join(file_eval.TASKS)}.")
+            parsed = user_files.read_file(file, task != "sentiment", user_files.KIND[task],
+                                          {"text": text_col, "text2": text2_col, "label": label_col})
+            state = file_eval.evaluate(self.predictor, parsed, task, progress)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, None
+        return file_eval.message(state, html.escape(parsed.bad_summary())), state["metrics"], state
+
     # --- training ---------------------------------------------------------------------------
     def training(self):
         m = self.meta.get("metrics", {})
@@ -209,3 +283,25 @@ class Studio:
             tables.append((*training_view.table_rows(t), t["title"] if t else "not recorded in this checkpoint"))
         return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
                 training_view.lr_figure(self.meta), *tables)
+
+
+def _index(value, n: int, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        i = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a whole number in 0..{n - 1}.") from None
+    if not 0 <= i < n:
+        raise InputError(f"{name} must be in 0..{n - 1}, got {i}.")
+    return i
+
+
+def _write_csv(rows: list[dict]) -> str:
+    """The scored pairs as a CSV download, in a fresh temporary folder Gradio may serve."""
+    path = Path(tempfile.mkdtemp(prefix="minbert-pairs-")) / "scored_pairs.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["line", "sentence1", "sentence2", "cosine", "score", "probability", "is_paraphrase"])
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)

@@ -12,13 +12,14 @@ LAYOUT = layout(50, 20, 60, 50)
 
 
 def loss_figure(meta: dict) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("MLM further pretraining", "multitask fine-tuning"))
+    """Multitask loss curves, with an MLM panel beside them only when the recipe had an MLM stage."""
     mlm = meta.get("mlm_history") or []
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("MLM further pretraining", "multitask fine-tuning")) if mlm \
+        else make_subplots(rows=1, cols=1, subplot_titles=("multitask fine-tuning (this recipe has no MLM stage)",))
+    col = 2 if mlm else 1
     if mlm:
         fig.add_trace(go.Scatter(x=[r["step"] for r in mlm], y=[r["loss"] for r in mlm], name="MLM loss"), row=1, col=1)
-    else:
-        fig.add_annotation(text="no MLM stage in this recipe", xref="x domain", yref="y domain", x=0.5, y=0.5,
-                           showarrow=False, row=1, col=1)
+        fig.update_xaxes(title_text="step", row=1, col=1)
     offset = 0.0
     series: dict[str, tuple[list, list]] = {}
     for rec in meta.get("history", []):
@@ -29,9 +30,8 @@ def loss_figure(meta: dict) -> go.Figure:
             ys += curve
         offset += 1
     for task, (xs, ys) in series.items():
-        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{task} loss", mode="lines"), row=1, col=2)
-    fig.update_xaxes(title_text="step", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{task} loss", mode="lines"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_layout(title="Loss curves", height=380, **LAYOUT)
     return fig
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from app_server import AppServer, free_port  # noqa: E402
+from bench import machine
 
 SST = [("A gorgeous, witty and moving film.",), ("The plot is thin and the jokes fall flat.",)]
 INPUTS = {"sentiment": SST, "sentiment_explain": SST,
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20, help="requests per user")
     ap.add_argument("--endpoint", default="all", choices=["all", *INPUTS], help="endpoint to load")
     args = ap.parse_args()
+    print(machine.describe())
     echo = echo_app()
     floor = load(echo.local_url, "echo", 1, args.requests)
     print(f"reference: a bare Gradio echo endpoint answers gradio_client in {floor * 1000:.1f} ms (p50, 1 user)")

@@ -13,6 +13,7 @@ import torch
 from minbert import BertModel, Tokenizer
 from minbert.data import bucket_batches, find_data_dir, read_task_file
 from minbert.pretrained import default_model_dir
+from bench import machine
 
 
 def real_sentences(n: int) -> list[str]:
@@ -43,6 +44,7 @@ def main() -> None:
     args = ap.parse_args()
     import transformers  # benchmark reference only
     torch.set_num_threads(args.threads)
+    print(machine.describe())
     tok = Tokenizer.from_pretrained()
     texts = real_sentences(args.n)
     lengths = tok.token_lengths(texts)

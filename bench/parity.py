@@ -9,6 +9,7 @@ import torch
 from minbert import BertModel, Tokenizer
 from minbert.data import find_data_dir, read_task_file
 from minbert.pretrained import default_model_dir
+from bench import machine
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=128, help="Quora dev pairs, encoded jointly in padded batches")
     ap.add_argument("--batch-size", type=int, default=32, help="pairs per batch")
     args = ap.parse_args()
+    print(machine.describe())
     import transformers  # reference only
     ex = read_task_file(find_data_dir() / "quora-dev.csv").examples[:args.pairs]
     tok, ours = Tokenizer.from_pretrained(), BertModel.from_pretrained()

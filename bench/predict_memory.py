@@ -16,6 +16,7 @@ from pathlib import Path
 from minbert.quantize import QUANTIZE_CHOICES
 
 from .encoder import real_sentences
+from bench import machine
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     ap.add_argument("--quantize", default="int8", choices=QUANTIZE_CHOICES, help="model precision")
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
     args = ap.parse_args()
+    print(machine.describe())
     pool = real_sentences(20000)
     with tempfile.TemporaryDirectory() as tmp:
         for n in map(int, args.lines.split(",")):

@@ -15,6 +15,7 @@ from minbert import AdamW, BertModel, Tokenizer
 from minbert.data import bucket_batches, find_data_dir, read_task_file
 from minbert.multitask import pool
 from minbert.pretrained import default_model_dir
+from bench import machine
 
 
 def batches(n_steps: int, batch_size: int):
@@ -48,6 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     import transformers  # benchmark reference only
     torch.set_num_threads(args.threads)
+    print(machine.describe())
     data = batches(args.steps, args.batch_size)
     n_seq = sum(len(lab) for _, lab in data)
     ours = BertModel.from_pretrained().train()

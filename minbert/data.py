@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATA_ENV = "MINBERT_DATA"
+APP_FILES = ("ids-sst-dev.csv", "sts-dev.csv", "quora-dev.csv")  # the dev texts the app shows
 FILES = {  # name -> (label column or None, label kind)
     "ids-sst-train.csv": ("sentiment", "sst"), "ids-sst-dev.csv": ("sentiment", "sst"),
     "ids-sst-test-student.csv": (None, "sst"),
@@ -45,10 +46,17 @@ class TaskFile:
     dropped_lines: list[int] = field(default_factory=list)
 
 
+def cache_data_dir() -> Path:
+    """Where the app fetches the task files: $XDG_CACHE_HOME/minbert/data, else ~/.cache/minbert/data."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root).expanduser() / "minbert" / "data"
+
+
 def find_data_dir(data_dir: str | Path | None = None, required: bool = True) -> Path | None:
-    """--data-dir, then $MINBERT_DATA, then ./data, then ../shared/data; first existing wins."""
+    """--data-dir, then $MINBERT_DATA, then ./data, then ../shared/data, then the user cache; first existing wins."""
     candidates = [(data_dir, "--data-dir"), (os.environ.get(DATA_ENV), f"${DATA_ENV}"),
-                  ("data", "./data"), (Path("..") / "shared" / "data", "../shared/data")]
+                  ("data", "./data"), (Path("..") / "shared" / "data", "../shared/data"),
+                  (cache_data_dir(), "the user cache")]
     for path, origin in candidates:
         if not path:
             continue

@@ -19,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
 from .multitask import MultitaskModel
-from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
+from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization, describe
 from .tasks import predict
 from .tokenizer import Tokenizer
 
@@ -115,11 +115,11 @@ def parse_args(argv) -> EvalArgs:
 
 def run(args: EvalArgs) -> dict:
     ckpt = load_checkpoint(args.checkpoint)
-    model = apply_quantization(ckpt.model, args.quantize, inplace=True)
+    model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     metrics, _ = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
-    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, checkpoint=str(ckpt.path),
+    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model), checkpoint=str(ckpt.path),
                    para_caveat=QUORA_CAVEAT)
     if args.predict_dir:
         write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,

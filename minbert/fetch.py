@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 from tqdm import tqdm
 
@@ -20,6 +22,7 @@ from .atomic import atomic_write_bytes
 UPSTREAM_COMMIT = "7ac8260577fc12a86c7aaf38918056c30054ef39"
 UPSTREAM = ("https://raw.githubusercontent.com/gpoesia/minbert-default-final-project/"
             f"{UPSTREAM_COMMIT}/data")
+SOURCE_ENV = "MINBERT_DATA_SOURCE"  # a URL prefix or a folder to fetch from instead of UPSTREAM
 BLOB_SHA1 = {
     "ids-sst-train.csv": "9cb7333cb1dae49c2bd2a4b56a24882a6e8704b5",
     "ids-sst-dev.csv": "3171aa629a340809d2db4a50df8f6e5ec9420ab0",
@@ -85,10 +88,27 @@ def fetch_one(name: str, args: FetchArgs) -> str | None:
     return None
 
 
+def default_source() -> str:
+    return os.environ.get(SOURCE_ENV) or UPSTREAM
+
+
+def fetch_files(names: Iterable[str], args: FetchArgs, on_file: Callable[[str, str | None], None] | None = None) -> list[str]:
+    """Fetch and verify each file in turn; returns the error messages. on_file(name, error) after each."""
+    args.dest.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for name in names:
+        err = fetch_one(name, args)
+        if err:
+            errors.append(err)
+        if on_file:
+            on_file(name, err)
+    return errors
+
+
 def parse_args(argv: list[str] | None) -> FetchArgs:
     ap = argparse.ArgumentParser(prog="python -m minbert.data fetch", description=__doc__)
-    ap.add_argument("--source", default=UPSTREAM,
-                    help="URL prefix or local folder holding the files (default: the pinned upstream commit)")
+    ap.add_argument("--source", default=default_source(),
+                    help=f"URL prefix or local folder holding the files (default: ${SOURCE_ENV}, else the pinned upstream commit)")
     ap.add_argument("--dest", default="data", help="folder to write the files into (default: ./data)")
     ap.add_argument("--timeout", type=float, default=60.0, help="network timeout per request, in seconds")
     a = ap.parse_args(argv)
@@ -98,11 +118,10 @@ def parse_args(argv: list[str] | None) -> FetchArgs:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        args.dest.mkdir(parents=True, exist_ok=True)
+        errors = fetch_files(BLOB_SHA1, args)
     except OSError as e:
-        print(f"error: cannot create {args.dest}: {e}", file=sys.stderr)
+        print(f"error: cannot write to {args.dest}: {e}", file=sys.stderr)
         return 1
-    errors = [err for name in BLOB_SHA1 if (err := fetch_one(name, args))]
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     if errors:

@@ -157,7 +157,7 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar) -> int:
 
 def run(args: PredictArgs) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    model = apply_quantization(ckpt.model, args.quantize, inplace=True)
+    model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
             tqdm(total=total, unit="row", desc=args.task) as bar:

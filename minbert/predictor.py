@@ -1,32 +1,60 @@
 """The Predictor: loads a checkpoint once and answers every live question the app asks.
 
-All methods are safe to call from several threads: the model is read-only and inference is
-serialised by one lock, so concurrent requests never oversubscribe the CPU cores.
+All methods are safe to call from several threads: the model is read-only and inference is serialised by
+one first-come-first-served lock, so concurrent requests never oversubscribe the CPU cores. Every request
+has a bounded cost: long work (integrated gradients, whole files) runs in short chunks, taking the lock once
+per chunk so short requests slip in between, and at most one long job runs at a time (others are told the
+server is busy after HEAVY_WAIT_S rather than queueing without end).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_checkpoint
-from .data import SST_CLASSES
+from .data import SST_CLASSES, Example
+from .fairlock import FairLock
 from .model import BertModel
 from .multitask import pool
-from .quantize import apply_quantization
+from .quantize import apply_quantization, describe
+from .tasks import predict
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
 MAX_TOKENS = 512
 MAX_CHARS = 20_000  # longer inputs are cut before tokenizing; the 512-token limit cuts far earlier
-IG_STEPS = 16
-IG_METHOD = f"integrated gradients ({IG_STEPS} steps, [PAD] baseline) on the word embeddings"
+MAX_VIEW_TOKENS = 128  # attention maps and token alignments show at most this many tokens (a browser draws them well)
+IG_STEPS = 16  # integrated-gradients steps for inputs up to IG_FULL_TOKENS
+IG_FULL_TOKENS = 256  # longer inputs get proportionally fewer steps (at least IG_MIN_STEPS): bounded cost
+IG_MIN_STEPS = 8
+IG_CHUNK_CELLS = 6 * 128 * 128  # rows x T^2 per backward pass: bounds the attention memory of one chunk
+FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
+FILE_CHUNK = 256  # rows per lock hold for whole files
+HEAVY_WAIT_S = 5.0  # a long job waits at most this long for the one long-job slot, then is told "busy"
+Progress = Callable[[float, str], None]
+
+
+def ig_steps(n_tokens: int) -> int:
+    if n_tokens <= IG_FULL_TOKENS:
+        return IG_STEPS
+    return max(IG_MIN_STEPS, round(IG_STEPS * IG_FULL_TOKENS / n_tokens))
+
+
+def ig_method(steps: int) -> str:
+    return f"integrated gradients ({steps} steps, [PAD] baseline) on the word embeddings"
 
 
 class InputError(ValueError):
     """Input the user can fix: the message is shown as it is."""
+
+
+class Busy(InputError):
+    """The long-job slot stayed taken for HEAVY_WAIT_S: the user should retry shortly."""
 
 
 def clean(text, name: str = "text") -> str:
@@ -40,10 +68,22 @@ class Predictor:
         ckpt = load_checkpoint(checkpoint)
         self.meta, self.tok, self.path = ckpt.meta, ckpt.tokenizer, ckpt.path
         self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
-        self.fast = apply_quantization(self.model, quantize)  # serves predictions; self.model stays fp32
-        self.quantize = quantize
-        self.lock = threading.Lock()
+        self.fast = apply_quantization(self.model, quantize, tokenizer=self.tok)  # serves; self.model stays fp32
+        self.quantize, self.served = quantize, describe(self.fast)
+        self.lock = FairLock()
+        self._heavy = threading.BoundedSemaphore(1)
         self._base: BertModel | None = None
+
+    @contextlib.contextmanager
+    def heavy(self):
+        """The one long-job slot; Busy if it stays taken for HEAVY_WAIT_S."""
+        if not self._heavy.acquire(timeout=HEAVY_WAIT_S):
+            raise Busy("The server is busy with another long request (attributions, attention or a file); "
+                       "please try again in a few seconds.")
+        try:
+            yield
+        finally:
+            self._heavy.release()
 
     @property
     def base(self) -> BertModel:
@@ -88,36 +128,48 @@ class Predictor:
     def sentiment_attributions(self, text: str) -> dict:
         """Integrated-gradients contribution of every token to the predicted class's logit (fp32 model)."""
         enc = self.encode([clean(text)])
-        # explain the class the app shows; in fp32 the IG pass itself finds it, int8 may differ
-        label = None if self.fast is self.model else int(self._sst_probs(enc)[0].argmax())
-        with self.lock:
-            label, contrib, check = self._integrated_gradients(enc, label)
+        with self.heavy():
+            # explain the class the app shows; in fp32 the IG pass itself finds it, int8 may differ
+            label = None if self.fast is self.model else int(self._sst_probs(enc)[0].argmax())
+            label, contrib, check, steps = self._integrated_gradients(enc, label)
         return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
-                "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": IG_METHOD,
+                "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": ig_method(steps),
                 "completeness": check}
 
-    def _integrated_gradients(self, enc, target: int | None) -> tuple[int, np.ndarray, dict]:
+    def _integrated_gradients(self, enc, target: int | None) -> tuple[int, np.ndarray, dict, int]:
         """Per-token attribution to the target class logit (None: the class the fp32 model predicts);
-        special tokens keep their embedding.
+        special tokens keep their embedding. Runs in chunks of at most IG_CHUNK_CELLS / T^2 rows, one lock
+        hold each, with ig_steps(T) midpoint steps.
 
-        Returns the target, the contributions (T,) and the completeness check: IG's contributions should
-        sum to logit(input) - logit(baseline); the gap is the error of the IG_STEPS-step approximation."""
-        m, S = self.model, IG_STEPS
+        Returns the target, the contributions (T,), the completeness check (IG's contributions should sum to
+        logit(input) - logit(baseline); the gap is the error of the step approximation) and the step count."""
+        m, T = self.model, enc.input_ids.shape[1]
+        S = ig_steps(T)
         ids, mask, types = enc.input_ids, enc.attention_mask, enc.token_type_ids
         x = m.bert.embeddings.word_embeddings(ids)  # (1, T, H)
         base = m.bert.embeddings.word_embeddings(torch.full_like(ids, self.tok.pad_id))
         keep = torch.tensor([[i in (self.tok.cls_id, self.tok.sep_id) for i in ids[0].tolist()]])[..., None]
-        base = torch.where(keep, x, base)
-        alphas = torch.cat([(torch.arange(S, dtype=torch.float) + 0.5) / S, torch.tensor([0.0, 1.0])])  # midpoints, then the two ends
-        path = (base + alphas[:, None, None] * (x - base)).requires_grad_(True)  # (S + 2, T, H)
-        n = S + 2
-        logits = m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"]  # (S + 2, 5)
-        target = int(logits[S + 1].argmax()) if target is None else target
-        (grad,) = torch.autograd.grad(logits[:S, target].sum(), path)
-        contrib = ((x - base)[0] * grad[:S].mean(0)).sum(-1).detach()  # (T,)
-        ends = logits.detach()[S:, target].tolist()  # [baseline, input]
-        check = {"logit": ends[1], "baseline_logit": ends[0], "sum": float(contrib.sum())}
-        return target, contrib.numpy(), check
+        base = torch.where(keep, x, base).detach()
+        x = x.detach()
+
+        def logits(alphas: torch.Tensor, path: torch.Tensor) -> torch.Tensor:  # (n, 5)
+            n = len(alphas)
+            return m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"]
+
+        with self.lock, torch.no_grad():
+            ends = logits(torch.tensor([0.0, 1.0]), torch.cat([base, x]))  # (2, 5): baseline, input
+        target = int(ends[1].argmax()) if target is None else target
+        grad_sum = torch.zeros_like(x[0])  # (T, H)
+        alphas = (torch.arange(S, dtype=torch.float) + 0.5) / S  # midpoint rule
+        rows = max(1, IG_CHUNK_CELLS // (T * T))
+        for chunk in alphas.split(rows):
+            path = (base + chunk[:, None, None] * (x - base)).requires_grad_(True)  # (rows, T, H)
+            with self.lock:
+                (grad,) = torch.autograd.grad(logits(chunk, path)[:, target].sum(), path)
+            grad_sum += grad.sum(0)
+        contrib = ((x - base)[0] * grad_sum / S).sum(-1)  # (T,)
+        check = {"logit": float(ends[1, target]), "baseline_logit": float(ends[0, target]), "sum": float(contrib.sum())}
+        return target, contrib.numpy(), check, S
 
     @torch.inference_mode()
     def _pair(self, s1: str, s2: str) -> tuple[dict, dict, object]:
@@ -149,7 +201,7 @@ class Predictor:
             u, v = pool(h, enc.attention_mask, self.fast.config.pooling).chunk(2)
             sts = self.fast.sts(u, v)
         return {"cosine": float(sts["cosine"]), "score": float(sts["score"]), "truncated": any(enc.truncated),
-                **alignment(enc, F.normalize(h, dim=-1))}
+                **alignment(enc, F.normalize(h, dim=-1), MAX_VIEW_TOKENS)}
 
     def cross_task(self, s1: str, s2: str) -> dict:
         para, sts, _ = self._pair(s1, s2)
@@ -161,16 +213,44 @@ class Predictor:
 
     @torch.inference_mode()
     def attention(self, text: str, text2: str | None = None, which: str = "finetuned") -> dict:
-        """Attention probabilities (layers, heads, T, T) and per-head entropy (layers, heads), in nats."""
+        """Attention probabilities (layers, heads, T, T) and per-head entropy (layers, heads), in nats, of the
+        first MAX_VIEW_TOKENS tokens ("truncated" says when the input was longer)."""
         text = clean(text)
-        text2 = text2.strip() if text2 and text2.strip() else None
-        enc = self.encode([text], [text2] if text2 else None)
-        with self.lock:
+        text2 = text2.strip()[:MAX_CHARS] if isinstance(text2, str) and text2.strip() else None
+        enc = self.tok([text], [text2] if text2 else None, max_length=MAX_VIEW_TOKENS)
+        with self.heavy(), self.lock:
             model = self.base if which == "base" else self.model.bert
             att = torch.stack(model(**enc.model_inputs(), output_attentions=True).attentions)[:, 0]  # (L, H, T, T)
         ent = -(att * att.clamp_min(1e-12).log()).sum(-1).mean(-1)  # (L, H): mean over query tokens
         return {"tokens": enc.tokens[0], "attentions": att.numpy(), "entropy": ent.numpy(),
                 "truncated": enc.truncated[0]}
+
+    # --- whole files and many pairs --------------------------------------------------------------
+    def predict_examples(self, task: str, examples: list[Example], progress: Progress | None = None,
+                         with_embeddings: bool = False) -> dict[str, np.ndarray]:
+        """tasks.predict over many examples with the serving model, FILE_CHUNK rows per lock hold, inputs up
+        to MAX_TOKENS tokens (as the single-example methods), in input order."""
+        parts: list[dict] = []
+        with self.heavy():
+            for start in range(0, len(examples), FILE_CHUNK):
+                chunk = examples[start:start + FILE_CHUNK]
+                with self.lock:
+                    parts.append(predict(self.fast, task, chunk, self.tok, FILE_BATCH, MAX_TOKENS,
+                                         with_embeddings=with_embeddings))
+                if progress:
+                    progress(min(1.0, (start + len(chunk)) / len(examples)), f"{start + len(chunk):,} / {len(examples):,} rows")
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+    @torch.inference_mode()
+    def score_pairs(self, pairs: list[Example], progress: Progress | None = None) -> list[dict]:
+        """For each pair: cosine, STS score 0-5, P(paraphrase) and the decision, in input order; the same
+        numbers as paraphrase() and similarity() give one pair at a time."""
+        out = self.predict_examples("para", pairs, progress, with_embeddings=True)
+        if not pairs:
+            return []
+        sts = self.fast.sts(torch.from_numpy(out["emb1"]), torch.from_numpy(out["emb2"]))
+        return [{"cosine": float(out["cosine"][i]), "score": float(sts["score"][i]), "probability": float(out["prob"][i]),
+                 "is_paraphrase": bool(out["prob"][i] > 0.5)} for i in range(len(pairs))]
 
 
 def polarity(probs: list[float]) -> int:
@@ -194,9 +274,10 @@ def contradictions(r: dict) -> list[str]:
     return flags
 
 
-def alignment(enc, h: torch.Tensor) -> dict:
-    """Cosine between every contextual token of sentence 1 and of sentence 2 (special tokens left out)."""
-    rows = [[i for i, s in enumerate(enc.sequence_ids[r]) if s is not None] for r in (0, 1)]
+def alignment(enc, h: torch.Tensor, max_tokens: int) -> dict:
+    """Cosine between every contextual token of sentence 1 and of sentence 2 (special tokens left out), for
+    the first max_tokens tokens of each sentence."""
+    rows = [[i for i, s in enumerate(enc.sequence_ids[r]) if s is not None][:max_tokens] for r in (0, 1)]
     sim = (h[0, rows[0]] @ h[1, rows[1]].T).numpy()  # (T1, T2)
     return {"tokens1": [enc.tokens[0][i] for i in rows[0]], "tokens2": [enc.tokens[1][i] for i in rows[1]],
             "alignment": sim.tolist()}

@@ -25,8 +25,22 @@ class TokenBatch:
     sequence_ids: list[list[int | None]]  # 0/1 = which sentence a token came from, None = special
     truncated: list[bool]  # True where the input was cut to max_length
 
+    MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+
     def model_inputs(self, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
-        return {k: getattr(self, k).to(device) for k in ("input_ids", "attention_mask", "token_type_ids")}
+        return {k: getattr(self, k).to(device) for k in self.MODEL_KEYS}
+
+    # the mapping Hugging Face users expect: batch["input_ids"], and model(**batch) passes the model inputs
+    def keys(self) -> tuple[str, ...]:
+        return self.MODEL_KEYS
+
+    def __getitem__(self, key: str):
+        if key not in self.MODEL_KEYS and key not in ("tokens", "offsets", "sequence_ids", "truncated"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.MODEL_KEYS
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,22 +21,31 @@ def free_port() -> int:
 
 
 class AppServer:
-    """Context manager: launches the app, waits for its first page, records start-up seconds."""
+    """Context manager: launches the app, waits for its first page, records start-up seconds. Its output goes
+    to a log file (`log()`), so tests can look for tracebacks. `cwd` other than the repo root and `drop_env`
+    give the app a machine without task data (no ./data, no ../shared/data, no $MINBERT_DATA)."""
 
-    def __init__(self, checkpoint: Path = CHECKPOINT, extra_env: dict | None = None, timeout: float = 120):
+    def __init__(self, checkpoint: Path = CHECKPOINT, extra_env: dict | None = None, timeout: float = 120,
+                 cwd: Path = ROOT, drop_env: tuple[str, ...] = (), args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.checkpoint, self.timeout = checkpoint, timeout
-        self.env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False",
-                    **(extra_env or {})}
+        self.checkpoint, self.timeout, self.cwd, self.args = checkpoint, timeout, cwd, args
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False",
+               "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.env = {k: v for k, v in env.items() if k not in drop_env}
+        self.log_file = tempfile.NamedTemporaryFile("w+", prefix="minbert-app-", suffix=".log", delete=False)
+
+    def log(self) -> str:
+        return Path(self.log_file.name).read_text(errors="replace")
 
     def __enter__(self) -> "AppServer":
         t0 = time.time()
-        self.proc = subprocess.Popen([sys.executable, "app.py", "--checkpoint", str(self.checkpoint)], cwd=ROOT,
-                                     env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--checkpoint", str(self.checkpoint),
+                                      *self.args], cwd=self.cwd, env=self.env, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, text=True)
         while time.time() - t0 < self.timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{self.proc.stdout.read()}")
+                raise RuntimeError(f"app exited early:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url, timeout=2) as r:
                     if r.status == 200:
@@ -56,3 +66,5 @@ class AppServer:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log_file.close()
+        Path(self.log_file.name).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 """The app, live on loopback, driven through gradio_client: every endpoint and the bad inputs."""
+import csv
 import subprocess
 import sys
 
@@ -60,6 +61,95 @@ def test_attention(client):
     T = len(ft["tokens"])
     assert ft["tokens"][0] == "[CLS]" and len(ft["attentions"]) == 6 and len(ft["attentions"][0][0]) == T
     assert len(base["entropy"]) == 6 and len(base["entropy"][0]) == 12
+
+
+def test_attention_slices_and_token_cap(client):
+    full = client.predict("The cat sat on the mat.", "", api_name="/attention")["finetuned"]
+    one = client.predict("The cat sat on the mat.", "", 2, 3, api_name="/attention")["finetuned"]
+    assert one["attentions"] == full["attentions"][2][3] and (one["layer"], one["head"]) == (2, 3)
+    layer = client.predict("The cat sat on the mat.", "", 5, None, api_name="/attention")["base"]
+    assert len(layer["attentions"]) == 12 and len(layer["attentions"][0]) == len(layer["tokens"])
+    long = client.predict("word " * 3000, "", 0, 0, api_name="/attention")["finetuned"]
+    assert len(long["tokens"]) == long["max_tokens"] == 128 and long["truncated"] and len(long["attentions"]) == 128
+    every = client.predict("word " * 3000, "", api_name="/attention")["base"]
+    assert every["attention_tokens"] == 64 and len(every["attentions"][5][11]) == 64 and len(every["tokens"]) == 128
+    assert "layer" in client.predict("x", "", 6, None, api_name="/attention")["error"]
+    assert "layer with the head" in client.predict("x", "", None, 1, api_name="/attention")["error"]
+
+
+def test_long_input_attributions_take_fewer_steps(client):
+    ex = client.predict("great film and " * 300, api_name="/sentiment_explain")
+    assert len(ex["tokens"]) == 512 and "(8 steps" in ex["method"] and ex["truncated"]
+    short = client.predict("A great film.", api_name="/sentiment_explain")
+    assert "(16 steps" in short["method"]
+
+
+PAIRS = [("How do I learn Python?", "What is the best way to learn Python?"),
+         ("A man plays a guitar.", "A woman slices an onion."), ("I loved this film.", "I hated this film."),
+         ("word " * 300, "A very long sentence against a short one.")]
+
+
+def test_score_pairs_match_the_single_pair_endpoints(client):
+    text = "\n".join(f"{a}\t{b}" for a, b in PAIRS) + "\nno tab on this line\n"
+    msg, out, table, csv_path = client.predict(text, None, api_name="/score_pairs")
+    assert [r["line"] for r in out["rows"]] == [1, 2, 3, 4] and [n for n, _ in out["bad_lines"]] == [5]
+    assert "line 5" in msg and len(table["data"]) == 4
+    for (a, b), row in zip(PAIRS, out["rows"]):
+        _, _, para = client.predict(a, b, api_name="/paraphrase")
+        _, _, sim = client.predict(a, b, api_name="/similarity")
+        assert abs(row["probability"] - para["probability"]) < 1e-5 and abs(row["cosine"] - para["cosine"]) < 1e-5
+        assert abs(row["score"] - sim["score"]) < 1e-5 and row["is_paraphrase"] == para["is_paraphrase"]
+    with open(csv_path, newline="") as f:
+        assert [int(r["line"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
+
+
+def test_score_pairs_from_a_file_and_its_errors(client, tmp_path):
+    from gradio_client import handle_file
+    f = tmp_path / "pairs.jsonl"
+    f.write_text('{"sentence1": "a cat", "sentence2": "a kitten"}\n{"sentence1": "x"}\nnot json\n')
+    msg, out, *_ = client.predict("", handle_file(str(f)), api_name="/score_pairs")
+    assert len(out["rows"]) == 1 and [n for n, _ in out["bad_lines"]] == [2, 3]
+    g = tmp_path / "one-column.csv"
+    g.write_text("sentence\nonly one\n")
+    msg, out, *_ = client.predict("", handle_file(str(g)), api_name="/score_pairs")
+    assert msg.startswith("⚠️") and "sentence 2" in out["error"]
+    msg, out, *_ = client.predict("", None, api_name="/score_pairs")
+    assert msg.startswith("⚠️") and "Paste lines" in out["error"]
+
+
+def test_evaluate_file_matches_the_batch_cli(client, data_dir, tmp_path):
+    from gradio_client import handle_file
+
+    from minbert.data import read_task_file
+    dev = read_task_file(data_dir / "ids-sst-dev.csv").examples[:300]
+    f = tmp_path / "sst300.csv"
+    with f.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "sentence", "label"])
+        w.writerows([e.id, e.text, e.label] for e in dev)
+    msg, m = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    assert m["rows"] == 300 and not m["bad"] and "300 rows evaluated" in msg
+    out = tmp_path / "cli.csv"
+    subprocess.run([sys.executable, "-m", "minbert.predict", "--task", "sentiment", "--input", str(f), "--output",
+                    str(out)], check=True, capture_output=True, cwd=str(CHECKPOINT.parent.parent))
+    with out.open(newline="") as fh:
+        cli = [int(r["label"]) for r in csv.DictReader(fh)]
+    assert m["accuracy"] == pytest.approx(sum(p == e.label for p, e in zip(cli, dev)) / 300, abs=1e-12)
+    assert sum(map(sum, m["confusion"])) == 300 and len(m["per_class"]["f1"]) == 5 and 0 <= m["ece"] <= 1
+
+
+def test_evaluate_file_names_bad_lines_and_missing_columns(client, tmp_path):
+    from gradio_client import handle_file
+    f = tmp_path / "bad.csv"
+    f.write_text('sentence,label\ngood film,3\n,2\nbad film,x\n"a,b",1,extra\ndull,1\n')
+    msg, m = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    assert [n for n, _ in m["bad"]] == [3, 4, 5] and "line 3" in msg and m["rows"] == 2
+    msg, m = client.predict(handle_file(str(f)), "similarity", "", "", "", api_name="/evaluate_file")
+    assert msg.startswith("⚠️") and "sentence 2" in m["error"] and "['sentence', 'label']" in m["error"]
+    g = tmp_path / "sts.tsv"
+    g.write_text("s1\ts2\tgold\na man plays\ta man is playing\t4.5\ntwo dogs\ta cat\t0.5\nx\ty\t2\n")
+    msg, m = client.predict(handle_file(str(g)), "similarity", "s1", "s2", "gold", api_name="/evaluate_file")
+    assert m["rows"] == 3 and -1 <= m["pearson"] <= 1
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])

@@ -14,7 +14,7 @@ TABS = ["Sentiment", "Paraphrase", "Similarity", "Cross-task", "Attention", "Emb
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but /usr/bin/chromium is missing (.ci/run installs it)")
@@ -23,13 +23,25 @@ def page():
         pytest.skip("no shipped checkpoint")
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(exist_ok=True)
-    with AppServer() as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(server.url, wait_until="load")
-        pg.get_by_role("tab", name="Sentiment", exact=True).wait_for(timeout=60_000)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, server):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(server.url, wait_until="load")
+    pg.get_by_role("tab", name="Sentiment", exact=True).wait_for(timeout=60_000)
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    with AppServer() as server:
+        pg = open_page(browser, server)
         yield pg
-        browser.close()
+        pg.close()
 
 
 def open_tab(page, name):
@@ -83,3 +95,60 @@ def test_empty_input_shows_a_message(page):
     panel.get_by_label("Sentence").fill("   ")
     panel.get_by_role("button", name="Predict sentiment").click()
     panel.get_by_text("it is empty").wait_for(timeout=30_000)
+
+
+def test_upload_a_labelled_file_in_the_browser(page, tmp_path):
+    f = tmp_path / "my-reviews.csv"
+    f.write_text('sentence,label\n"A gorgeous, witty film.",4\nA dull and tedious mess.,0\nIt was fine.,2\n,3\n')
+    open_tab(page, "Errors & imbalance")
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.get_by_text("Evaluate your own labelled file").first.click()
+    panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(f))
+    page.wait_for_timeout(1000)
+    panel.get_by_role("button", name="Evaluate file").click()
+    panel.get_by_text("3 rows evaluated").first.wait_for(timeout=60_000)
+    panel.get_by_text("line 5").first.wait_for(timeout=10_000)  # the empty sentence, named by its line
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "own-file.png"), full_page=True)
+
+
+MAP_HAS_TEXT = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => (p.data || []).some(
+    t => (t.customdata || []).some(c => c && c[0] && !String(c[0]).includes('needs the task data'))))"""
+MAP_WITHOUT_TEXT = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => (p.data || []).some(
+    t => (t.customdata || []).some(c => c && String(c[0]).includes('needs the task data'))))"""
+
+
+def fresh_machine_app(tmp_path, source):
+    """The app as on a fresh clone: no data folder anywhere it looks, an empty user cache, `source` to fetch from."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    return AppServer(cwd=clone, drop_env=("MINBERT_DATA", "MINBERT_OFFLINE"),
+                     extra_env={"MINBERT_DATA_SOURCE": str(source), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+
+def test_fresh_machine_fetches_the_data_and_the_map_fills_in(browser, data_dir, tmp_path):
+    from data_server import serve_folder
+    with serve_folder(data_dir) as url, fresh_machine_app(tmp_path, url) as server:
+        pg = open_page(browser, server)
+        open_tab(pg, "Embeddings")
+        pg.wait_for_function(MAP_HAS_TEXT, timeout=90_000)
+        assert (tmp_path / "cache" / "minbert" / "data" / "sts-dev.csv").is_file()
+        pg.screenshot(path=str(SHOTS / "embeddings-fetched.png"), full_page=True)
+        pg.close()
+
+
+def test_failed_fetch_still_draws_every_map_with_a_notice(browser, tmp_path):
+    empty = tmp_path / "empty-source"
+    empty.mkdir()
+    with fresh_machine_app(tmp_path, empty) as server:
+        pg = open_page(browser, server)
+        open_tab(pg, "Embeddings")
+        pg.wait_for_function(MAP_WITHOUT_TEXT, timeout=60_000)
+        pg.get_by_text("fetching it failed").first.wait_for(timeout=30_000)
+        panel = pg.locator("[role=tabpanel]:visible").first
+        assert panel.locator(".js-plotly-plot").count() == 2
+        panel.get_by_label("correct / incorrect").check()
+        pg.wait_for_timeout(1500)
+        assert panel.locator(".js-plotly-plot").count() == 2
+        pg.screenshot(path=str(SHOTS / "embeddings-no-data.png"), full_page=True)
+        pg.close()

@@ -77,6 +77,25 @@ def test_location_order(tmp_path, monkeypatch):
         find_data_dir(None)
 
 
+def test_user_cache_is_last_in_the_search_order(tmp_path, monkeypatch):
+    from minbert.data import cache_data_dir
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)  # no ./data, no ../shared/data
+    monkeypatch.delenv("MINBERT_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_data_dir() == tmp_path / "xdg" / "minbert" / "data"
+    assert find_data_dir(None, required=False) is None
+    cache_data_dir().mkdir(parents=True)
+    (cache_data_dir() / "sts-dev.csv").write_text(HEADER)
+    assert find_data_dir(None) == cache_data_dir().resolve()
+    (empty / "data").mkdir()
+    (empty / "data" / "sts-dev.csv").write_text(HEADER)
+    assert find_data_dir(None) == (empty / "data").resolve()  # anything the user placed wins over the cache
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache_data_dir() == Path.home() / ".cache" / "minbert" / "data"
+
+
 def test_bucketing_covers_every_index_once_and_pads_little():
     import random
     lengths = [random.Random(i).randint(5, 60) for i in range(1000)]

@@ -1,12 +1,11 @@
 """`python -m minbert.data fetch` against a loopback HTTP server serving a copy of the task data."""
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
+
+from data_server import serve_folder
 
 from minbert.fetch import BLOB_SHA1, git_blob_sha1, main
 
@@ -20,12 +19,8 @@ def served(tmp_path, data_dir):
     for name in PRESENT:
         if (data_dir / name).exists():
             shutil.copy(data_dir / name, root / name)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_folder(root) as url:
+        yield root, url
 
 
 def test_blob_sha1_matches_git(tmp_path):

@@ -67,3 +67,16 @@ def test_tokens_offsets_and_truncation_report(tokenizer):
 def test_max_length_is_bounded(tokenizer):
     with pytest.raises(ValueError, match="max_length"):
         tokenizer(["x"], max_length=513)
+
+
+def test_batch_is_a_mapping_like_hugging_face(tokenizer, base_model):
+    import torch
+    batch = tokenizer(["A man plays guitar."], pairs=["Someone plays an instrument."], max_length=32)
+    assert set(batch.keys()) == {"input_ids", "attention_mask", "token_type_ids"} and "input_ids" in batch
+    assert torch.equal(batch["input_ids"], batch.input_ids) and batch["tokens"] == batch.tokens
+    with torch.no_grad():
+        a = base_model(**batch).last_hidden_state
+        b = base_model(batch.input_ids, batch.attention_mask, batch.token_type_ids).last_hidden_state
+    assert torch.equal(a, b)
+    with pytest.raises(KeyError):
+        batch["nope"]

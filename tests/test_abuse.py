@@ -1,0 +1,27 @@
+"""A small version of bench/abuse.py for CI: hostile input to every endpoint, no traceback, bounded memory."""
+import pytest
+
+from app_server import CHECKPOINT, AppServer
+from hostile import call, cases, files, tracebacks
+
+pytestmark = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
+
+
+def test_hostile_inputs_get_answers_not_tracebacks(tmp_path):
+    from gradio_client import Client
+    uploads = files(tmp_path / "uploads", big_mb=25)  # over the app's 20 MB upload limit
+    with AppServer() as server:
+        client = Client(server.url, verbose=False)
+        outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(44, uploads)]
+        rss = server.rss_mb()
+        alive = call(client, "/sentiment", ("Still alive?",))[1]
+        log = server.log()
+    assert tracebacks(log) == 0, log[-3000:]
+    assert alive == "ok"
+    assert {ep for ep, *_ in outcomes} >= {"/sentiment", "/sentiment_explain", "/paraphrase", "/similarity",
+                                          "/cross_task", "/attention", "/score_pairs", "/evaluate_file"}
+    slow = [(ep, round(s, 1)) for ep, s, _ in outcomes if s > 20]
+    assert not slow, slow
+    assert rss <= 1500, rss
+    # bad text is answered with a message; only wrong types and oversized uploads may be refused by Gradio itself
+    assert sum(o == "message" for *_, o in outcomes) >= 10, outcomes
