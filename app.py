@@ -16,7 +16,7 @@ import gradio as gr
 from minbert.data import SST_CLASSES
 from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
-HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 5 s)
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
 UPLOAD_LIMIT = "20mb"  # = analysis.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
 MISCLASSIFIED = ["gold", "predicted", "confidence", "text", "id"]  # = analysis.errors.MISCLASSIFIED_COLUMNS
@@ -325,11 +325,22 @@ def parse_args(argv=None) -> AppArgs:
     return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir, a.offline)
 
 
+def fewer_malloc_arenas() -> None:
+    """glibc gives each thread its own malloc arena; with a dozen request threads that bloats resident memory.
+    Two arenas (as MALLOC_ARENA_MAX=2 would set) keep it bounded; a no-op off glibc."""
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None) -> None:
     import torch
 
     from analysis.studio import Studio
     args = parse_args(argv)
+    fewer_malloc_arenas()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline)
     demo = build_demo(studio)

@@ -67,6 +67,20 @@ def hammer(url: str, work: list, users: int) -> list[tuple[str, float, str]]:
         return [r for part in pool.map(one_user, chunks) for r in part]
 
 
+def raw_upload(url: str, path: Path) -> str:
+    """POST a file straight to Gradio's upload route, as a browser or script would, bypassing gradio_client's
+    own size check: the server must refuse it without reading it all into memory."""
+    import httpx
+    t = time.perf_counter()
+    try:
+        with path.open("rb") as f:
+            r = httpx.post(f"{url}gradio_api/upload", files={"files": (path.name, f, "text/csv")}, timeout=120)
+        answer = f"HTTP {r.status_code}: {r.text[:120]}"
+    except httpx.HTTPError as e:
+        answer = f"{type(e).__name__}: {e}"
+    return f"{answer} after {time.perf_counter() - t:.1f} s"
+
+
 def report(title: str, results: list[tuple[str, float, str]]) -> None:
     print(f"\n{title}: {len(results)} requests")
     by_ep: dict[str, list] = {}
@@ -100,6 +114,8 @@ def main() -> None:
         prober = threading.Thread(target=probe, args=(server.url, stop, probe_lat), daemon=True)
         prober.start()
         t0 = time.time()
+        big = max(uploads, key=lambda p: p.stat().st_size)
+        print(f"raw upload of {big.name} ({big.stat().st_size / 2**20:.0f} MiB): {raw_upload(server.url, big)}")
         seq = hammer(server.url, work, 1)
         conc = hammer(server.url, work, args.users)
         stop.set()

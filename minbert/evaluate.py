@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write_bytes, atomic_write_json
+from .bootstrap import N_RESAMPLES, confidence_intervals
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
@@ -23,6 +24,7 @@ from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization, descr
 from .tasks import predict
 from .tokenizer import Tokenizer
 
+CI_METHOD = f"95% percentile bootstrap over dev examples, {N_RESAMPLES} resamples, seed 0"
 QUORA_CAVEAT = ("caveat: the base model (all-MiniLM-L6-v2) saw Quora duplicate pairs in its own pretraining, "
                 "so paraphrase accuracy is not a clean held-out measure")
 
@@ -118,9 +120,10 @@ def run(args: EvalArgs) -> dict:
     model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
-    metrics, _ = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
-    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model), checkpoint=str(ckpt.path),
-                   para_caveat=QUORA_CAVEAT)
+    metrics, outputs = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
+    metrics.update(confidence_intervals({t: gold(ex) for t, ex in splits.items()}, outputs))
+    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model),
+                   checkpoint=str(ckpt.path), para_caveat=QUORA_CAVEAT, ci95_method=CI_METHOD)
     if args.predict_dir:
         write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,
                           data.para_dev, args.batch_size)
@@ -130,10 +133,14 @@ def run(args: EvalArgs) -> dict:
 
 
 def summary_lines(m: dict) -> list[str]:
-    return [f"SST dev accuracy      {m['sst_acc']:.4f}  (macro-F1 {m['sst_macro_f1']:.4f})",
-            f"Quora accuracy        {m['para_acc']:.4f}  (F1 {m['para_f1']:.4f})",
-            f"STS dev Pearson r     {m['sts_pearson']:.4f}  (Spearman {m['sts_spearman']:.4f})",
-            f"overall               {m['overall']:.4f}",
+    def ci(k):
+        lo_hi = m.get(f"{k}_ci95")
+        return f" [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""
+    return [f"SST dev accuracy      {m['sst_acc']:.4f}{ci('sst_acc')}  (macro-F1 {m['sst_macro_f1']:.4f})",
+            f"Quora accuracy        {m['para_acc']:.4f}{ci('para_acc')}  (F1 {m['para_f1']:.4f})",
+            f"STS dev Pearson r     {m['sts_pearson']:.4f}{ci('sts_pearson')}  (Spearman {m['sts_spearman']:.4f})",
+            f"overall               {m['overall']:.4f}{ci('overall')}",
+            f"[lo, hi]: {m.get('ci95_method', CI_METHOD)}",
             f"paraphrase protocol: {m['para_protocol']}", QUORA_CAVEAT]
 
 

@@ -1,7 +1,12 @@
-"""Download the nine CS224N task files of a pinned upstream commit, verified by git blob SHA-1.
+"""Download the nine CS224N task files of a pinned upstream commit, and the SST train-split parse trees,
+verified by git blob SHA-1.
 
 Every file is written to a temporary name and renamed only once its hash matches, so a failed or
 tampered download leaves nothing behind. Files already present and verified are skipped.
+
+The trees come from another pinned repository whose file appends the 1,101 dev-split trees after the 8,544
+train trees: the whole upstream file is verified, then cut to its first 8,544 lines (never the dev ones),
+and the cut file verified again. A source folder may also hold the cut file itself.
 """
 from __future__ import annotations
 
@@ -33,6 +38,12 @@ BLOB_SHA1 = {
     "sts-train.csv": "12b17760e7795fee35aeeabc290d5651de02622a",
     "sts-dev.csv": "9392860e584717976b8d817cc40c9e6ceeec27e0",
     "sts-test-student.csv": "25f0cf8fafdd1f82b9e2bb460c708af34341ce60",
+    "sst-train-trees.txt": "1c5317f7ccdc638e30091da2605654f0755e7ab5",  # after the cut below
+}
+CUT = {  # file -> (upstream URL, git blob SHA-1 of the whole upstream file, lines kept)
+    "sst-train-trees.txt": ("https://raw.githubusercontent.com/munikarmanish/RNTN/"
+                            "b83e5173e04237a172007cf1540d45e599490e39/trees/train.txt",
+                            "5b2890a8e985ae7e611e632ef33d1942ab8c7bac", 8544),
 }
 
 
@@ -77,9 +88,15 @@ def fetch_one(name: str, args: FetchArgs) -> str | None:
         return None
     with tqdm(desc=name, unit="B", unit_scale=True, leave=False) as bar:
         try:
-            data = read_source(args.source, name, args.timeout, bar)
+            if name in CUT and args.source == UPSTREAM:
+                url, _, _ = CUT[name]
+                data = read_source(url.rsplit("/", 1)[0], url.rsplit("/", 1)[1], args.timeout, bar)
+            else:
+                data = read_source(args.source, name, args.timeout, bar)
         except (OSError, urllib.error.URLError, ValueError) as e:
             return f"{name}: download failed: {e}"
+    if name in CUT and git_blob_sha1(data) == CUT[name][1]:  # the whole upstream file: keep the train lines only
+        data = b"".join(data.splitlines(keepends=True)[:CUT[name][2]])
     got = git_blob_sha1(data)
     if got != BLOB_SHA1[name]:
         return f"{name}: checksum mismatch (git blob sha1 {got}, expected {BLOB_SHA1[name]}); not saved"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,9 +34,10 @@ IG_STEPS = 16  # integrated-gradients steps for inputs up to IG_FULL_TOKENS
 IG_FULL_TOKENS = 256  # longer inputs get proportionally fewer steps (at least IG_MIN_STEPS): bounded cost
 IG_MIN_STEPS = 8
 IG_CHUNK_CELLS = 6 * 128 * 128  # rows x T^2 per backward pass: bounds the attention memory of one chunk
+SLICE_S = 0.4  # a long job holds the model for chunks of up to this long, then lets waiting requests in
 FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
 FILE_CHUNK = 256  # rows per lock hold for whole files
-HEAVY_WAIT_S = 5.0  # a long job waits at most this long for the one long-job slot, then is told "busy"
+HEAVY_WAIT_S = 2.0  # a long job waits at most this long for the one long-job slot, then is told "busy"
 Progress = Callable[[float, str], None]
 
 
@@ -161,12 +163,15 @@ class Predictor:
         target = int(ends[1].argmax()) if target is None else target
         grad_sum = torch.zeros_like(x[0])  # (T, H)
         alphas = (torch.arange(S, dtype=torch.float) + 0.5) / S  # midpoint rule
-        rows = max(1, IG_CHUNK_CELLS // (T * T))
-        for chunk in alphas.split(rows):
-            path = (base + chunk[:, None, None] * (x - base)).requires_grad_(True)  # (rows, T, H)
-            with self.lock:
-                (grad,) = torch.autograd.grad(logits(chunk, path)[:, target].sum(), path)
-            grad_sum += grad.sum(0)
+        chunks = list(alphas.split(max(1, IG_CHUNK_CELLS // (T * T))))
+        while chunks:
+            with self.lock:  # one time slice: chunks until SLICE_S has passed, then others get the model
+                start = time.perf_counter()
+                while chunks and (time.perf_counter() - start < SLICE_S):
+                    chunk = chunks.pop(0)
+                    path = (base + chunk[:, None, None] * (x - base)).requires_grad_(True)  # (rows, T, H)
+                    (grad,) = torch.autograd.grad(logits(chunk, path)[:, target].sum(), path)
+                    grad_sum += grad.sum(0)
         contrib = ((x - base)[0] * grad_sum / S).sum(-1)  # (T,)
         check = {"logit": float(ends[1, target]), "baseline_logit": float(ends[0, target]), "sum": float(contrib.sum())}
         return target, contrib.numpy(), check, S

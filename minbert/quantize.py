@@ -6,7 +6,7 @@ Two int8 kernels, and fp32 when neither is faster on the CPU at hand:
   on the fly, the product accumulated in int32 by `torch._int_mm`. Per-token scales matter: BERT's LayerNorm
   and GELU outputs carry a few outlier channels, and one scale per batch flattens everyone else's values.
   Fast where oneDNN has VNNI/AMX kernels; on some AVX2-only CPUs `_int_mm` has no fast kernel at all
-  (measured 34x slower than fp32 on one).
+  (an issue reported it far slower than fp32 on one).
 - `fbgemm`: torch's dynamic quantized Linear (fbgemm, per-channel weights, one activation scale per call),
   made accurate by SmoothQuant (Xiao et al., 2023): each input channel j is divided by
   s_j = max|X_j|^a / max|W_j|^(1-a) and the weight column multiplied by it, so the outlier channels shrink

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import distributed as dist
 from .atomic import atomic_write_json
 from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
-from .data import TaskData, bucket_batches, load_tasks
+from .data import TaskData, bucket_batches, find_data_dir, load_tasks
 from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
 from .lr_schedule import lr_multiplier
 from .mlm_stage import run_mlm_stage
@@ -30,6 +30,7 @@ from .model import BertModel
 from .multitask import MultitaskModel
 from .optimizer import AdamW
 from .sampling import epoch_plan
+from .sst_trees import TREES_FILE, read_phrases
 from .tasks import example_lengths, make_batch
 from .tokenizer import Tokenizer
 from .train_config import TrainConfig, parse_args
@@ -57,6 +58,17 @@ def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
     return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, {t: train_eval[t] for t in cfg.tasks}
 
 
+def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
+    """With --sst-phrases, append the treebank's labelled phrases to the SST training list; returns how many
+    leading rows per task are always used (the rest is sampled per epoch by epoch_batches)."""
+    core = {t: len(ex) for t, ex in train.items()}
+    if cfg.sst_phrases and "sst" in train:
+        phrases = read_phrases(find_data_dir(cfg.data_dir) / TREES_FILE, cfg.sst_phrase_min_words)
+        train["sst"] = train["sst"] + phrases
+        dist.print0(f"SST: {core['sst']:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled phrases per epoch")
+    return core
+
+
 def balance_classes(model: MultitaskModel, train: dict) -> None:
     """Inverse-frequency SST class weights (mean 1) and the Quora negative/positive ratio as pos_weight."""
     if "sst" in train:
@@ -68,13 +80,19 @@ def balance_classes(model: MultitaskModel, train: dict) -> None:
         model.para.pos_weight.fill_((len(train["para"]) - pos) / max(pos, 1))
 
 
-def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int) -> dict[str, list[list[int]]]:
-    """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set."""
+def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int,
+                  core: dict[str, int] | None = None) -> dict[str, list[list[int]]]:
+    """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set; rows past
+    core[t] (the SST phrases) sampled, --sst-phrases of them."""
     out = {}
     for t, ex in train.items():
         idx = list(range(len(ex)))
         if t == "para" and cfg.para_max and cfg.para_max < len(idx):
             idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
+        n = (core or {}).get(t, len(ex))
+        if n < len(ex):
+            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(cfg.sst_phrases, len(ex) - n))
+            idx = idx[:n] + sorted(extra)
         sub = bucket_batches([lengths[t][i] for i in idx], cfg.batch_size * dist.world_size(), True,
                              seed=cfg.seed * 31 + epoch)
         out[t] = [[idx[j] for j in b] for b in sub]
@@ -144,6 +162,7 @@ def fit(cfg: TrainConfig) -> Path | None:
     state_path, t0 = out / "state", time.time()
     data = load_tasks(cfg.data_dir)
     train, dev, train_eval = task_splits(data, cfg)
+    core = add_phrases(train, cfg)
     tok, model = build(cfg, device)
     if cfg.freeze_encoder:
         model.bert.requires_grad_(False)
@@ -165,7 +184,7 @@ def fit(cfg: TrainConfig) -> Path | None:
         opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
     ddp = dist.wrap(model, device)
     lengths = {t: example_lengths(t, ex, tok) for t, ex in train.items()}
-    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, tok, cfg, opt, progress, device, t0)
+    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0)
     if stopped or not dist.is_main():
         dist.cleanup()
         return None
@@ -174,14 +193,17 @@ def fit(cfg: TrainConfig) -> Path | None:
     return path
 
 
-def multitask_loop(ddp, raw, train, dev, train_eval, lengths, tok, cfg, opt, progress, device, t0) -> bool:
+def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0) -> bool:
     """Epochs of sampled multitask steps. Returns True if stopped early by --max-steps (resumable)."""
-    steps_per_epoch = len(epoch_plan(epoch_batches(train, lengths, cfg, 0), cfg.sampling, 0, cfg.epochs, cfg.seed))
+    def plan_of(e: int):
+        return epoch_plan(epoch_batches(train, lengths, cfg, e, core), cfg.sampling, e, cfg.epochs, cfg.seed)
+
+    steps_per_epoch = len(plan_of(0))
     total = steps_per_epoch * cfg.epochs
     elapsed0 = progress["elapsed_s"]
     while progress["epoch"] < cfg.epochs:
         epoch = progress["epoch"]
-        plan = epoch_plan(epoch_batches(train, lengths, cfg, epoch), cfg.sampling, epoch, cfg.epochs, cfg.seed)
+        plan = plan_of(epoch)
         bar = tqdm(total=len(plan), initial=progress["step_in_epoch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not dist.is_main() or cfg.quiet, dynamic_ncols=True)
         ddp.train()

@@ -36,6 +36,8 @@ class TrainConfig:
     sts_weight: float = 1.0
     class_balance: bool = False
     para_max: int = 10000
+    sst_phrases: int = 0
+    sst_phrase_min_words: int = 2
     pooling: str = "mean"
     sst_dropout: float = 0.3
     para_head: str = "features"
@@ -88,6 +90,9 @@ HELP = {
     "sts_weight": "loss weight of the similarity task",
     "class_balance": "weight SST classes by inverse frequency and Quora positives by the neg/pos ratio",
     "para_max": "down-sample Quora training pairs to this many per epoch (0: all)",
+    "sst_phrases": "add this many labelled SST treebank phrases (sst-train-trees.txt, train split only) to each "
+                   "epoch's sentiment data, freshly sampled per epoch (0: whole sentences only)",
+    "sst_phrase_min_words": "shortest phrase, in words, that --sst-phrases samples",
     "pooling": "sentence embedding: mean (over real tokens) or cls",
     "sst_dropout": "dropout before the sentiment classifier",
     "para_head": "paraphrase head: cosine (the report), features ([u,v,|u-v|,u*v] + cosine) or cross (joint)",

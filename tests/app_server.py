@@ -26,10 +26,10 @@ class AppServer:
     give the app a machine without task data (no ./data, no ../shared/data, no $MINBERT_DATA)."""
 
     def __init__(self, checkpoint: Path = CHECKPOINT, extra_env: dict | None = None, timeout: float = 120,
-                 cwd: Path = ROOT, drop_env: tuple[str, ...] = (), args: tuple[str, ...] = ()):
+                 cwd: Path = ROOT, drop_env: tuple[str, ...] = (), args: tuple[str, ...] = (), app: Path = ROOT / "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.checkpoint, self.timeout, self.cwd, self.args = checkpoint, timeout, cwd, args
+        self.checkpoint, self.timeout, self.cwd, self.args, self.app = checkpoint, timeout, cwd, args, app
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False",
                "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.env = {k: v for k, v in env.items() if k not in drop_env}
@@ -40,7 +40,7 @@ class AppServer:
 
     def __enter__(self) -> "AppServer":
         t0 = time.time()
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--checkpoint", str(self.checkpoint),
+        self.proc = subprocess.Popen([sys.executable, str(self.app), "--checkpoint", str(self.checkpoint),
                                       *self.args], cwd=self.cwd, env=self.env, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, text=True)
         while time.time() - t0 < self.timeout:

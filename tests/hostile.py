@@ -2,7 +2,7 @@
 each. Used by tests/test_abuse.py (a few dozen, in CI) and bench/abuse.py (hundreds, with concurrent users)."""
 from __future__ import annotations
 
-import itertools
+import random
 import time
 from pathlib import Path
 
@@ -35,22 +35,23 @@ def files(folder: Path, big_mb: int = 0) -> list[Path]:
     return paths
 
 
-def cases(n: int, uploads: list[Path]) -> list[tuple[str, tuple]]:
-    """n (endpoint, arguments) pairs cycling through every endpoint and every hostile input."""
+def cases(n: int, uploads: list[Path], seed: int = 0) -> list[tuple[str, tuple]]:
+    """n (endpoint, arguments) pairs cycling through every endpoint; inputs drawn at random (fixed seed), so
+    every endpoint meets every hostile text and every kind of second sentence."""
     from gradio_client import handle_file
-    texts, seconds = itertools.cycle(TEXTS), itertools.cycle(PAIR_SECOND)
-    ups = itertools.cycle(uploads)
+    rng = random.Random(seed)
+    text, second, upload = (lambda: rng.choice(TEXTS)), (lambda: rng.choice(PAIR_SECOND)), (lambda: rng.choice(uploads))
     makers = [
-        lambda: ("/sentiment", (next(texts),)),
-        lambda: ("/sentiment_explain", (next(texts),)),
-        lambda: ("/paraphrase", (next(texts), next(seconds))),
-        lambda: ("/similarity", (next(texts), next(seconds))),
-        lambda: ("/cross_task", (next(texts), next(seconds))),
-        lambda: ("/attention", (next(texts), next(seconds), None, None)),
-        lambda: ("/attention", (next(texts), None, 99, -1)),
-        lambda: ("/score_pairs", (f"{next(texts)}\t{next(seconds)}\nno tab here", None)),
-        lambda: ("/score_pairs", ("", handle_file(str(next(ups))))),
-        lambda: ("/evaluate_file", (handle_file(str(next(ups))), "sentiment", "", "", "")),
+        lambda: ("/sentiment", (text(),)),
+        lambda: ("/sentiment_explain", (text(),)),
+        lambda: ("/paraphrase", (text(), second())),
+        lambda: ("/similarity", (text(), second())),
+        lambda: ("/cross_task", (text(), second())),
+        lambda: ("/attention", (text(), second(), None, None)),
+        lambda: ("/attention", (text(), None, rng.choice([None, 0, 5, 99, -1]), rng.choice([None, 3, 12]))),
+        lambda: ("/score_pairs", (f"{text()}\t{second()}\nno tab here", None)),
+        lambda: ("/score_pairs", ("", handle_file(str(upload())))),
+        lambda: ("/evaluate_file", (handle_file(str(upload())), rng.choice(["sentiment", "similarity"]), "", "", "")),
         lambda: ("/evaluate_file", (None, "nonsense-task", None, None, None)),
     ]
     return [makers[i % len(makers)]() for i in range(n)]

@@ -54,4 +54,23 @@ def test_fetch_skips_verified_files(served, tmp_path, data_dir, capsys):
 def test_cli_exit_code_and_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "minbert.data", "fetch", "--source", str(tmp_path / "none"),
                         "--dest", str(tmp_path / "d")], capture_output=True, text=True)
-    assert r.returncode == 1 and "9 of 9 files failed" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "10 of 10 files failed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_cut_file_keeps_only_the_leading_lines(tmp_path, monkeypatch):
+    """The trees' upstream appends dev-split lines: fetch verifies the whole file, keeps the first N lines,
+    verifies those; a source that already holds the cut file is accepted as it is."""
+    import minbert.fetch as F
+    whole = b"".join(b"(2 train%d)\n" % i for i in range(5)) + b"(2 dev)\n(2 dev)\n"
+    cut = b"".join(whole.splitlines(keepends=True)[:5])
+    monkeypatch.setitem(F.BLOB_SHA1, "trees.txt", git_blob_sha1(cut))
+    monkeypatch.setitem(F.CUT, "trees.txt", ("http://unused/trees.txt", git_blob_sha1(whole), 5))
+    for i, content in enumerate((whole, cut)):
+        src, dest = tmp_path / f"src{i}", tmp_path / f"dest{i}"
+        src.mkdir()
+        (src / "trees.txt").write_bytes(content)
+        assert F.fetch_one("trees.txt", F.FetchArgs(str(src), dest, 5.0)) is None
+        assert (dest / "trees.txt").read_bytes() == cut and b"dev" not in (dest / "trees.txt").read_bytes()
+    (tmp_path / "src0" / "trees.txt").write_bytes(whole + b"(2 tampered)\n")
+    err = F.fetch_one("trees.txt", F.FetchArgs(str(tmp_path / "src0"), tmp_path / "dest2", 5.0))
+    assert "checksum mismatch" in err and not (tmp_path / "dest2" / "trees.txt").exists()

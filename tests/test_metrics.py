@@ -51,3 +51,27 @@ def test_ece_by_hand():
 
 def test_overall_is_the_cs224n_formula():
     assert overall(0.5, 0.8, 0.6) == pytest.approx((0.5 + 0.8 + 0.8) / 3)
+
+
+def test_bootstrap_intervals_against_scipy():
+    """Percentile intervals from our vectorised resampling match scipy.stats.bootstrap on the same draws."""
+    from scipy import stats
+
+    from minbert.bootstrap import confidence_intervals, resampled_metrics
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 5, 400)
+    pred = np.where(rng.random(400) < 0.5, gold, rng.integers(0, 5, 400))
+    res = resampled_metrics("sst", gold, {"pred": pred}, n=2000)
+    ref = stats.bootstrap(((gold == pred).astype(float),), np.mean, n_resamples=2000, method="percentile",
+                          random_state=0).confidence_interval
+    lo, hi = np.percentile(res["accuracy"], [2.5, 97.5])
+    assert abs(lo - ref.low) < 0.01 and abs(hi - ref.high) < 0.01
+    x = rng.normal(size=300)
+    y = x + rng.normal(size=300)
+    sts = resampled_metrics("sts", y, {"score": x}, n=300)
+    i = np.random.default_rng(0).integers(0, 300, (300, 300))  # the same draws, metric by metric
+    assert np.allclose(sts["pearson"][:5], [stats.pearsonr(x[r], y[r])[0] for r in i[:5]])
+    assert np.allclose(sts["spearman"][:5], [stats.spearmanr(x[r], y[r])[0] for r in i[:5]])
+    ci = confidence_intervals({"sst": gold, "sts": y}, {"sst": {"pred": pred}, "sts": {"score": x}})
+    assert ci["sst_acc_ci95"][0] < (gold == pred).mean() < ci["sst_acc_ci95"][1] and "overall_ci95" not in ci
+    assert set(ci) == {"sst_acc_ci95", "sst_macro_f1_ci95", "sts_pearson_ci95", "sts_spearman_ci95"}
