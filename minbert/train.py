@@ -104,8 +104,10 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
     for task, idx in step:
         shard = idx[dist.rank()::dist.world_size()] or idx[:1]  # each rank its share of the global batch
         batches.append(make_batch(task, train[task], shard, tok, cfg.max_length, raw.joint_input(task)).to(device))
-    outs = model([(b.task, b.inputs) for b in batches])
-    losses = {b.task: raw.head(b.task).loss(o, b.labels) * cfg.task_weight(b.task) for b, o in zip(batches, outs)}
+    dtype = cfg.autocast_dtype(device.type)
+    with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        outs = model([(b.task, b.inputs) for b in batches])
+        losses = {b.task: raw.head(b.task).loss(o, b.labels) * cfg.task_weight(b.task) for b, o in zip(batches, outs)}
     opt.zero_grad(set_to_none=True)
     total = sum(losses.values())
     if total.requires_grad:  # not so for a parameter-free head on a frozen encoder

@@ -50,6 +50,7 @@ class TrainConfig:
     seed: int = 11711
     threads: int = 2
     device: str = "auto"
+    precision: str = "auto"
     limit: int = 0
     train_limit: int = 0
     dev_limit: int = 0
@@ -60,6 +61,12 @@ class TrainConfig:
     resume: bool = False
     quiet: bool = False
     command: str = field(default="", repr=False)
+
+    def autocast_dtype(self, device_type: str):
+        """torch.bfloat16 where the training forward runs under autocast, else None."""
+        import torch
+        bf16 = self.precision == "bf16" or (self.precision == "auto" and device_type == "cuda")
+        return torch.bfloat16 if bf16 else None
 
     def task_weight(self, task: str) -> float:
         return {"sst": self.sst_weight, "para": self.para_weight, "sts": self.sts_weight}[task]
@@ -105,6 +112,7 @@ HELP = {
     "seed": "random seed (data order, dropout, masking)",
     "threads": "torch intra-op threads per process",
     "device": "auto (cuda if available, else cpu), cpu or cuda",
+    "precision": "auto (bf16 autocast on cuda, fp32 on cpu), fp32 or bf16 (autocast for the training forward pass)",
     "limit": "use only the first N examples of every split (0: all); for smoke tests",
     "train_limit": "use a fixed random sample of N training examples per task (0: all); for short budgets",
     "dev_limit": "score only a fixed random sample of N dev examples per task (0: all); for short budgets",
@@ -170,7 +178,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
     a["tasks"] = tasks
     choices = {"schedule": SCHEDULES, "sampling": SCHEMES, "pooling": ("mean", "cls"),
                "para_head": ("cosine", "features", "cross"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
-               "device": ("auto", "cpu", "cuda")}
+               "device": ("auto", "cpu", "cuda"), "precision": ("auto", "fp32", "bf16")}
     for k, allowed in choices.items():
         if a[k] not in allowed:
             ap.error(f"--{k.replace('_', '-')} must be one of {', '.join(allowed)}, got {a[k]!r}")

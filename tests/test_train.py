@@ -98,3 +98,20 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
         assert lines[0] == header and len(lines) > 100, name
     sts = [float(line.split(",")[1]) for line in (tmp_path / "pred" / "sts-dev-output.csv").read_text().splitlines()[1:]]
     assert all(0 <= s <= 5 for s in sts)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_training_runs_and_loads_on_cpu(tiny_model_dir, data_dir, tmp_path):
+    out = tmp_path / "cuda"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--device", "cuda")) == 0
+    ckpt = load_checkpoint(out / "model")  # on the CPU
+    assert json.loads((out / "config.json").read_text())["config"]["precision"] == "auto"
+    assert 0 <= ckpt.meta["metrics"]["sst_acc"] <= 1
+
+
+def test_bf16_autocast_on_cpu_runs(tiny_model_dir, data_dir, tmp_path):
+    """The same autocast path on the CPU (where the GPU test cannot run): --precision bf16."""
+    out = tmp_path / "bf16"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--precision", "bf16",
+                            "--device", "cpu")) == 0
+    assert load_checkpoint(out / "model").meta["train_config"]["precision"] == "bf16"
