@@ -55,12 +55,19 @@ def probe(url: str, stop: threading.Event, lat: list[float]) -> None:
         time.sleep(0.1)
 
 
-def hammer(url: str, work: list, users: int) -> list[tuple[str, float, str]]:
+def hammer(url: str, work: list, users: int, log=None) -> list[tuple[str, float, str, int | None]]:
+    """(endpoint, seconds, outcome, tracebacks) per request; with one user and `log` (the server log's text),
+    the tracebacks each request added to the log, else None."""
     from gradio_client import Client
 
     def one_user(chunk):
         c = Client(url, verbose=False)
-        return [(ep, *call(c, ep, args)) for ep, args in chunk]
+        out = []
+        for ep, args in chunk:
+            before = tracebacks(log()) if log and users == 1 else None
+            s, outcome = call(c, ep, args)
+            out.append((ep, s, outcome, None if before is None else tracebacks(log()) - before))
+        return out
 
     chunks = [work[i::users] for i in range(users)]
     with ThreadPoolExecutor(users) as pool:
@@ -81,15 +88,16 @@ def raw_upload(url: str, path: Path) -> str:
     return f"{answer} after {time.perf_counter() - t:.1f} s"
 
 
-def report(title: str, results: list[tuple[str, float, str]]) -> None:
+def report(title: str, results: list[tuple[str, float, str, int | None]]) -> None:
     print(f"\n{title}: {len(results)} requests")
     by_ep: dict[str, list] = {}
-    for ep, s, outcome in results:
-        by_ep.setdefault(ep, []).append((s, outcome))
+    for ep, s, outcome, tb in results:
+        by_ep.setdefault(ep, []).append((s, outcome, tb))
     for ep, rs in sorted(by_ep.items()):
-        lat = [s for s, _ in rs]
-        kinds = {k: sum(o.split(":")[0] == k for _, o in rs) for k in ("ok", "message", "rejected")}
-        print(f"  {ep:19s} {len(rs):4d} calls  p95 {q(lat, 0.95):6.2f} s  max {max(lat):6.2f} s  "
+        lat = [s for s, _, _ in rs]
+        kinds = {k: sum(o.split(":")[0] == k for _, o, _ in rs) for k in ("ok", "message", "rejected")}
+        tbs = "n/a (see the total)" if rs[0][2] is None else sum(tb for *_, tb in rs)
+        print(f"  {ep:19s} {len(rs):4d} calls  tracebacks {tbs}  p95 {q(lat, 0.95):6.2f} s  max {max(lat):6.2f} s  "
               f"answers ok {kinds['ok']}, message {kinds['message']}, rejected by Gradio {kinds['rejected']}")
 
 
@@ -116,7 +124,7 @@ def main() -> None:
         t0 = time.time()
         big = max(uploads, key=lambda p: p.stat().st_size)
         print(f"raw upload of {big.name} ({big.stat().st_size / 2**20:.0f} MiB): {raw_upload(server.url, big)}")
-        seq = hammer(server.url, work, 1)
+        seq = hammer(server.url, work, 1, server.log)
         conc = hammer(server.url, work, args.users)
         stop.set()
         prober.join()
@@ -128,7 +136,7 @@ def main() -> None:
         log = server.log()
     report("sequential hostile requests", seq)
     report(f"{args.users} concurrent users, hostile requests", conc)
-    every = [s for _, s, _ in seq + conc]
+    every = [s for _, s, *_ in seq + conc]
     print(f"\nabuse phases took {wall:.0f} s; tracebacks in the server log: {tracebacks(log)}; server alive at the end: "
           f"{alive == 'ok'}; peak server RSS {rss.peak:.0f} MB; slowest answer {max(every):.2f} s")
     finite = [x for x in probe_lat if x != float("inf")]

@@ -57,7 +57,9 @@ class BertSelfAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, self.n_heads, self.head_size).transpose(1, 2)  # (B, heads, T, d)
 
-    def forward(self, x: torch.Tensor, mask_bias: torch.Tensor, output_attentions: bool):
+    def forward(self, x: torch.Tensor, mask_bias: torch.Tensor, output_attentions: bool,
+                head_mask: torch.Tensor | None = None):
+        """head_mask (heads,): 1 keeps a head, 0 removes it (its context vectors become zero)."""
         q, k, v = (self.split_heads(f(x)) for f in (self.query, self.key, self.value))
         probs = None
         if output_attentions:  # explicit path: the probabilities are a result in their own right
@@ -67,6 +69,9 @@ class BertSelfAttention(nn.Module):
         else:  # fused kernel, same maths
             p = self.dropout_p if self.training else 0.0
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=p)
+        if head_mask is not None:  # as Hugging Face: the probabilities, hence the context, times the mask
+            ctx = ctx * head_mask.to(ctx.dtype)[None, :, None, None]
+            probs = None if probs is None else probs * head_mask.to(probs.dtype)[None, :, None, None]
         B, _, T, _ = ctx.shape
         return ctx.transpose(1, 2).reshape(B, T, -1), probs  # (B, T, H)
 
@@ -90,8 +95,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertAddNorm(config.hidden_size, config)
 
-    def forward(self, x, mask_bias, output_attentions):
-        h, probs = self.self(x, mask_bias, output_attentions)
+    def forward(self, x, mask_bias, output_attentions, head_mask=None):
+        h, probs = self.self(x, mask_bias, output_attentions, head_mask)
         return self.output(h, x), probs
 
 
@@ -114,8 +119,8 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertAddNorm(config.intermediate_size, config)  # HF calls it `output`
 
-    def forward(self, x, mask_bias, output_attentions):
-        a, probs = self.attention(x, mask_bias, output_attentions)
+    def forward(self, x, mask_bias, output_attentions, head_mask=None):
+        a, probs = self.attention(x, mask_bias, output_attentions, head_mask)
         return self.output(self.intermediate(a), a), probs
 
 
@@ -162,8 +167,12 @@ class BertModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                inputs_embeds: torch.Tensor | None = None) -> EncoderOutput:
-        """inputs_embeds (B, T, H), if given, replaces the word-embedding lookup (for attribution methods)."""
+                inputs_embeds: torch.Tensor | None = None, head_mask: torch.Tensor | None = None) -> EncoderOutput:
+        """inputs_embeds (B, T, H), if given, replaces the word-embedding lookup (for attribution methods).
+        head_mask (layers, heads), if given: 1 keeps a head, 0 removes it (Michel et al., 2019)."""
+        if head_mask is not None and tuple(head_mask.shape) != (len(self.encoder.layer), self.config.num_attention_heads):
+            raise ValueError(f"head_mask must have shape (layers, heads) = ({len(self.encoder.layer)}, "
+                             f"{self.config.num_attention_heads}), got {tuple(head_mask.shape)}")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
@@ -172,7 +181,7 @@ class BertModel(nn.Module):
         dtype = x.dtype
         mask_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
         attentions = []
-        for layer in self.encoder.layer:
-            x, probs = layer(x, mask_bias, output_attentions)
+        for i, layer in enumerate(self.encoder.layer):
+            x, probs = layer(x, mask_bias, output_attentions, None if head_mask is None else head_mask[i])
             attentions.append(probs)
         return EncoderOutput(x, self.pooler(x), tuple(attentions) if output_attentions else None)

@@ -57,8 +57,9 @@ class MultitaskModel(nn.Module):
     def head(self, task: str) -> nn.Module:
         return {"sst": self.sst, "para": self.para, "sts": self.sts}[task]
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None) -> torch.Tensor:
-        h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds).last_hidden_state
+    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None, head_mask=None) -> torch.Tensor:
+        h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds,
+                      head_mask=head_mask).last_hidden_state
         return pool(h, attention_mask, self.config.pooling)  # (B, H)
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:

@@ -116,3 +116,35 @@ def test_default_weights_are_all_minilm(model_dir):
     cfg = BertConfig.from_json(model_dir / "config.json")
     assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size) == (6, 384, 12, 30522)
     assert set(load_file(str(model_dir / "model.safetensors"))) >= {"encoder.layer.5.output.LayerNorm.weight"}
+
+
+def test_head_mask_all_ones_is_no_mask_and_zeros_match_a_hand_reference(base_model, batch):
+    import math
+    inputs = batch.model_inputs()
+    with torch.no_grad():
+        plain = base_model(**inputs, output_attentions=True)
+        ones = base_model(**inputs, output_attentions=True, head_mask=torch.ones(6, 12))
+        fused_ones = base_model(**inputs, head_mask=torch.ones(6, 12))
+        assert torch.equal(plain.last_hidden_state, ones.last_hidden_state)
+        assert all(torch.equal(a, b) for a, b in zip(plain.attentions, ones.attentions))
+        fused = base_model(**inputs).last_hidden_state
+        assert torch.equal(fused_ones.last_hidden_state, fused)  # the fused path too
+        mask = torch.ones(6, 12)
+        mask[0, 3] = mask[0, 7] = 0
+        masked = base_model(**inputs, head_mask=mask).last_hidden_state
+        # by hand: layer 0 with the context of heads 3 and 7 set to zero, then layers 1..5 as they are
+        x = base_model.embeddings(inputs["input_ids"], inputs["token_type_ids"])
+        bias = (1.0 - inputs["attention_mask"][:, None, None, :].float()) * torch.finfo(torch.float).min
+        layer0, att = base_model.encoder.layer[0], base_model.encoder.layer[0].attention.self
+        q, k, v = (att.split_heads(f(x)) for f in (att.query, att.key, att.value))
+        ctx = ((q @ k.transpose(-1, -2)) / math.sqrt(att.head_size) + bias).softmax(-1) @ v  # (B, 12, T, 32)
+        ctx[:, [3, 7]] = 0
+        a = layer0.attention.output(ctx.transpose(1, 2).reshape(*x.shape), x)
+        h = layer0.output(layer0.intermediate(a), a)
+        for layer in base_model.encoder.layer[1:]:
+            h, _ = layer(h, bias, False)
+    real = batch.attention_mask.bool()
+    torch.testing.assert_close(masked[real], h[real], atol=1e-5, rtol=0)
+    assert (masked[real] - plain.last_hidden_state[real]).abs().max() > 1e-3  # the heads did matter
+    with pytest.raises(ValueError, match="head_mask must have shape"):
+        base_model(**inputs, head_mask=torch.ones(12, 6))
