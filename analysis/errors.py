@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from minbert.data import SST_CLASSES
+from minbert.calibration import confidence_and_correct, ece as calibration_ece
 from minbert.metrics import classification_report, expected_calibration_error, pearson
 
 from .theme import layout
@@ -80,24 +81,29 @@ def ordinal_distance_figure(preds: dict) -> go.Figure:
     return fig
 
 
-def reliability_figure(preds: dict) -> go.Figure:
+def reliability_figure(preds: dict, calibration: dict | None = None) -> go.Figure:
+    """Reliability of the raw probabilities and, with a sidecar `calibration`, of the temperature-scaled
+    ones (dashed; the curve is in-sample, the legend's ECE is the cross-fitted one)."""
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="gray"), name="perfect"))
     for task, name in (("sst", "SST-5"), ("para", "paraphrase")):
         if task not in preds:
             continue
-        p = preds[task]
-        if task == "sst":
-            conf, correct = np.max(np.asarray(p["probs"]), 1), _arr(p, "pred") == _arr(p, "gold")
-        else:
-            prob = _arr(p, "prob")
-            conf, correct = np.where(prob > 0.5, prob, 1 - prob), _arr(p, "pred") == _arr(p, "gold")
-        cal = expected_calibration_error(conf, correct)
-        b = cal["bins"]
-        fig.add_trace(go.Scatter(x=[r["confidence"] for r in b], y=[r["accuracy"] for r in b], mode="lines+markers",
-                                 name=f"{name} (ECE {cal['ece']:.3f})", customdata=[r["count"] for r in b],
-                                 hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} examples"))
-    fig.update_layout(title="Reliability diagram (10 confidence bins)", xaxis=dict(title="confidence", range=[0, 1]),
-                      yaxis=dict(title="accuracy", range=[0, 1]), height=420, **LAYOUT)
+        p, gold = preds[task], _arr(preds[task], "gold")
+        logits = np.log(np.clip(np.asarray(p["probs"], float), 1e-12, 1)) if task == "sst" else \
+            np.log(np.clip(_arr(p, "prob"), 1e-12, 1)) - np.log(np.clip(1 - _arr(p, "prob"), 1e-12, 1))
+        cal = (calibration or {}).get(task)
+        curves = [(f"{name} raw (ECE {calibration_ece(task, logits, gold, 1.0):.3f})", 1.0, "solid")]
+        if cal:
+            curves.append((f"{name} T = {cal['temperature']:.2f} (cross-fitted ECE {cal['ece_after']:.3f})",
+                           cal["temperature"], "dot"))
+        for label, t, dash in curves:
+            b = expected_calibration_error(*confidence_and_correct(task, logits, gold, t))["bins"]
+            fig.add_trace(go.Scatter(x=[r["confidence"] for r in b], y=[r["accuracy"] for r in b], mode="lines+markers",
+                                     name=label, line=dict(dash=dash), customdata=[r["count"] for r in b],
+                                     hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} examples"))
+    fig.update_layout(title="Reliability diagram (10 confidence bins)" + (", before and after temperature scaling" if calibration else ""),
+                      xaxis=dict(title="confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1]),
+                      height=420, **LAYOUT)
     return fig
 
 

@@ -72,7 +72,7 @@ class Studio:
     @guarded(3)
     def sentiment(self, text: str):
         r = self.predictor.sentiment(text)
-        msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})"
+        msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
         return msg, figures.probability_bars(r["probs"]), r
@@ -106,7 +106,7 @@ class Studio:
         verdict = "paraphrase" if r["is_paraphrase"] else "not a paraphrase"
         msg = (f"**{verdict}** · P(paraphrase) {r['probability']:.1%} · cosine {r['cosine']:.3f}"
                + (f" · decision threshold: cosine {r['cosine_threshold']:.3f}" if "cosine_threshold" in r else
-                  " · decision threshold: P = 0.5")
+                  " · decision threshold: P = 0.5") + _temperature_note(r["temperature"])
                + f"\n\n<small>{QUORA_CAVEAT}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
         fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
                                  {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase")
@@ -212,7 +212,8 @@ class Studio:
             return (NO_RESULTS,) + (None,) * 6
         scatter, buckets = errors.sts_figures(self.preds)
         return ("", errors.distribution_figure(self.results.data["distributions"], self.preds),
-                errors.ordinal_distance_figure(self.preds), errors.reliability_figure(self.preds),
+                errors.ordinal_distance_figure(self.preds),
+                errors.reliability_figure(self.preds, self.meta.get("calibration")),
                 scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
 
     def confusion(self, task_name: str, normalise: bool):
@@ -305,3 +306,7 @@ def _write_csv(rows: list[dict]) -> str:
         w.writeheader()
         w.writerows(rows)
     return str(path)
+
+
+def _temperature_note(t: float) -> str:
+    return "" if t == 1.0 else f" · <small>calibrated probability (temperature {t:.2f}; raw logits in the JSON)</small>"

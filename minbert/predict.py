@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .atomic import atomic_open
+from .calibration import apply as calibrated, temperatures
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import SST_CLASSES, Example
 from .quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
@@ -94,23 +95,26 @@ def to_example(row: dict, n: int, args: PredictArgs, pair: bool) -> Example:
 
 
 def result_fields(task: str, out: dict, i: int) -> dict:
+    """Calibrated probabilities (the checkpoint's temperature scaling) and the raw logits they come from."""
     if task == "sst":
+        names = [c.replace(" ", "_") for c in SST_CLASSES]
         return {"label": int(out["pred"][i]), "label_name": SST_CLASSES[int(out["pred"][i])],
-                **{f"p_{c.replace(' ', '_')}": round(float(p), 5) for c, p in zip(SST_CLASSES, out["probs"][i])}}
+                **{f"p_{c}": round(float(p), 5) for c, p in zip(names, out["probs"][i])},
+                **{f"logit_{c}": round(float(z), 5) for c, z in zip(names, out["logits"][i])}}
     if task == "para":
         return {"is_paraphrase": int(out["pred"][i]), "probability": round(float(out["prob"][i]), 5),
-                "cosine": round(float(out["cosine"][i]), 5)}
+                "logit": round(float(out["logit"][i]), 5), "cosine": round(float(out["cosine"][i]), 5)}
     if task == "sts":
         return {"similarity": round(float(out["score"][i]), 4), "cosine": round(float(out["cosine"][i]), 5)}
     return {"embedding": [round(float(x), 6) for x in out["emb"][i]]}
 
 
-def run_chunk(model, tok, task: str, examples: list[Example], args: PredictArgs) -> list[dict]:
+def run_chunk(model, tok, task: str, examples: list[Example], args: PredictArgs, temps: dict[str, float]) -> list[dict]:
     if task == "embed":
         out = predict(model, "sst", examples, tok, args.batch_size, args.max_length, with_embeddings=True)
         out["emb"] = torch.nn.functional.normalize(torch.from_numpy(out["emb"]), dim=-1).numpy()
     else:
-        out = predict(model, task, examples, tok, args.batch_size, args.max_length)
+        out = calibrated(task, predict(model, task, examples, tok, args.batch_size, args.max_length), temps)
     return [{"id": e.id, **result_fields(task, out, i)} for i, e in enumerate(examples)]
 
 
@@ -131,7 +135,7 @@ class Writer:
         self.csv.writerow(rec)
 
 
-def stream(args: PredictArgs, model, tok, writer: Writer, bar) -> int:
+def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, float]) -> int:
     """Predict chunk by chunk; returns the number of bad rows skipped."""
     task, bad, chunk = TASKS[args.task], 0, []
     for n, row, err in read_rows(args.input, args.in_format):
@@ -146,11 +150,11 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar) -> int:
             bad += 1
             tqdm.write(f"skipped {args.input}:{n}: {e}", file=sys.stderr)
         if len(chunk) >= args.chunk_size:
-            for rec in run_chunk(model, tok, task, chunk, args):
+            for rec in run_chunk(model, tok, task, chunk, args, temps):
                 writer.write(rec)
             chunk = []
     if chunk:
-        for rec in run_chunk(model, tok, task, chunk, args):
+        for rec in run_chunk(model, tok, task, chunk, args, temps):
             writer.write(rec)
     return bad
 
@@ -161,7 +165,7 @@ def run(args: PredictArgs) -> int:
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
             tqdm(total=total, unit="row", desc=args.task) as bar:
-        return stream(args, model, ckpt.tokenizer, Writer(f, args.out_format), bar)
+        return stream(args, model, ckpt.tokenizer, Writer(f, args.out_format), bar, temperatures(ckpt.meta))
 
 
 def guess_format(path: Path, given: str | None) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .calibration import apply as calibrated, temperatures
 from .checkpoint import load_checkpoint
 from .data import SST_CLASSES, Example
 from .fairlock import FairLock
@@ -72,6 +73,7 @@ class Predictor:
         self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
         self.fast = apply_quantization(self.model, quantize, tokenizer=self.tok)  # serves; self.model stays fp32
         self.quantize, self.served = quantize, describe(self.fast)
+        self.temps = temperatures(self.meta)  # temperature scaling from the sidecar; 1.0 = raw probabilities
         self.lock = FairLock()
         self._heavy = threading.BoundedSemaphore(1)
         self._base: BertModel | None = None
@@ -110,21 +112,26 @@ class Predictor:
         return F.normalize(e, dim=-1).numpy()
 
     @torch.inference_mode()
-    def _sst_probs(self, enc) -> torch.Tensor:
-        """(N, 5) class probabilities from the serving model (int8 when quantized)."""
+    def _sst_logits(self, enc) -> torch.Tensor:
+        """(N, 5) raw class logits from the serving model (int8 when quantized)."""
         with self.lock:
-            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"].softmax(-1)
+            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"]
+
+    def _sst_probs(self, enc) -> torch.Tensor:
+        """(N, 5) calibrated class probabilities: softmax(logits / T)."""
+        return (self._sst_logits(enc) / self.temps["sst"]).softmax(-1)
 
     def sentiment(self, text: str) -> dict:
-        """Class probabilities and the predicted class: one forward pass, no attributions."""
+        """Calibrated class probabilities, the raw logits and the predicted class: one forward pass."""
         enc = self.encode([clean(text)])
-        probs = self._sst_probs(enc)[0]
+        logits = self._sst_logits(enc)[0]
+        probs = (logits / self.temps["sst"]).softmax(-1)
         label = int(probs.argmax())
-        return {"probs": probs.tolist(), "label": label, "label_name": SST_CLASSES[label],
-                "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
+        return {"probs": probs.tolist(), "logits": logits.tolist(), "temperature": self.temps["sst"], "label": label,
+                "label_name": SST_CLASSES[label], "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
 
     def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
-        """Class probabilities only (no attributions), one row per text."""
+        """Calibrated class probabilities only (no attributions), one row per text."""
         return self._sst_probs(self.encode([clean(t) for t in texts])).tolist()
 
     def sentiment_attributions(self, text: str) -> dict:
@@ -190,9 +197,9 @@ class Predictor:
 
     def paraphrase(self, s1: str, s2: str) -> dict:
         para, _, enc = self._pair(s1, s2)
-        prob = float(para["logit"].sigmoid())
+        prob = float((para["logit"] / self.temps["para"]).sigmoid())  # calibrated; the decision is unchanged
         out = {"cosine": float(para["cosine"]), "probability": prob, "is_paraphrase": prob > 0.5,
-               "truncated": any(enc.truncated)}
+               "logit": float(para["logit"]), "temperature": self.temps["para"], "truncated": any(enc.truncated)}
         if self.model.config.para_head == "cosine":  # the decision boundary is a cosine threshold
             out["cosine_threshold"] = float(-self.model.para.bias / self.model.para.scale)
         return out
@@ -211,7 +218,7 @@ class Predictor:
     def cross_task(self, s1: str, s2: str) -> dict:
         para, sts, _ = self._pair(s1, s2)
         p1, p2 = self.sentiment_probs([s1, s2])
-        out = {"paraphrase_probability": float(para["logit"].sigmoid()), "cosine": float(para["cosine"]),
+        out = {"paraphrase_probability": float((para["logit"] / self.temps["para"]).sigmoid()), "cosine": float(para["cosine"]),
                "sts_score": float(sts["score"]), "sentiment1": p1, "sentiment2": p2}
         out["flags"] = contradictions(out)
         return out
@@ -240,8 +247,8 @@ class Predictor:
             for start in range(0, len(examples), FILE_CHUNK):
                 chunk = examples[start:start + FILE_CHUNK]
                 with self.lock:
-                    parts.append(predict(self.fast, task, chunk, self.tok, FILE_BATCH, MAX_TOKENS,
-                                         with_embeddings=with_embeddings))
+                    parts.append(calibrated(task, predict(self.fast, task, chunk, self.tok, FILE_BATCH, MAX_TOKENS,
+                                                          with_embeddings=with_embeddings), self.temps))
                 if progress:
                     progress(min(1.0, (start + len(chunk)) / len(examples)), f"{start + len(chunk):,} / {len(examples):,} rows")
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}

@@ -57,7 +57,8 @@ def predict(model: MultitaskModel, task: str, examples: list[Example], tok: Toke
             max_length: int = 128, device="cpu", with_embeddings: bool = False) -> dict[str, np.ndarray]:
     """Run one task head over every example, in input order.
 
-    sst: probs (N, 5), pred (N,); para: cosine, prob, pred (N,); sts: cosine, score (N,).
+    sst: logits, probs (N, 5), pred (N,); para: cosine, logit, prob, pred (N,); sts: cosine, score (N,).
+    Probabilities are the raw ones (temperature 1); minbert.calibration.apply serves calibrated ones.
     with_embeddings adds emb (N, H), or emb1/emb2 for pairs.
     """
     was_training = model.training
@@ -69,8 +70,8 @@ def predict(model: MultitaskModel, task: str, examples: list[Example], tok: Toke
         out = _outputs(model, b, with_embeddings)
         if model.joint_input(task):  # the decision comes from the jointly encoded pair
             j = make_batch(task, examples, idx, tok, max_length, joint=True).to(device)
-            prob = model.para.forward_joint(model.embed(**j.inputs))["logit"].sigmoid()
-            out.update(prob=prob, pred=(prob > 0.5).long())
+            logit = model.para.forward_joint(model.embed(**j.inputs))["logit"]
+            out.update(logit=logit, prob=logit.sigmoid(), pred=(logit > 0).long())
         for k, v in out.items():
             parts.setdefault(k, []).append(v.float().cpu().numpy())
         order += idx
@@ -82,14 +83,15 @@ def predict(model: MultitaskModel, task: str, examples: list[Example], tok: Toke
 def _outputs(model: MultitaskModel, b: Batch, with_embeddings: bool) -> dict[str, torch.Tensor]:
     if b.task == "sst":
         emb = model.embed(**b.inputs)
-        probs = model.sst(emb)["logits"].softmax(-1)
-        out = {"probs": probs, "pred": probs.argmax(-1)}
+        logits = model.sst(emb)["logits"]
+        probs = logits.softmax(-1)
+        out = {"logits": logits, "probs": probs, "pred": probs.argmax(-1)}
         return {**out, "emb": emb} if with_embeddings else out
     u, v = model.embed(**b.inputs).chunk(2)
     o = model.head(b.task)(u, v)
     if b.task == "para":
         prob = o["logit"].sigmoid()
-        out = {"cosine": o["cosine"], "prob": prob, "pred": (prob > 0.5).long()}
+        out = {"cosine": o["cosine"], "logit": o["logit"], "prob": prob, "pred": (prob > 0.5).long()}
     else:
         out = {"cosine": o["cosine"], "score": o["score"]}
     return {**out, "emb1": u, "emb2": v} if with_embeddings else out

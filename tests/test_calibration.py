@@ -1,0 +1,70 @@
+"""Temperature scaling: the fit against scipy's optimiser, the split, serving, and the CLI on a tiny model."""
+import numpy as np
+import torch
+
+from minbert import calibration as C
+
+
+def overconfident(n=2000, seed=0):
+    """Logits whose softmax is sharper than the truth: true T = 2.5."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 5)) * 3
+    p = C.scaled_probs("sst", z, 2.5)
+    gold = np.array([rng.choice(5, p=row) for row in p])
+    return z, gold
+
+
+def test_fit_matches_scipy_and_recovers_the_temperature():
+    from scipy.optimize import minimize_scalar
+    z, gold = overconfident()
+    t = C.fit_temperature("sst", z, gold)
+    ref = minimize_scalar(lambda lt: C.nll("sst", z, gold, float(np.exp(lt))), bounds=(np.log(0.05), np.log(20)),
+                          method="bounded").x
+    assert abs(np.log(t) - ref) < 0.01 and 2.0 < t < 3.1
+    assert C.ece("sst", z, gold, t) < C.ece("sst", z, gold, 1.0)
+
+
+def test_binary_temperature_and_cross_fitted_report():
+    rng = np.random.default_rng(1)
+    logit = rng.normal(size=3000) * 4
+    gold = (rng.random(3000) < C.scaled_probs("para", logit, 3.0)).astype(int)
+    ids = [f"{i:025x}" for i in range(3000)]
+    r = C.calibrate("para", ids, logit, gold)
+    assert 2.3 < r["temperature"] < 3.8 and r["ece_after"] < r["ece_before"] and r["nll_after"] < r["nll_before"]
+    assert all(2.0 < r["cross_fit"][k] < 4.2 for k in ("t_half_a", "t_half_b"))
+    b = C.half_b(ids)
+    assert 0.4 < b.mean() < 0.6 and np.array_equal(b, C.half_b(ids))  # fixed, about half
+
+
+def test_apply_changes_confidence_never_the_class():
+    z, _ = overconfident(200)
+    out = {"logits": z, "probs": C.scaled_probs("sst", z, 1.0), "pred": z.argmax(-1)}
+    cal = C.apply("sst", out, {"sst": 2.5, "para": 1.0})
+    assert np.array_equal(cal["probs"].argmax(-1), out["pred"]) and cal["probs"].max(-1).mean() < out["probs"].max(-1).mean()
+    assert cal["logits"] is z and np.allclose(cal["probs"].sum(-1), 1, atol=1e-5)
+    assert C.temperatures({}) == {"sst": 1.0, "para": 1.0}
+
+
+def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_dir, tmp_path):
+    from analysis.calibrate import main
+    from minbert.checkpoint import load_checkpoint, save_checkpoint
+    from minbert.model import BertModel
+    from minbert.multitask import MultitaskConfig, MultitaskModel
+    from minbert.predictor import Predictor
+    from minbert.tokenizer import Tokenizer
+    torch.manual_seed(0)
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(para_head="features")).eval()
+    with torch.no_grad():
+        model.sst.classifier.weight.mul_(400)  # an overconfident head
+    stem = tmp_path / "tiny"
+    save_checkpoint(stem, model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
+    assert main(["--checkpoint", str(stem), "--data-dir", str(data_dir)]) == 0
+    cal = load_checkpoint(stem).meta["calibration"]  # the weights still verify
+    assert cal["sst"]["temperature"] > 1 and cal["sst"]["ece_after"] <= cal["sst"]["ece_before"]
+    p = Predictor(stem)
+    r = p.sentiment("A fine film.")
+    raw = torch.tensor(r["logits"]).softmax(-1)
+    assert r["temperature"] == cal["sst"]["temperature"] and max(r["probs"]) < float(raw.max())
+    assert int(np.argmax(r["probs"])) == int(raw.argmax())
+    q = p.paraphrase("a cat", "a kitten")
+    assert abs(q["probability"] - float(torch.tensor(q["logit"] / q["temperature"]).sigmoid())) < 1e-6
