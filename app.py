@@ -169,7 +169,7 @@ def errors_tab(studio, demo):
     with gr.Row():
         gr.Plot(ordinal, label="SST ordinal error distance")
         gr.Plot(reliab, label="Calibration")
-    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Quora threshold on P(duplicate)")
+    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Quora threshold on the raw P(duplicate)")
     thr_note = gr.Markdown()
     thr_plot = gr.Plot(label="Threshold trade-off")
     for ev in (thr.change, demo.load):

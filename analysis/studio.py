@@ -60,8 +60,10 @@ class Studio:
             return ""
         if self.fetch is None:
             return NO_TEXT_OFFLINE
-        if self.fetch.state == "done" and self.results.attach_texts(self.fetch.dest):
-            return ""
+        if self.fetch.state == "done":
+            if self.results.attach_texts(self.fetch.dest):
+                return ""
+            return f"Sentence text needs the task data; the files fetched into `{self.fetch.dest}` could not be read."
         return self.fetch.describe()
 
     def data_pending(self) -> bool:
