@@ -274,9 +274,12 @@ class Studio:
     def training(self):
         m = self.meta.get("metrics", {})
         cfg = self.meta.get("train_config", {})
-        summary = (f"**Dev metrics of this checkpoint** (fp16 weights): SST acc {m.get('sst_acc', float('nan')):.4f} · "
-                   f"Quora acc {m.get('para_acc', float('nan')):.4f} · STS r {m.get('sts_pearson', float('nan')):.4f} · "
-                   f"overall {m.get('overall', float('nan')):.4f} · trained in {self.meta.get('train_minutes', 0):.1f} min\n\n"
+        ci = self.meta.get("metrics_ci95", {})
+        parts = " · ".join(_with_ci(m, ci, k, n) for k, n in (("sst_acc", "SST acc"), ("para_acc", "Quora acc"),
+                                                              ("sts_pearson", "STS r"), ("overall", "overall")))
+        summary = (f"**Dev metrics of this checkpoint** (fp16 weights): {parts} · trained in "
+                   f"{self.meta.get('train_minutes', 0):.1f} min"
+                   + (f"\n\n<small>[lo, hi]: {self.meta.get('ci95_method')}</small>" if ci else "") + "\n\n"
                    f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
                    f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
                    f"of {cfg.get('epochs', '?')})")
@@ -308,6 +311,11 @@ def _write_csv(rows: list[dict]) -> str:
         w.writeheader()
         w.writerows(rows)
     return str(path)
+
+
+def _with_ci(metrics: dict, ci: dict, key: str, name: str) -> str:
+    lo_hi = ci.get(f"{key}_ci95")
+    return f"{name} {metrics.get(key, float('nan')):.4f}" + (f" [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else "")
 
 
 def _temperature_note(t: float) -> str:

@@ -16,7 +16,7 @@ import torch
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .bootstrap import N_RESAMPLES, confidence_intervals
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
 from .multitask import MultitaskModel
@@ -99,6 +99,7 @@ class EvalArgs:
     predict_dir: Path | None
     batch_size: int
     quantize: str
+    into_sidecar: bool
 
 
 def parse_args(argv) -> EvalArgs:
@@ -110,9 +111,14 @@ def parse_args(argv) -> EvalArgs:
     ap.add_argument("--predict-dir", default=None, help="write CS224N-format prediction CSVs into this folder")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
     ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
+    ap.add_argument("--into-sidecar", action="store_true",
+                    help="also store the 95%% intervals in the checkpoint's sidecar (metrics_ci95), where the app shows "
+                         "them; only for fp32 evaluation, whose metrics are the sidecar's own")
     a = ap.parse_args(argv)
+    if a.into_sidecar and a.quantize != "none":
+        ap.error("--into-sidecar stores the checkpoint's own (unquantized) intervals; drop --quantize")
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
-                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize)
+                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize, a.into_sidecar)
 
 
 def run(args: EvalArgs) -> dict:
@@ -129,6 +135,9 @@ def run(args: EvalArgs) -> dict:
                           data.para_dev, args.batch_size)
     if args.out_json:
         atomic_write_json(args.out_json, metrics)
+    if args.into_sidecar:
+        update_sidecar(args.checkpoint, metrics_ci95={k: v for k, v in metrics.items() if k.endswith("_ci95")},
+                       ci95_method=CI_METHOD)
     return metrics
 
 

@@ -85,9 +85,14 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
     from minbert.evaluate import EvalArgs, run
-    m = run(EvalArgs(out / "model", str(data_dir), tmp_path / "m.json", tmp_path / "pred", 64, "none"))
+    m = run(EvalArgs(out / "model", str(data_dir), tmp_path / "m.json", tmp_path / "pred", 64, "none", True))
     saved = json.loads((tmp_path / "m.json").read_text())
     assert {"sst_acc", "para_acc", "sts_pearson", "overall", "para_protocol"} <= saved.keys()
+    for k in ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall"):
+        lo, hi = saved[f"{k}_ci95"]
+        assert lo <= saved[k] <= hi, k
+    meta = load_checkpoint(out / "model").meta  # the sidecar still verifies, and holds the intervals
+    assert meta["metrics_ci95"]["overall_ci95"] == saved["overall_ci95"] and "bootstrap" in meta["ci95_method"]
     assert saved["overall"] == pytest.approx(m["overall"])
     assert saved["tasks"]["sst"]["confusion"] and len(saved["tasks"]["sst"]["per_class"]["f1"]) == 5
     headers = {"sst-dev-output.csv": "id,Predicted_Sentiment", "para-dev-output.csv": "id,Predicted_Is_Paraphrase",
