@@ -101,9 +101,9 @@ def reliability_figure(preds: dict, calibration: dict | None = None) -> go.Figur
             fig.add_trace(go.Scatter(x=[r["confidence"] for r in b], y=[r["accuracy"] for r in b], mode="lines+markers",
                                      name=label, line=dict(dash=dash), customdata=[r["count"] for r in b],
                                      hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} examples"))
-    fig.update_layout(title="Reliability diagram (10 confidence bins)" + (", before and after temperature scaling" if calibration else ""),
+    fig.update_layout(title="Reliability (10 bins)" + (": raw and temperature-scaled" if calibration else ""),
                       xaxis=dict(title="confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1]),
-                      height=420, **LAYOUT)
+                      legend=dict(orientation="h", y=-0.22, font=dict(size=10)), height=470, **layout(50, 20, 60, 120))
     return fig
 
 
