@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from analysis.errors import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from minbert.data import SST_CLASSES
 from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
 UPLOAD_LIMIT = "20mb"  # = analysis.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
-MISCLASSIFIED = ["gold", "predicted", "confidence", "text", "id"]  # = analysis.errors.MISCLASSIFIED_COLUMNS
 MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
 
 EXAMPLES_SST = ["A gorgeous, witty and deeply moving film.", "The plot is thin and the jokes fall flat.",

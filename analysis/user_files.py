@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minbert.data import LABEL_RANGE, DataError, Example, parse_label
+from minbert.data import DataError, Example, parse_label
 from minbert.predict import read_rows
 from minbert.predictor import InputError
 
@@ -113,7 +113,3 @@ def _example(row: dict, n: int, picked: dict[str, str], label_kind: str | None, 
     label = parse_label(values["label"], label_kind, f"{name}:{n}") if label_kind else None
     return Example(str(n), values["text"], values.get("text2"), label)
 
-
-def label_range(task: str) -> str:
-    lo, hi = LABEL_RANGE[KIND[task]]
-    return f"{lo:g}..{hi:g}"
