@@ -6,13 +6,14 @@ import numpy as np
 
 from minbert.evaluate import gold as gold_of
 from minbert.metrics import task_metrics
+from minbert.predict import TASKS as PREDICT_TASKS
 from minbert.predictor import Predictor, Progress
 
 from . import errors
 from .results import DevResults
 from .user_files import Parsed
 
-TASK_KEY = {"sentiment": "sst", "paraphrase": "para", "similarity": "sts"}
+TASK_KEY = {name: key for name, key in PREDICT_TASKS.items() if name != "embed"}  # the batch CLI's task names
 TASKS = tuple(TASK_KEY)
 
 

@@ -138,8 +138,8 @@ class Predictor:
         """Integrated-gradients contribution of every token to the predicted class's logit (fp32 model)."""
         enc = self.encode([clean(text)])
         with self.heavy():
-            # explain the class the app shows; in fp32 the IG pass itself finds it, int8 may differ
-            label = None if self.fast is self.model else int(self._sst_probs(enc)[0].argmax())
+            # explain the class the app shows (a temperature never moves the argmax); in fp32 the IG pass finds it
+            label = None if self.fast is self.model else int(self._sst_logits(enc)[0].argmax())
             label, contrib, check, steps = self._integrated_gradients(enc, label)
         return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
                 "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": ig_method(steps),
