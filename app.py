@@ -1,6 +1,6 @@
 """minBERT multitask studio: a Gradio app to explore the multitask model. This file only wires the UI.
 
-    python app.py [--checkpoint checkpoints/minbert-multitask] [--share] [--quantize int8] [--offline]
+    python app.py [--checkpoint checkpoints/minbert-multitask] [--compare OTHER] [--share] [--quantize int8] [--offline]
 
 Serves on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise. Without task data on
 disk it fetches the dev files into the user cache in the background (MINBERT_OFFLINE=1 turns that off).
@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from analysis import behaviour_view
+from analysis.behaviour import EXPECTATIONS
+from analysis.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
+from analysis.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.errors import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
+from analysis.heads_view import PRESETS
 from minbert.data import SST_CLASSES
 from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
@@ -41,6 +46,7 @@ class AppArgs:
     quantize: str
     data_dir: str | None
     offline: bool
+    compare: str | None
 
 
 def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
@@ -121,6 +127,28 @@ def attention_tab(studio):
     for ctl in (layer, head, hide):
         ctl.change(studio.attention_views, [state, layer, head, hide], views, api_visibility="private")
     gr.api(studio.attention_api, api_name="attention", **HEAVY)  # plain JSON; optional layer (and head)
+    head_importance_block(studio, t1, t2)
+
+
+def head_importance_block(studio, t1, t2):
+    """Which heads matter per task (precomputed), and a live mask: remove heads, re-run the text above."""
+    gr.Markdown("### Head importance (Michel et al., 2019)")
+    summary, maps, curves = studio.head_views()
+    gr.Markdown(summary)
+    if maps is not None:
+        gr.Plot(maps, label="Head importance maps")
+        gr.Plot(curves, label="Pruning curves")
+    gr.Markdown("#### Live head mask: remove heads and re-run the text (or pair) above")
+    with gr.Row():
+        preset = gr.Dropdown(PRESETS, value="none", label="Preset", scale=1)
+        spec = gr.Textbox(label="Heads to remove: layer.head (e.g. 2.7 5.0), or L<layer> for a whole layer", scale=3)
+    btn = gr.Button("Run with these heads removed", variant="primary")
+    msg = gr.Markdown()
+    fig = gr.Plot(label="All heads vs masked")
+    with gr.Accordion("Raw output (JSON)", open=False):
+        js = gr.JSON()
+    preset.change(studio.head_preset, [preset], [spec], api_visibility="private")
+    btn.click(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_name="head_mask")
 
 
 def embeddings_tab(studio):
@@ -263,6 +291,72 @@ def training_tab(studio):
         gr.Dataframe(value=rows, headers=cols, wrap=True)
 
 
+def behaviour_tab(studio):
+    beh = studio.behaviour
+    if beh is None:
+        gr.Markdown("No behavioural results for this checkpoint: run `python -m analysis.behaviour --checkpoint "
+                    f"{studio.checkpoint}`. Your own template below still works.")
+    else:
+        gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
+                    "model beside its pretrained base encoder carrying the same heads.")
+        gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
+        gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests")
+        names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
+        with gr.Row():
+            test = gr.Dropdown(names, value=shown, label="Test")
+            model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
+        first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
+        cap = gr.Markdown(first_cap)
+        cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases")
+        for ev in (test.change, model.change):
+            ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
+    gr.Markdown("### Your own test\nWrite a template with `{placeholders}`: built-in word lists are noun, pos_adj, "
+                "neg_adj, adj, intens, name, city, pronoun, subject, person, activity, topic; add your own as "
+                "`key: word, word` lines. For a pair, write `sentence 1 ||| sentence 2`.")
+    with gr.Row():
+        template = gr.Textbox(label="Template", value="The {noun} was not {pos_adj}.", scale=3)
+        expect = gr.Dropdown(list(EXPECTATIONS), value="negative (class 0-1)", label="Expectation", scale=2,
+                             allow_custom_value=True)  # the studio answers an unknown one with a message
+    fills = gr.Textbox(label="Extra word lists (optional)", lines=2, placeholder="food: pizza, soup, salad")
+    btn = gr.Button("Run my test", variant="primary")
+    msg = gr.Markdown()
+    table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)")
+    btn.click(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template", **HEAVY)
+
+
+def compare_tab(studio):
+    sources = studio.compare_sources()
+    own, first = (sources[0], f"{sources[0]}@epoch1") if sources else (None, None)
+    # default: the checkpoint against --compare, else its first epoch (A) against itself (B)
+    default_a, default_b = (own, studio.compare_with) if studio.compare_with else (
+        (first, own) if first in sources else (own, own))
+    gr.Markdown("Two models on the same dev examples: B - A with paired bootstrap 95% intervals, McNemar's exact "
+                "test (SST, Quora), the confusion-matrix difference and the examples that flipped. Every training "
+                "run records each epoch's dev predictions, so a model can be compared with its own earlier epochs.")
+    with gr.Row():  # custom values reach the studio, which answers anything unlisted with a message
+        a = gr.Dropdown(sources, value=default_a, label="A (reference)", allow_custom_value=True, scale=3)
+        b = gr.Dropdown(sources, value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)
+        refresh = gr.Button("Refresh lists", scale=1)
+    btn = gr.Button("Compare", variant="primary")
+    msg = gr.Markdown()
+    conf = gr.Plot(label="Confusion-matrix difference")
+    with gr.Accordion("Whole report (JSON, every flip)", open=False):
+        report = gr.JSON()
+    with gr.Row():
+        task = gr.Radio(["SST-5", "Quora", "STS-B"], value="SST-5", label="Task")
+        direction = gr.Radio(list(DIRECTIONS), value="A right, B wrong", label="Flips")
+    cap = gr.Markdown()
+    flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples")
+    def relist():
+        names = studio.compare_sources()
+        return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
+
+    refresh.click(relist, None, [a, b], api_visibility="private")
+    done = btn.click(studio.compare, [a, b], [msg, conf, report], api_name="compare")
+    for ev in (done.then, task.change, direction.change):
+        ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
+
+
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
         base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
@@ -285,6 +379,10 @@ def build_demo(studio) -> gr.Blocks:
             wired = embeddings_tab(studio)
         with gr.Tab("Errors & imbalance"):
             mis = errors_tab(studio, demo)
+        with gr.Tab("Behaviour"):
+            behaviour_tab(studio)
+        with gr.Tab("Compare"):
+            compare_tab(studio)
         with gr.Tab("Training"):
             training_tab(studio)
         if wired:
@@ -321,8 +419,11 @@ def parse_args(argv=None) -> AppArgs:
                     help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data, the user cache)")
     ap.add_argument("--offline", action="store_true",
                     help="never fetch the task data (also MINBERT_OFFLINE=1); the maps then show ids, not text")
+    ap.add_argument("--compare", default=None, metavar="OTHER",
+                    help="a second model for the Compare tab (checkpoint, run folder, or either with @epochN); "
+                         "default: this checkpoint's first epoch")
     a = ap.parse_args(argv)
-    return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir, a.offline)
+    return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir, a.offline, a.compare)
 
 
 def fewer_malloc_arenas() -> None:
@@ -342,7 +443,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     fewer_malloc_arenas()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline)
+    studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline, args.compare)
     demo = build_demo(studio)
     demo.queue(default_concurrency_limit=4).launch(  # light requests; model work is serialised inside anyway
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,

@@ -15,10 +15,10 @@ COLUMNS = ["row", "SST acc", "Quora acc", "STS r", "overall", "minutes", "flags"
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
-    """Train one configuration (resuming if it already finished) and return its table row."""
+    """Train one configuration (reused if it finished, resumed if it stopped midway) and return its table row."""
     out = out_root / re.sub(r"[^A-Za-z0-9.-]+", "_", name.replace("+", "plus")).strip("_")
     log = out / "log.jsonl"
-    cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "0"])
+    cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "200", "--resume"])
     if not (out / "model.json").exists():
         t0 = time.time()
         fit(cfg)

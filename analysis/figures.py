@@ -162,3 +162,19 @@ def entropy_panels(finetuned: np.ndarray, base: np.ndarray) -> go.Figure:
                                       colorbar=dict(title="Δ", x=1.01, **bar)), **LAYOUT)
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def mask_figure(r: dict) -> go.Figure:
+    """All heads vs the masked model: class probabilities for a sentence, P(paraphrase) and STS/5 for a pair."""
+    full, masked = r["all heads"], r["masked"]
+    if r["pair"]:
+        names = ["P(paraphrase)", "STS score / 5"]
+        a = [full["paraphrase_probability"], full["sts_score"] / 5]
+        b = [masked["paraphrase_probability"], masked["sts_score"] / 5]
+    else:
+        names, a, b = list(SST_CLASSES), full["sentiment"], masked["sentiment"]
+    fig = go.Figure([go.Bar(x=names, y=a, name="all heads", marker_color="#95a5a6"),
+                     go.Bar(x=names, y=b, name=f"{r['removed']} heads removed", marker_color="#2c3e50")])
+    fig.update_layout(barmode="group", title="With and without the masked heads", yaxis=dict(range=[0, 1.05]),
+                      height=340, **LAYOUT)
+    return fig

@@ -6,10 +6,13 @@ Writes beside the checkpoint, with no sentence text (dataset text is never commi
   NAME.dev.json         per-example ids, gold labels, predictions, probabilities; label distributions;
                         2-D UMAP coordinates of the dev sentence embeddings, fine-tuned and base model
   NAME.dev.safetensors  int8 L2-normalised embeddings of the mapped sentences (to place new sentences)
+Head importance (analysis.heads) and behavioural tests (analysis.behaviour) add to NAME.dev.json; a new
+precompute keeps them when the weights are unchanged.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from dataclasses import dataclass
@@ -74,6 +77,18 @@ def distributions(data) -> dict:
             "sts_dev": np.histogram([e.label for e in data.sts_dev], bins=5, range=(0, 5))[0].tolist()}
 
 
+KEPT = ("heads", "behaviour")  # slower analyses (analysis.heads, analysis.behaviour) stored in the same file
+
+
+def kept_analyses(json_path: Path, sha256: str) -> dict:
+    """The earlier file's head and behaviour results, when they belong to the same weights."""
+    try:
+        old = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: old[k] for k in KEPT if k in old and old.get("weights_sha256") == sha256}
+
+
 def run(args: PrecomputeArgs) -> tuple[Path, Path]:
     torch.set_num_threads(2)
     ckpt = load_checkpoint(args.checkpoint)
@@ -92,6 +107,7 @@ def run(args: PrecomputeArgs) -> tuple[Path, Path]:
     result["map"] = {"points": [list(p) for p in pts], "umap_params": UMAP_PARAMS,
                      **{w: np.round(fit_umap(e), 4).tolist() for w, e in emb.items()}}
     json_path, emb_path = results_paths(args.checkpoint)
+    result.update(kept_analyses(json_path, result["weights_sha256"]))
     atomic_write_json(json_path, result)
     q = {w: torch.from_numpy(np.clip(np.round(e * 127), -127, 127).astype(np.int8)) for w, e in emb.items()}
     atomic_write_bytes(emb_path, st_save(q))

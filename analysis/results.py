@@ -43,6 +43,21 @@ class DevResults:
         return None if pair is None else pair[k]
 
 
+def store_analysis(checkpoint: str | Path, key: str, result: dict) -> Path:
+    """Add one analysis (key "heads" or "behaviour") to a checkpoint's dev results; they must exist and belong
+    to the same weights (result["weights_sha256"])."""
+    from minbert.atomic import atomic_write_json
+    path = results_paths(checkpoint)[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"no precomputed results at {path}: run `python -m analysis.precompute` first")
+    data = json.loads(path.read_text())
+    if data.get("weights_sha256") != result["weights_sha256"]:
+        raise ValueError(f"{path} belongs to other weights: run `python -m analysis.precompute` again first")
+    data[key] = result
+    atomic_write_json(path, data)
+    return path
+
+
 def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha256: str | None = None) -> DevResults | None:
     """None when the checkpoint has no precomputed results (or they belong to other weights)."""
     json_path, emb_path = results_paths(checkpoint)

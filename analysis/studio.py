@@ -17,7 +17,8 @@ from minbert.data import SST_CLASSES
 from minbert.evaluate import QUORA_CAVEAT
 from minbert.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
 
-from . import embedding_map, errors, figures, file_eval, training_view, user_files
+from . import (behaviour, behaviour_view, compare, compare_view, embedding_map, errors, figures, file_eval, heads_view,
+               training_view, user_files)
 from .data_fetch import DataFetch, offline_requested
 from .results import DevResults, load_results
 
@@ -44,8 +45,10 @@ def guarded(n_outputs: int):
 
 class Studio:
     def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None,
-                 offline: bool = False):
+                 offline: bool = False, compare_with: str | None = None):
         self.predictor = Predictor(checkpoint, quantize)
+        self.checkpoint = str(checkpoint)
+        self.compare_with = compare_with
         self.meta = self.predictor.meta
         self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
         self.offline = offline_requested(offline)
@@ -269,6 +272,83 @@ class Studio:
         except InputError as e:
             return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, None
         return file_eval.message(state, html.escape(parsed.bad_summary())), state["metrics"], state
+
+    # --- head importance (Attention tab) --------------------------------------------------------
+    @property
+    def heads(self) -> dict | None:
+        return None if self.results is None else self.results.data.get("heads")
+
+    def head_views(self):
+        """(summary, importance maps, pruning curves), or a notice on how to compute them."""
+        if self.heads is None:
+            return ("No head-importance results for this checkpoint: run `python -m analysis.heads --checkpoint "
+                    f"{self.checkpoint}`.", None, None)
+        return heads_view.summary(self.heads), heads_view.importance_figure(self.heads), heads_view.pruning_figure(self.heads)
+
+    def head_preset(self, preset: str) -> str:
+        return heads_view.preset_heads(self.heads, preset)
+
+    @guarded(3)
+    def head_mask_run(self, spec: str, text: str, text2: str | None = None):
+        cfg = self.predictor.model.bert.config
+        try:
+            mask = heads_view.parse_heads(str(spec or "")[:2000], cfg.num_hidden_layers, cfg.num_attention_heads)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        r = self.predictor.with_head_mask(text, text2, mask)
+        full, masked = r["all heads"], r["masked"]
+        if r["pair"]:
+            msg = (f"**{r['removed']} heads removed** · P(paraphrase) {full['paraphrase_probability']:.1%} → "
+                   f"{masked['paraphrase_probability']:.1%} · STS {full['sts_score']:.2f} → {masked['sts_score']:.2f}")
+        else:
+            a, b = int(np.argmax(full["sentiment"])), int(np.argmax(masked["sentiment"]))
+            msg = (f"**{r['removed']} heads removed** · sentiment {SST_CLASSES[a]} ({full['sentiment'][a]:.1%}) → "
+                   f"{SST_CLASSES[b]} ({masked['sentiment'][b]:.1%})")
+        return msg, figures.mask_figure(r), r
+
+    # --- behavioural tests (Behaviour tab) ----------------------------------------------------
+    @property
+    def behaviour(self) -> dict | None:
+        return None if self.results is None else self.results.data.get("behaviour")
+
+    def behaviour_cases(self, which_test: str, model: str):
+        return behaviour_view.worst_rows(self.behaviour, which_test or "", model or "fine-tuned")
+
+    def behaviour_template(self, template: str, fills: str, expectation: str):
+        """The user's own template, run live on the fine-tuned model (at most 200 cases)."""
+        scorer = behaviour.Scorer(self.predictor.model, self.predictor.tok, self.predictor.lock)
+        try:
+            with self.predictor.heavy():
+                res = behaviour.run_template(scorer, str(template or ""), str(fills or "")[:5000], str(expectation or ""))
+        except (behaviour.TemplateError, InputError) as e:
+            return f"⚠️ {html.escape(str(e))}", []
+        return (f"**{res['failures']} of {res['n']} cases fail ({res['failure_rate']:.0%})** · outputs: "
+                f"{res['outputs']} · failing cases first", behaviour_view.template_rows(res))
+
+    # --- comparing two models (Compare tab) -------------------------------------------------------
+    def compare_sources(self) -> list[str]:
+        """This checkpoint and its epochs first, then --compare, then whatever checkpoints/ and runs/ hold."""
+        own = compare.specs_of(Path(self.checkpoint))
+        mine = {compare.split_spec(s)[0].resolve() for s in own}
+        found = [s for s in compare.list_sources() if compare.split_spec(s)[0].resolve() not in mine]
+        return list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
+
+    def compare(self, a: str, b: str):
+        """(summary, confusion difference, report); only sources the app lists (no arbitrary paths)."""
+        allowed = self.compare_sources()
+        if a not in allowed or b not in allowed:
+            return "⚠️ Pick both models from the lists (checkpoints and runs with stored dev predictions).", None, None
+        try:
+            report = compare.compare(compare.load_source(a), compare.load_source(b))
+        except (compare.CompareError, OSError, ValueError, KeyError) as e:
+            return f"⚠️ {html.escape(str(e))}", None, None
+        return compare.summary_markdown(report), compare_view.confusion_diff_figure(report), report
+
+    def flips(self, report: dict | None, task_name: str, direction: str):
+        def text(task, i, k):
+            return self.results.text(task, i, k) if self.results else None
+        return (compare_view.flip_caption(report, task_name or "", direction or ""),
+                compare_view.flip_rows(report, task_name or "", direction or "", text))
 
     # --- training ---------------------------------------------------------------------------
     def training(self):

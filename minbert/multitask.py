@@ -17,6 +17,7 @@ TASKS = ("sst", "para", "sts")
 class MultitaskConfig:
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
     sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
+    sst_ordinal: float = 0.0  # width (in classes) of Gaussian soft SST labels; 0: one-hot cross-entropy
     para_head: str = "cosine"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
     mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
@@ -46,7 +47,7 @@ class MultitaskModel(nn.Module):
         self.config = config
         self.bert = bert
         H = bert.config.hidden_size
-        self.sst = SentimentHead(H, config.sst_dropout)
+        self.sst = SentimentHead(H, config.sst_dropout, config.sst_ordinal)
         self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
         self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
 

@@ -237,6 +237,26 @@ class Predictor:
         return {"tokens": enc.tokens[0], "attentions": att.numpy(), "entropy": ent.numpy(),
                 "truncated": enc.truncated[0]}
 
+    @torch.inference_mode()
+    def with_head_mask(self, text: str, text2: str | None, head_mask: np.ndarray) -> dict:
+        """The fp32 model's answers with all heads and with head_mask (layers, heads; 0 removes a head):
+        calibrated sentiment probabilities for one sentence, P(paraphrase) and the STS score for a pair."""
+        text = clean(text)
+        text2 = clean(text2, "sentence 2") if isinstance(text2, str) and text2.strip() else None
+        enc = self.encode([text] if text2 is None else [text, text2]).model_inputs()
+        out = {}
+        for name, mask in (("all heads", None), ("masked", torch.as_tensor(head_mask, dtype=torch.float32))):
+            with self.lock:
+                emb = self.model.embed(**enc, head_mask=mask)  # (1 or 2, H)
+                if text2 is None:
+                    out[name] = {"sentiment": (self.model.sst(emb)["logits"][0] / self.temps["sst"]).softmax(-1).tolist()}
+                    continue
+                u, v = emb.chunk(2)
+                logit = self.model.para(u, v)["logit"]
+                out[name] = {"paraphrase_probability": float((logit / self.temps["para"]).sigmoid()),
+                             "sts_score": float(self.model.sts(u, v)["score"])}
+        return {**out, "removed": int((np.asarray(head_mask) == 0).sum()), "pair": text2 is not None}
+
     # --- whole files and many pairs --------------------------------------------------------------
     def predict_examples(self, task: str, examples: list[Example], progress: Progress | None = None,
                          with_embeddings: bool = False) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -20,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from . import distributed as dist
+from . import epoch_predictions
 from .atomic import atomic_write_json
 from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
 from .data import TaskData, bucket_batches, find_data_dir, load_tasks
@@ -121,10 +123,11 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
 def evaluate_epoch(raw: MultitaskModel, tok, train, dev, train_eval, cfg, device) -> dict:
     if "sts" in train:
         calibrate_sts(raw, tok, train_eval["sts"], device=device)
-    dev_m, _ = evaluate_model(raw, tok, dev, max_length=cfg.max_length, device=device)
+    dev_m, dev_out = evaluate_model(raw, tok, dev, max_length=cfg.max_length, device=device)
     train_m, _ = evaluate_model(raw, tok, train_eval, max_length=cfg.max_length, device=device)
     keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
-    return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m}}
+    return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m},
+            "dev_outputs": dev_out}
 
 
 def score(metrics: dict) -> float:
@@ -141,12 +144,21 @@ def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 
 def param_groups(model: MultitaskModel, cfg: TrainConfig) -> list[dict]:
-    """Encoder at --lr, heads at --head-lr; `base_lr` is what the schedule multiplies."""
-    enc = [p for p in model.bert.parameters() if p.requires_grad]
-    ids = {id(p) for p in enc}
+    """Encoder at --lr (times --layer-decay per layer below the top), heads at --head-lr; `base_lr` is what
+    the schedule multiplies."""
+    L = len(model.bert.encoder.layer)
+    by_depth: dict[int, list] = {}
+    for name, p in model.bert.named_parameters():
+        if p.requires_grad:
+            m = re.match(r"encoder\.layer\.(\d+)\.", name)
+            depth = 0 if name.startswith("embeddings.") else int(m.group(1)) + 1 if m else L  # pooler: top
+            by_depth.setdefault(depth, []).append(p)
+    ids = {id(p) for ps in by_depth.values() for p in ps}
     heads = [p for p in trainable(model) if id(p) not in ids]
-    return [g for g in ({"params": enc, "lr": cfg.lr, "base_lr": cfg.lr},
-                        {"params": heads, "lr": cfg.head_lr, "base_lr": cfg.head_lr}) if g["params"]]
+    groups = [{"params": ps, "lr": cfg.lr * cfg.layer_decay ** (L - d), "base_lr": cfg.lr * cfg.layer_decay ** (L - d)}
+              for d, ps in sorted(by_depth.items())]
+    groups.append({"params": heads, "lr": cfg.head_lr, "base_lr": cfg.head_lr})
+    return [g for g in groups if g["params"]]
 
 
 def build(cfg: TrainConfig, device) -> tuple[Tokenizer, MultitaskModel]:
@@ -235,7 +247,9 @@ def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, op
 def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device) -> None:
     metrics = evaluate_epoch(raw, tok, train, dev, train_eval, cfg, device) if dist.is_main() else {}
     if dist.is_main():
-        record = {"epoch": progress["epoch"] + 1, "step": progress["global_step"], "lr": opt.param_groups[0]["lr"],
+        outputs = metrics.pop("dev_outputs")
+        epoch_predictions.append(cfg.out_dir, progress["epoch"] + 1, dev, outputs, metrics["dev"])
+        record = {"epoch": progress["epoch"] + 1, "step": progress["global_step"], "lr": top_lr(opt, cfg),
                   "loss": {t: float(np.mean(v)) for t, v in sums.items()}, "loss_curve": {
                       t: [float(np.mean(v[j:j + 20])) for j in range(0, len(v), 20)] for t, v in sums.items()},
                   "minutes": progress["elapsed_s"] / 60, **metrics}
@@ -249,6 +263,11 @@ def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device
     progress["epoch"], progress["step_in_epoch"] = progress["epoch"] + 1, 0
     save_state(raw, opt, progress, cfg)
     dist.barrier()
+
+
+def top_lr(opt, cfg: TrainConfig) -> float:
+    """The learning rate of the top encoder layer (= --lr at the schedule's peak)."""
+    return next((g["lr"] for g in opt.param_groups if g["base_lr"] == cfg.lr), opt.param_groups[0]["lr"])
 
 
 def save_state(raw, opt, progress, cfg) -> None:
@@ -266,10 +285,12 @@ def export(out: Path, tok, data: TaskData, train, dev, cfg, progress, device) ->
     best = load_checkpoint(out / "best", device)
     path = save_checkpoint(out / "model", best.model, tok, best.meta, dtype=torch.float16)
     fp16 = load_checkpoint(path, device)
-    metrics, _ = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
+    metrics, outputs = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
+    epochs = epoch_predictions.add_final(out, outputs, {k: v for k, v in metrics.items() if k != "tasks"})
     meta = {**best.meta, "metrics": metrics, "para_protocol": data.para_protocol, "para_caveat": QUORA_CAVEAT,
             "dropped_rows": data.dropped, "train_minutes": progress["elapsed_s"] / 60,
-            "history": progress["history"], "best_epoch": best.meta["history"][-1]["epoch"]}
+            "history": progress["history"], "best_epoch": best.meta["history"][-1]["epoch"],
+            "epoch_predictions": epochs}
     path = save_checkpoint(out / "model", fp16.model, tok, meta, dtype=torch.float16)
     dist.print0(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) after {meta['train_minutes']:.1f} min")
     return path

@@ -23,6 +23,7 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 32
     lr: float = 5e-5
+    layer_decay: float = 1.0
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -40,6 +41,7 @@ class TrainConfig:
     sst_phrase_min_words: int = 2
     pooling: str = "mean"
     sst_dropout: float = 0.3
+    sst_ordinal: float = 0.0
     para_head: str = "features"
     mnrl_weight: float = 0.0
     sts_loss: str = "cosent"
@@ -84,6 +86,8 @@ HELP = {
     "epochs": "multitask fine-tuning epochs",
     "batch_size": "examples (sentences or pairs) per task batch, summed over processes",
     "lr": "peak learning rate of the encoder in stage 2",
+    "layer_decay": "layer-wise LR decay: each encoder layer below the top trains at this times the LR of the "
+                   "one above, embeddings lowest (1: one LR for the whole encoder)",
     "head_lr": "peak learning rate of the task heads (new weights learn faster than the pretrained encoder)",
     "weight_decay": "AdamW decoupled weight decay",
     "grad_clip": "clip the global gradient norm to this (0: off)",
@@ -102,6 +106,8 @@ HELP = {
     "sst_phrase_min_words": "shortest phrase, in words, that --sst-phrases samples",
     "pooling": "sentence embedding: mean (over real tokens) or cls",
     "sst_dropout": "dropout before the sentiment classifier",
+    "sst_ordinal": "ordinal-aware SST loss: width in classes of Gaussian soft labels around the gold class "
+                   "(e.g. 0.5; 0: one-hot cross-entropy)",
     "para_head": "paraphrase head: cosine (the report), features ([u,v,|u-v|,u*v] + cosine) or cross (joint)",
     "mnrl_weight": "weight of Multiple Negatives Ranking Loss on Quora positives (0: off)",
     "sts_loss": "similarity loss: cosine_embedding (the report), mse or cosent",

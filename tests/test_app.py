@@ -184,3 +184,32 @@ def test_importing_app_starts_nothing():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        cwd=str(CHECKPOINT.parent.parent))
     assert r.returncode == 0 and r.stdout.strip().endswith("ok") and "Running on" not in r.stdout
+
+
+def test_compare_endpoint_self_and_first_epoch(client):
+    from app_server import CHECKPOINT as ck
+    msg, _, report = client.predict(str(ck), str(ck), api_name="/compare")
+    assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in report["tasks"].values()), msg
+    msg, fig, report = client.predict(str(ck), f"{ck}@epoch1", api_name="/compare")
+    assert "McNemar" in msg and fig is not None and report["tasks"]["sst"]["mcnemar"]["a_right_b_wrong"] > 0
+    msg, fig, report = client.predict("/etc/passwd", str(ck), api_name="/compare")
+    assert msg.startswith("⚠️") and report is None  # only listed models, never an arbitrary path
+
+
+def test_live_head_mask(client):
+    msg, _, r = client.predict("", "A wonderful, moving film.", "", api_name="/head_mask")
+    assert r["removed"] == 0 and r["masked"] == r["all heads"]
+    msg, _, r = client.predict("L0 L1 L2 L3 L4 L5", "How do I learn Python?", "What is the best way to learn Python?",
+                               api_name="/head_mask")
+    assert r["removed"] == 72 and r["pair"] and r["masked"] != r["all heads"] and "72 heads removed" in msg
+    msg, _, r = client.predict("7.1", "A film.", "", api_name="/head_mask")
+    assert msg.startswith("⚠️") and "not a head" in msg and r is None
+
+
+def test_behaviour_template_endpoint(client):
+    msg, table = client.predict("The {noun} was {pos_adj}.", "", "positive (class 3-4)", api_name="/behaviour_template")
+    assert "cases fail" in msg and len(table["data"]) == 120
+    msg, table = client.predict("The {dish} was bad.", "", "negative (class 0-1)", api_name="/behaviour_template")
+    assert msg.startswith("⚠️") and "{dish}" in msg
+    msg, _ = client.predict("x", "", "anything", api_name="/behaviour_template")
+    assert msg.startswith("⚠️") and "expectation" in msg

@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium driven by Playwright) opens every tab, runs an example, sees output."""
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TABS = ["Sentiment", "Paraphrase", "Similarity", "Cross-task", "Attention", "Embeddings", "Errors & imbalance", "Training"]
+TABS = ["Sentiment", "Paraphrase", "Similarity", "Cross-task", "Attention", "Embeddings", "Errors & imbalance", "Behaviour",
+        "Compare", "Training"]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +89,42 @@ def test_report_tabs_render(page, tab):
     assert panel.locator(".js-plotly-plot").count() >= 1
     name = tab.lower().replace(" & ", "-").replace(" ", "-")
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_head_importance_and_the_live_mask(page):
+    open_tab(page, "Attention")
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.get_by_text("Pruning curves").first.wait_for(timeout=30_000)  # the precomputed maps and curves
+    panel.get_by_label("Text (or sentence 1)").fill("A wonderful, moving film.")
+    panel.get_by_label("Heads to remove", exact=False).fill("L5 0.3")
+    panel.get_by_role("button", name="Run with these heads removed").click()
+    panel.get_by_text("13 heads removed").first.wait_for(timeout=30_000)
+    assert panel.locator(".js-plotly-plot").count() >= 3
+    page.screenshot(path=str(SHOTS / "attention-heads.png"), full_page=True)
+
+
+def test_behaviour_tab_and_a_template_of_ones_own(page):
+    open_tab(page, "Behaviour")
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # failure rates, fine-tuned beside base
+    panel.get_by_text("Worst failing cases").first.wait_for(timeout=10_000)
+    panel.get_by_label("Template").fill("The {noun} was not {neg_adj}.")
+    panel.get_by_role("button", name="Run my test").click()
+    panel.get_by_text(re.compile(r"of 120 cases fail \(")).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "behaviour.png"), full_page=True)
+
+
+def test_compare_tab_shows_tests_and_flips(page):
+    open_tab(page, "Compare")
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.get_by_role("button", name="Compare", exact=True).click()
+    panel.get_by_text("McNemar exact").first.wait_for(timeout=30_000)
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    panel.get_by_text("examples: A right and B wrong").first.wait_for(timeout=30_000)
+    panel.get_by_label("A wrong, B right").check()
+    panel.get_by_text("examples: A wrong and B right").first.wait_for(timeout=30_000)
+    panel.get_by_text("somewhat positive").nth(5).wait_for(timeout=10_000)  # the flips themselves, with their classes
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
 
 def test_empty_input_shows_a_message(page):

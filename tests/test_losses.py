@@ -68,3 +68,17 @@ def test_mnrl_by_hand():
     ce = lambda row, t: -row[t] + math.log(sum(math.exp(x) for x in row))  # noqa: E731
     assert mnrl_loss(u, v, labels).item() == pytest.approx((ce(row0, 0) + ce(row1, 1)) / 2, rel=1e-5)
     assert c > 0 and mnrl_loss(u, v, torch.tensor([1.0, 0.0, 0.0])).item() == 0.0
+
+
+def test_ordinal_sentiment_loss_is_cross_entropy_against_soft_neighbour_labels():
+    import torch.nn.functional as F
+    from minbert.heads import SentimentHead, ordinal_targets
+    torch.manual_seed(0)
+    logits, y = torch.randn(7, 5), torch.tensor([0, 1, 2, 3, 4, 2, 0])
+    soft = ordinal_targets(y, 0.6)
+    assert torch.allclose(soft.sum(-1), torch.ones(7)) and torch.equal(soft.argmax(-1), y)
+    assert soft[0, 1] > soft[0, 2] > soft[0, 3]  # neighbours first
+    head = SentimentHead(8, 0.0, ordinal_sigma=0.6)
+    assert torch.allclose(head.loss({"logits": logits}, y), F.cross_entropy(logits, soft))  # torch's soft-target CE
+    sharp = SentimentHead(8, 0.0, ordinal_sigma=0.05)  # a narrow Gaussian is one-hot
+    assert torch.allclose(sharp.loss({"logits": logits}, y), F.cross_entropy(logits, y), atol=1e-5)

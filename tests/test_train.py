@@ -120,3 +120,23 @@ def test_bf16_autocast_on_cpu_runs(tiny_model_dir, data_dir, tmp_path):
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--precision", "bf16",
                             "--device", "cpu")) == 0
     assert load_checkpoint(out / "model").meta["train_config"]["precision"] == "bf16"
+
+
+def test_layer_wise_lr_decay_groups():
+    from minbert.config import BertConfig
+    from minbert.model import BertModel
+    from minbert.multitask import MultitaskConfig, MultitaskModel
+    from minbert.train import param_groups
+    bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                                intermediate_size=32, max_position_embeddings=32))
+    model = MultitaskModel(bert, MultitaskConfig())
+    groups = param_groups(model, parse_args(["--lr", "1e-4", "--layer-decay", "0.5", "--head-lr", "1e-3"]))
+    lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
+    assert lr_of[id(bert.encoder.layer[2].output.dense.weight)] == pytest.approx(1e-4)  # the top layer: --lr
+    assert lr_of[id(bert.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** 2)
+    assert lr_of[id(bert.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** 3)
+    assert lr_of[id(bert.pooler.dense.weight)] == pytest.approx(1e-4)
+    assert lr_of[id(model.sst.classifier.weight)] == pytest.approx(1e-3)
+    assert len(lr_of) == sum(1 for p in model.parameters() if p.requires_grad)  # every parameter, once
+    flat = param_groups(model, parse_args(["--lr", "1e-4"]))
+    assert {g["base_lr"] for g in flat} == {1e-4, 1e-3}
