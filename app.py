@@ -286,7 +286,9 @@ def training_tab(studio):
     with gr.Row():
         gr.Plot(overfit, label="Train vs dev")
         gr.Plot(lr, label="LR schedule")
-    for heading, (cols, rows, title) in zip(("Ablation (like the report's Figure 7)", "Grid search"), tables):
+    headings = ("Levers (each alone on the shipped recipe, several seeds, full dev sets)",
+                "Ablation (like the report's Figure 7; short budget, one seed)", "Grid search (short budget, one seed)")
+    for heading, (cols, rows, title) in zip(headings, tables):
         gr.Markdown(f"### {heading}\n<small>{title}</small>")
         gr.Dataframe(value=rows, headers=cols, wrap=True)
 

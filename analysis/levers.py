@@ -25,6 +25,7 @@ LEVERS = {  # key -> (row name, flags added to the shipped recipe)
     "phrases": ("+ SST treebank phrases (9,000 per epoch)", ["--sst-phrases", "9000"]),
     "ordinal": ("+ ordinal SST loss (soft labels, sigma 0.5)", ["--sst-ordinal", "0.5"]),
     "llrd": ("+ layer-wise LR decay 0.9", ["--layer-decay", "0.9"]),
+    "ema": ("+ EMA of the weights (decay 0.99 per step)", ["--ema", "0.99"]),
     "mnrl": ("+ in-batch negatives on Quora positives (MNRL, weight 1)", ["--mnrl-weight", "1"]),
     "mlm": ("+ MLM further pretraining (1 epoch over the training sentences)", ["--mlm-epochs", "1"]),
 }
@@ -54,19 +55,27 @@ def summarise(runs: dict[str, dict[int, dict]], order: list[str]) -> dict:
     return {"rows": rows}
 
 
-def markdown(table: dict) -> str:
-    head = "| lever | seeds | " + " | ".join(n for _, n in METRICS) + " | minutes/run |"
-    lines = [head, "|" + "---|" * (len(METRICS) + 3)]
+COLUMNS = ["lever", "seeds", *(n for _, n in METRICS), "minutes/run"]
+
+
+def cells(table: dict) -> list[list[str]]:
+    """One row of text cells per lever: mean ± sd, and (delta, ✓ beyond the seed spread) against baseline."""
+    out = []
     for r in table["rows"]:
-        cells = []
+        row = [r["name"], str(len(r["seeds"]))]
         for m, _ in METRICS:
             c = r[m]
             s = f"{c['mean']:.4f}" + (f" ± {c['sd']:.4f}" if c["sd"] is not None else "")
             if "delta" in c:
                 s += f" ({c['delta']:+.4f}{' ✓' if c['exceeds_spread'] else ''})"
-            cells.append(s)
-        lines.append(f"| {r['name']} | {len(r['seeds'])} | " + " | ".join(cells) + f" | {r.get('minutes', float('nan')):.1f} |")
-    return "\n".join(lines)
+            row.append(s)
+        out.append(row + [f"{r.get('minutes', float('nan')):.1f}"])
+    return out
+
+
+def markdown(table: dict) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells(table)])
 
 
 def main(argv=None) -> int:

@@ -99,21 +99,25 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 
 def save_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                     progress: dict) -> None:
-    """Everything a resumed run needs: fp32 weights, optimizer moments, RNG, progress and history."""
+                     progress: dict, extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Everything a resumed run needs: fp32 weights, optimizer moments, RNG, progress and history; `extra`
+    tensors (e.g. the EMA weights) under their own names."""
     weights_path, sidecar_path = paths(path)
     opt = optimizer.state_dict()
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for i, st in opt["state"].items():
         tensors.update({f"opt.{i}.{k}": v.detach().cpu().contiguous() for k, v in st.items()})
     tensors["rng.torch"] = torch.get_rng_state()
+    tensors.update({k: v.detach().cpu().contiguous() for k, v in (extra or {}).items()})
     atomic_write_bytes(weights_path, st_save(tensors))
     atomic_write_json(sidecar_path, {"format": FORMAT + "/train-state", "param_groups": opt["param_groups"],
                                      "progress": progress})
 
 
-def load_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore model, optimizer and RNG; return the saved progress dict."""
+def load_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     extra: dict | None = None) -> dict:
+    """Restore model, optimizer and RNG; return the saved progress dict. `extra`, if given, receives the
+    tensors saved beside them."""
     weights_path, sidecar_path = paths(path)
     try:
         meta = json.loads(sidecar_path.read_text())
@@ -128,4 +132,6 @@ def load_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.
             state.setdefault(int(i), {})[name] = v
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
+    if extra is not None:
+        extra.update({k: v for k, v in tensors.items() if not k.startswith(("model.", "opt.", "rng."))})
     return meta["progress"]

@@ -8,6 +8,7 @@ state.* (for --resume), best.* (fp32, best dev overall) and model.* (fp16 export
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -25,6 +26,7 @@ from . import epoch_predictions
 from .atomic import atomic_write_json
 from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
 from .data import TaskData, bucket_batches, find_data_dir, load_tasks
+from .ema import EMA
 from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
 from .lr_schedule import lr_multiplier
 from .mlm_stage import run_mlm_stage
@@ -101,7 +103,7 @@ def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int,
     return out
 
 
-def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, opt, device) -> dict[str, float]:
+def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, opt, device, ema=None) -> dict[str, float]:
     batches = []
     for task, idx in step:
         shard = idx[dist.rank()::dist.world_size()] or idx[:1]  # each rank its share of the global batch
@@ -117,6 +119,8 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(trainable(raw), cfg.grad_clip)
         opt.step()
+        if ema is not None:
+            ema.update(raw)
     return {t: v.item() for t, v in losses.items()}
 
 
@@ -185,8 +189,9 @@ def fit(cfg: TrainConfig) -> Path | None:
     progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "mlm_history": [],
                 "best_score": -1.0, "mlm_done": cfg.mlm_epochs == 0, "elapsed_s": 0.0}
     opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    saved: dict = {}  # tensors saved beside the weights (the EMA's), on resume
     if cfg.resume and state_path.with_suffix(".json").is_file():
-        progress = load_train_state(state_path, model, opt)
+        progress = load_train_state(state_path, model, opt, saved)
         dist.print0(f"resumed at epoch {progress['epoch']} step {progress['step_in_epoch']}")
     elif dist.is_main():
         out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +203,10 @@ def fit(cfg: TrainConfig) -> Path | None:
         opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
     ddp = dist.wrap(model, device)
     lengths = {t: example_lengths(t, ex, tok) for t, ex in train.items()}
-    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0)
+    ema = EMA(model, cfg.ema) if cfg.ema else None  # made after the MLM stage: it averages stage 2's weights
+    if ema is not None and "ema_steps" in saved:
+        ema.load_tensors(saved)
+    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0, ema)
     if stopped or not dist.is_main():
         dist.cleanup()
         return None
@@ -207,7 +215,8 @@ def fit(cfg: TrainConfig) -> Path | None:
     return path
 
 
-def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0) -> bool:
+def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0,
+                   ema=None) -> bool:
     """Epochs of sampled multitask steps. Returns True if stopped early by --max-steps (resumable)."""
     def plan_of(e: int):
         return epoch_plan(epoch_batches(train, lengths, cfg, e, core), cfg.sampling, e, cfg.epochs, cfg.seed)
@@ -226,21 +235,24 @@ def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, op
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * lr_multiplier(cfg.schedule, progress["global_step"], steps_per_epoch, total,
                                                  cfg.gamma, cfg.warmup_ratio)
-            for t, v in train_step(ddp, raw, plan[i], train, tok, cfg, opt, device).items():
+            for t, v in train_step(ddp, raw, plan[i], train, tok, cfg, opt, device, ema).items():
                 sums.setdefault(t, []).append(v)
             progress["step_in_epoch"], progress["global_step"] = i + 1, progress["global_step"] + 1
             bar.update(1)
             bar.set_postfix({t: f"{np.mean(v[-50:]):.3f}" for t, v in sums.items()}, refresh=False)
             progress["elapsed_s"] = elapsed0 + time.time() - t0
             if cfg.max_steps and progress["global_step"] >= cfg.max_steps and i + 1 < len(plan):
-                save_state(raw, opt, progress, cfg)
+                save_state(raw, opt, progress, cfg, ema)
                 bar.close()
                 dist.print0(f"stopped after {cfg.max_steps} steps; continue with --resume")
                 return True
             if cfg.save_every and progress["global_step"] % cfg.save_every == 0:
-                save_state(raw, opt, progress, cfg)
+                save_state(raw, opt, progress, cfg, ema)
         bar.close()
-        end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device)
+        with ema.applied(raw) if ema is not None else contextlib.nullcontext():  # evaluate and keep the average
+            end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device)
+        save_state(raw, opt, progress, cfg, ema)  # the live weights go on training
+        dist.barrier()
     return False
 
 
@@ -261,8 +273,6 @@ def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device
             progress["best_score"] = score(metrics)
             save_checkpoint(Path(cfg.out_dir) / "best", raw, tok, meta_for(cfg, progress), dtype=torch.float32)
     progress["epoch"], progress["step_in_epoch"] = progress["epoch"] + 1, 0
-    save_state(raw, opt, progress, cfg)
-    dist.barrier()
 
 
 def top_lr(opt, cfg: TrainConfig) -> float:
@@ -270,9 +280,9 @@ def top_lr(opt, cfg: TrainConfig) -> float:
     return next((g["lr"] for g in opt.param_groups if g["base_lr"] == cfg.lr), opt.param_groups[0]["lr"])
 
 
-def save_state(raw, opt, progress, cfg) -> None:
+def save_state(raw, opt, progress, cfg, ema=None) -> None:
     if dist.is_main():
-        save_train_state(Path(cfg.out_dir) / "state", raw, opt, progress)
+        save_train_state(Path(cfg.out_dir) / "state", raw, opt, progress, None if ema is None else ema.state_tensors())
 
 
 def meta_for(cfg: TrainConfig, progress: dict) -> dict:

@@ -27,6 +27,7 @@ class TrainConfig:
     head_lr: float = 1e-3
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    ema: float = 0.0
     max_length: int = 128
     schedule: str = "linear"
     gamma: float = 0.96
@@ -90,6 +91,8 @@ HELP = {
                    "one above, embeddings lowest (1: one LR for the whole encoder)",
     "head_lr": "peak learning rate of the task heads (new weights learn faster than the pretrained encoder)",
     "weight_decay": "AdamW decoupled weight decay",
+    "ema": "evaluate and export an exponential moving average of the weights with this decay per step "
+           "(e.g. 0.999; 0: the live weights)",
     "grad_clip": "clip the global gradient norm to this (0: off)",
     "max_length": "truncate inputs to this many tokens (at most 512)",
     "schedule": f"learning-rate schedule: {', '.join(SCHEDULES)}",

@@ -49,6 +49,40 @@ def test_resume_continues_from_the_same_step(tiny_model_dir, data_dir, tmp_path)
         json.loads((straight / "state.json").read_text())["progress"]["global_step"]
 
 
+def test_ema_is_evaluated_exported_and_resumed(tiny_model_dir, data_dir, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    ema = ("--epochs", "2", "--ema", "0.9")
+    assert train_main(_args(tiny_model_dir, data_dir, straight, *ema)) == 0
+    assert train_main(_args(tiny_model_dir, data_dir, resumed, *ema, "--max-steps", "5")) == 0
+    assert train_main(_args(tiny_model_dir, data_dir, resumed, *ema, "--resume")) == 0
+    a, b = load_file(str(straight / "state.safetensors")), load_file(str(resumed / "state.safetensors"))
+    assert any(k.startswith("ema.") for k in a) and int(a["ema_steps"]) == int(b["ema_steps"]) > 5
+    for k in a:
+        if k.startswith(("model.", "ema.")):
+            torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0, msg=k)
+    one = tmp_path / "one"  # one epoch: the best checkpoint is the average at its end, not the live weights
+    assert train_main(_args(tiny_model_dir, data_dir, one, "--epochs", "1", "--ema", "0.9")) == 0
+    state, best = load_file(str(one / "state.safetensors")), load_file(str(one / "best.safetensors"))
+    name = next(k[4:] for k in state if k.startswith("ema.bert.encoder"))
+    assert torch.equal(best[name], state[f"ema.{name}"]) and not torch.equal(best[name], state[f"model.{name}"])
+
+
+def test_ema_update_by_hand():
+    from minbert.ema import EMA
+    lin = torch.nn.Linear(1, 1, bias=False)
+    lin.weight.data.fill_(0.0)
+    ema, shadow = EMA(lin, 0.5), 0.0
+    for n, w in enumerate([1.0, 2.0, 3.0, 4.0]):
+        lin.weight.data.fill_(w)
+        ema.update(lin)
+        d = min(0.5, (1 + n) / (10 + n))
+        shadow = d * shadow + (1 - d) * w
+    assert ema.shadow["weight"].item() == pytest.approx(shadow)
+    with ema.applied(lin):
+        assert lin.weight.item() == pytest.approx(shadow)
+    assert lin.weight.item() == 4.0
+
+
 def test_ddp_two_cpu_processes(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
