@@ -307,6 +307,11 @@ def expand(template: str, fills: dict[str, list[str]], limit: int = MAX_TEMPLATE
     return [dict(zip(keys, c)) for c in combos]
 
 
+def fill(part: str, words: dict[str, str]) -> str:
+    """Replace each {key} by its word; nothing else in the user's text is interpreted (no str.format)."""
+    return re.sub(r"{(\w+)}", lambda m: words[m.group(1)], part)
+
+
 def run_template(scorer: Scorer, template: str, fills_text: str, expectation: str) -> dict:
     """The user's test: a template (with 'sentence 1 ||| sentence 2' for pairs) and an expectation."""
     template = (template or "").strip()[:500]
@@ -320,7 +325,7 @@ def run_template(scorer: Scorer, template: str, fills_text: str, expectation: st
         raise TemplateError("a paraphrase or similarity expectation needs 'sentence 1 ||| sentence 2'" if is_pair else
                             "a sentiment expectation needs one sentence (no '|||')")
     combos = expand(template, parse_fills(fills_text))
-    texts = [[p.format(**c) for p in parts] for c in combos]
+    texts = [[fill(p, c) for p in parts] for c in combos]
     if is_pair:
         pp, ss = scorer.pairs([t[0] for t in texts], [t[1] for t in texts])
         margin, shown = check(pp, ss), list(zip(pp, ss))

@@ -12,14 +12,15 @@ def test_hostile_inputs_get_answers_not_tracebacks(tmp_path):
     uploads = files(tmp_path / "uploads", big_mb=25)  # over the app's 20 MB upload limit
     with AppServer() as server:
         client = Client(server.url, verbose=False)
-        outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(44, uploads)]
+        outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(56, uploads)]
         rss = server.rss_mb()
         alive = call(client, "/sentiment", ("Still alive?",))[1]
         log = server.log()
     assert tracebacks(log) == 0, log[-3000:]
     assert alive == "ok"
     assert {ep for ep, *_ in outcomes} >= {"/sentiment", "/sentiment_explain", "/paraphrase", "/similarity",
-                                          "/cross_task", "/attention", "/score_pairs", "/evaluate_file"}
+                                          "/cross_task", "/attention", "/score_pairs", "/evaluate_file",
+                                          "/head_mask", "/behaviour_template", "/compare"}
     slow = [(ep, round(s, 1)) for ep, s, _ in outcomes if s > 20]
     assert not slow, slow
     assert rss <= 1500, rss

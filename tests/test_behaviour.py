@@ -65,3 +65,13 @@ def test_templates_expand_and_refuse_clearly():
     assert res["failure_rate"] == 1.0 and res["n"] == len(B.NOUNS) * len(B.POS)
     res = B.run_template(WordScorer(), "The {noun} is red. ||| The {noun} is red.", "", "paraphrase (P >= 0.5)")
     assert res["failures"] == 0
+
+
+@pytest.mark.parametrize("tpl", ["{} was {noun}.", "{noun.__class__.__mro__} {0}", "{noun!r} {noun:>99999}", "}{"])
+def test_templates_never_reach_str_format(tpl):
+    try:
+        res = B.run_template(WordScorer(), tpl, "", "positive (class 3-4)")
+    except B.TemplateError:
+        return
+    assert all("__class__" not in r["case"] or "{noun.__class__" in r["case"] for r in res["rows"])
+    assert all(len(r["case"]) < 1000 for r in res["rows"])
