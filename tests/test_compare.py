@@ -84,3 +84,17 @@ def test_training_records_every_epoch_and_the_cli_compares_them(data_dir, tmp_pa
     assert compare.main([f"{run}@epoch1", str(run), "--out-json", str(tmp_path / "c.json")]) == 0
     assert "McNemar" in capsys.readouterr().out
     assert json.loads((tmp_path / "c.json").read_text())["tasks"]["sst"]["n"] == 24
+
+
+@needs_ckpt
+def test_the_app_lists_its_own_epochs_first_and_takes_compare_other(tmp_path):
+    from analysis.studio import Studio
+    other = f"{CHECKPOINT}@epoch1"
+    s = Studio(CHECKPOINT, compare_with=other)
+    src = s.compare_sources()
+    assert src[:2] == [str(CHECKPOINT), other]
+    msg, fig, report = s.compare(str(CHECKPOINT), other)
+    assert report["b"] == other and fig is not None
+    cap, rows = s.flips(report, "Quora", "A right, B wrong")
+    assert len(rows) == report["tasks"]["para"]["mcnemar"]["a_right_b_wrong"] and "A right and B wrong" in cap
+    assert s.compare(str(tmp_path), str(CHECKPOINT))[0].startswith("⚠️")  # not listed: refused with a message
