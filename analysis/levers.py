@@ -78,6 +78,10 @@ def markdown(table: dict) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells(table)])
 
 
+def run_name(key: str, seed: int) -> str:
+    return f"{key}-seed{seed}"  # also its folder name under --out (experiments.run_row keeps it)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.levers", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
                     "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
     ap.add_argument("--sidecar", default=None, help="checkpoint whose sidecar receives the table (key 'levers')")
+    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
     a = ap.parse_args(argv)
     order = [k.strip() for k in a.rows.split(",") if k.strip()]
     unknown = [k for k in order if k not in LEVERS]
@@ -105,7 +110,9 @@ def main(argv=None) -> int:
     minutes: dict[str, list[float]] = {}
     for seed in seeds:
         for key in order:
-            r = run_row(f"{key}-seed{seed}", [*LEVERS[key][1], "--seed", str(seed)], out, budget)
+            if a.table_only and not (out / run_name(key, seed) / "model.json").exists():
+                continue
+            r = run_row(run_name(key, seed), [*LEVERS[key][1], "--seed", str(seed)], out, budget)
             runs.setdefault(key, {})[seed] = dict(zip([m for m, _ in METRICS], r[1:5]))
             minutes.setdefault(key, []).append(r[5])
             table = {"title": title, "budget": " ".join(budget), **summarise(runs, order)}
