@@ -350,7 +350,7 @@ def compare_tab(studio):
     cap = gr.Markdown()
     flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples")
     def relist():
-        names = studio.compare_sources()
+        names = studio.compare_sources(refresh=True)
         return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
 
     refresh.click(relist, None, [a, b], api_visibility="private")

@@ -49,6 +49,7 @@ class Studio:
         self.predictor = Predictor(checkpoint, quantize)
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
+        self._sources: list[str] | None = None  # the Compare tab's list, read on first use
         self.meta = self.predictor.meta
         self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
         self.offline = offline_requested(offline)
@@ -326,12 +327,16 @@ class Studio:
                 f"{res['outputs']} · failing cases first", behaviour_view.template_rows(res))
 
     # --- comparing two models (Compare tab) -------------------------------------------------------
-    def compare_sources(self) -> list[str]:
-        """This checkpoint and its epochs first, then --compare, then whatever checkpoints/ and runs/ hold."""
+    def compare_sources(self, refresh: bool = False) -> list[str]:
+        """This checkpoint and its epochs first, then --compare, then whatever checkpoints/ and runs/ hold;
+        read once (every sidecar under runs/ is parsed) and again only on refresh."""
+        if self._sources is not None and not refresh:
+            return self._sources
         own = compare.specs_of(Path(self.checkpoint))
         mine = {compare.split_spec(s)[0].resolve() for s in own}
         found = [s for s in compare.list_sources() if compare.split_spec(s)[0].resolve() not in mine]
-        return list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
+        self._sources = list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
+        return self._sources
 
     def compare(self, a: str, b: str):
         """(summary, confusion difference, report); only sources the app lists (no arbitrary paths)."""
