@@ -27,6 +27,7 @@ from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import DataError, bucket_batches, load_tasks
 from minbert.metrics import pearson
+from minbert.model import attention_bias
 from minbert.multitask import MultitaskModel, pool
 from minbert.tasks import Batch, example_lengths, make_batch
 
@@ -63,13 +64,18 @@ def dev_batches(model: MultitaskModel, tok, data, args: HeadsArgs) -> dict[str, 
 
 
 def _bias(b: Batch) -> torch.Tensor:
-    m = b.inputs["attention_mask"]
-    return (1.0 - m[:, None, None, :].float()) * torch.finfo(torch.float32).min  # (B, 1, 1, T)
+    return attention_bias(b.inputs["attention_mask"], torch.float32)  # (B, 1, 1, T)
 
 
-def run_layers(bert, x: torch.Tensor, bias: torch.Tensor, start: int, head_mask: torch.Tensor | None) -> torch.Tensor:
-    """The encoder from layer `start` on, given that layer's input x (B, T, H)."""
-    for i in range(start, len(bert.encoder.layer)):
+def embedded(model: MultitaskModel, batches: list[Batch]) -> list[torch.Tensor]:
+    """Each batch's input to the first layer (B, T, H)."""
+    return [model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None) for b in batches]
+
+
+def run_layers(bert, x: torch.Tensor, bias: torch.Tensor, start: int, head_mask: torch.Tensor | None,
+               stop: int | None = None) -> torch.Tensor:
+    """Layers start..stop-1 of the encoder (default: to the top), given layer `start`'s input x (B, T, H)."""
+    for i in range(start, len(bert.encoder.layer) if stop is None else stop):
         x, _ = bert.encoder.layer[i](x, bias, False, None if head_mask is None else head_mask[i])
     return x
 
@@ -96,21 +102,20 @@ def evaluate(model, batches: dict, head_mask: torch.Tensor | None, tasks=TASKS, 
     layers before `start`, which a mask of later layers cannot change."""
     out = {}
     for t in tasks:
-        xs = states[t] if states else [model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None)
-                                       for b in batches[t]]
+        xs = states[t] if states else embedded(model, batches[t])
         hidden = [run_layers(model.bert, x, _bias(b), start, head_mask) for b, x in zip(batches[t], xs)]
         out[t] = task_metric(model, t, batches[t], hidden)
     return out
 
 
-def single_head_deltas(model, batches: dict, progress=None) -> dict[str, np.ndarray]:
-    """Metric change (masked - full) per task when each head alone is masked: task -> (layers, heads)."""
+def single_head_deltas(model, batches: dict, progress=None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The full model's metrics, and the change (masked - full) per task when each head alone is masked:
+    task -> (layers, heads)."""
     L, H = len(model.bert.encoder.layer), model.bert.config.num_attention_heads
     full = evaluate(model, batches, None)
     deltas = {t: np.zeros((L, H)) for t in TASKS}
     with torch.inference_mode():
-        states = {t: [model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None)
-                      for b in batches[t]] for t in TASKS}
+        states = {t: embedded(model, batches[t]) for t in TASKS}
         for layer in range(L):
             for h in range(H):
                 mask = torch.ones(L, H)
@@ -120,8 +125,8 @@ def single_head_deltas(model, batches: dict, progress=None) -> dict[str, np.ndar
                     deltas[t][layer, h] = m[t] - full[t]
                 if progress:
                     progress(layer * H + h + 1, L * H)
-            states = {t: [model.bert.encoder.layer[layer](x, _bias(b), False)[0] for b, x in zip(batches[t], xs)]
-                      for t, xs in states.items()}
+            states = {t: [run_layers(model.bert, x, _bias(b), layer, None, stop=layer + 1) for b, x in zip(batches[t], xs)]
+                      for t, xs in states.items()}  # the next layer's inputs, unmasked
     return full, deltas
 
 

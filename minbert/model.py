@@ -139,6 +139,11 @@ class BertPooler(nn.Module):
         return torch.tanh(self.dense(h[:, 0]))  # (B, H) from [CLS]
 
 
+def attention_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T) 1/0 mask -> (B, 1, 1, T) additive bias: 0 on real tokens, the dtype's minimum on padding."""
+    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
 class BertModel(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -179,7 +184,7 @@ class BertModel(nn.Module):
             token_type_ids = torch.zeros_like(input_ids)
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)  # (B, T, H)
         dtype = x.dtype
-        mask_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, T)
+        mask_bias = attention_bias(attention_mask, dtype)  # (B, 1, 1, T)
         attentions = []
         for i, layer in enumerate(self.encoder.layer):
             x, probs = layer(x, mask_bias, output_attentions, None if head_mask is None else head_mask[i])
