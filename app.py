@@ -286,8 +286,8 @@ def training_tab(studio):
     with gr.Row():
         gr.Plot(overfit, label="Train vs dev")
         gr.Plot(lr, label="LR schedule")
-    headings = ("Levers (each alone on the shipped recipe, several seeds, full dev sets)",
-                "Ablation (like the report's Figure 7; short budget, one seed)", "Grid search (short budget, one seed)")
+    headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
+                "Ablation (like the report's Figure 7; short budget, one seed)", "Grid search (budget in its title)")
     for heading, (cols, rows, title) in zip(headings, tables):
         gr.Markdown(f"### {heading}\n<small>{title}</small>")
         gr.Dataframe(value=rows, headers=cols, wrap=True)

@@ -11,8 +11,9 @@ import argparse
 from pathlib import Path
 
 from .experiments import markdown, run_table
+from .levers import BASE
 
-REPORT = ["--pooling", "cls", "--para-head", "cosine", "--sts-loss", "cosine_embedding",
+REPORT = [*BASE, "--pooling", "cls", "--para-head", "cosine", "--sts-loss", "cosine_embedding",
           "--sampling", "sequential", "--schedule", "constant"]
 ROWS = [
     ("frozen base", [*REPORT, "--freeze-encoder"]),
@@ -30,7 +31,7 @@ def cumulative_rows(use_mlm: bool) -> list[tuple[str, list[str]]]:
     return [("+ LR decay (exponential, gamma 0.96)", decay), ("+ combined loss and annealed sampling", combined),
             ("+ class balancing", balanced),
             ("+ best extra (without balancing): mean pooling, CoSENT, [u,v,|u-v|,uv] head", extra),
-            ("  ... with linear warm-up/decay instead (= the default recipe)", [*extra, "--schedule", "linear"]),
+            ("  ... with linear warm-up/decay instead (= the first shipped recipe)", [*extra, "--schedule", "linear"]),
             ("  ... with a cross-encoder paraphrase head", [*extra, "--schedule", "linear", "--para-head", "cross"]),
             ("negative: STS cosine mapped to discrete classes", [*extra, "--schedule", "linear", "--sts-discrete"])]
 

@@ -1,4 +1,4 @@
-"""Decision-grade lever table: each lever added alone to the shipped recipe, several seeds, full dev sets.
+"""Decision-grade lever table: each lever added alone to the first shipped recipe (BASE), several seeds, full dev sets.
 
     python -m analysis.levers [--out runs/levers] [--seeds 11711,2,3] [--rows baseline,phrases,...]
 
@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
-from minbert.atomic import atomic_write_json
 from minbert.checkpoint import update_sidecar
 
-from .experiments import run_row
+from .seeded import Row, markdown, run_seeded
 
-LEVERS = {  # key -> (row name, flags added to the shipped recipe)
-    "baseline": ("baseline (the shipped recipe)", []),
+BASE = ["--sst-phrases", "0", "--sst-ordinal", "0"]  # the first shipped recipe, which every lever row starts from
+LEVERS = {  # key -> (row name, flags added to BASE)
+    "baseline": ("baseline (the first shipped recipe: no phrases, one-hot SST loss)", []),
     "phrases": ("+ SST treebank phrases (9,000 per epoch)", ["--sst-phrases", "9000"]),
     "ordinal": ("+ ordinal SST loss (soft labels, sigma 0.5)", ["--sst-ordinal", "0.5"]),
     "llrd": ("+ layer-wise LR decay 0.9", ["--layer-decay", "0.9"]),
@@ -29,57 +27,6 @@ LEVERS = {  # key -> (row name, flags added to the shipped recipe)
     "mnrl": ("+ in-batch negatives on Quora positives (MNRL, weight 1)", ["--mnrl-weight", "1"]),
     "mlm": ("+ MLM further pretraining (1 epoch over the training sentences)", ["--mlm-epochs", "1"]),
 }
-METRICS = [("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_pearson", "STS r"), ("overall", "overall")]
-
-
-def summarise(runs: dict[str, dict[int, dict]], order: list[str]) -> dict:
-    """runs: lever -> seed -> dev metrics. Mean, sd (ddof 1) and range per metric; marks against baseline."""
-    rows = []
-    for key in order:
-        per_seed = runs.get(key, {})
-        if not per_seed:
-            continue
-        row = {"lever": key, "name": LEVERS[key][0], "flags": " ".join(LEVERS[key][1]), "seeds": sorted(per_seed)}
-        for m, _ in METRICS:
-            v = np.array([per_seed[s][m] for s in sorted(per_seed)])
-            row[m] = {"values": v.round(4).tolist(), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
-        rows.append(row)
-    base = next((r for r in rows if r["lever"] == "baseline"), None)
-    for r in rows:
-        for m, _ in METRICS:
-            if base is None or r is base:
-                continue
-            a, b = r[m]["values"], base[m]["values"]
-            r[m]["delta"] = r[m]["mean"] - base[m]["mean"]
-            r[m]["exceeds_spread"] = len(a) > 1 and len(b) > 1 and (min(a) > max(b) or max(a) < min(b))
-    return {"rows": rows}
-
-
-COLUMNS = ["lever", "seeds", *(n for _, n in METRICS), "minutes/run"]
-
-
-def cells(table: dict) -> list[list[str]]:
-    """One row of text cells per lever: mean ± sd, and (delta, ✓ beyond the seed spread) against baseline."""
-    out = []
-    for r in table["rows"]:
-        row = [r["name"], str(len(r["seeds"]))]
-        for m, _ in METRICS:
-            c = r[m]
-            s = f"{c['mean']:.4f}" + (f" ± {c['sd']:.4f}" if c["sd"] is not None else "")
-            if "delta" in c:
-                s += f" ({c['delta']:+.4f}{' ✓' if c['exceeds_spread'] else ''})"
-            row.append(s)
-        out.append(row + [f"{r.get('minutes', float('nan')):.1f}"])
-    return out
-
-
-def markdown(table: dict) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells(table)])
-
-
-def run_name(key: str, seed: int) -> str:
-    return f"{key}-seed{seed}"  # also its folder name under --out (experiments.run_row keeps it)
 
 
 def main(argv=None) -> int:
@@ -103,23 +50,11 @@ def main(argv=None) -> int:
     budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit)]
     out = Path(a.out)
     dev = f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
-    title = (f"Levers, each added alone to the shipped recipe: {a.train_limit or 'all'} training examples per task, "
+    title = (f"Levers, each added alone to the first shipped recipe: {a.train_limit or 'all'} training examples per task, "
              f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds "
              "(delta vs baseline, ✓ where the seed ranges do not overlap)")
-    runs: dict[str, dict[int, dict]] = {}
-    minutes: dict[str, list[float]] = {}
-    for seed in seeds:
-        for key in order:
-            if a.table_only and not (out / run_name(key, seed) / "model.json").exists():
-                continue
-            r = run_row(run_name(key, seed), [*LEVERS[key][1], "--seed", str(seed)], out, budget)
-            runs.setdefault(key, {})[seed] = dict(zip([m for m, _ in METRICS], r[1:5]))
-            minutes.setdefault(key, []).append(r[5])
-            table = {"title": title, "budget": " ".join(budget), **summarise(runs, order)}
-            for row in table["rows"]:
-                row["minutes"] = float(np.mean(minutes[row["lever"]]))
-            atomic_write_json(out / "table.json", table)  # a partial table survives an interruption
-            print(f"{key} seed {seed}: " + " ".join(f"{n} {v:.4f}" for (_, n), v in zip(METRICS, r[1:5])), flush=True)
+    rows = [Row(k, LEVERS[k][0], [*BASE, *LEVERS[k][1]]) for k in order]
+    table = run_seeded(rows, seeds, out, budget, title, table_only=a.table_only)
     print(f"\n{title}\n\n{markdown(table)}")
     if a.sidecar:
         update_sidecar(a.sidecar, levers=table)

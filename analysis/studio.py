@@ -18,7 +18,7 @@ from minbert.evaluate import QUORA_CAVEAT
 from minbert.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
 
 from . import (behaviour, behaviour_view, compare, compare_view, embedding_map, errors, figures, file_eval, heads_view,
-               levers, training_view, user_files)
+               training_view, user_files)
 from .data_fetch import DataFetch, offline_requested
 from .results import DevResults, load_results
 
@@ -368,13 +368,8 @@ class Studio:
                    f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
                    f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
                    f"of {cfg.get('epochs', '?')})")
-        tables = []
-        for key in ("ablation", "grid_search"):
-            t = self.meta.get(key)
-            tables.append((*training_view.table_rows(t), t["title"] if t else "not recorded in this checkpoint"))
-        lev = self.meta.get("levers")
-        tables.insert(0, (levers.COLUMNS, levers.cells(lev), lev["title"]) if lev else
-                      (["(none)"], [["not recorded: python -m analysis.levers --sidecar CHECKPOINT"]], "not recorded"))
+        tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
+                  for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
         return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
                 training_view.lr_figure(self.meta), *tables)
 

@@ -6,6 +6,7 @@ from plotly.subplots import make_subplots
 
 from minbert.lr_schedule import lr_multiplier
 
+from . import seeded
 from .theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
@@ -63,6 +64,15 @@ def lr_figure(meta: dict) -> go.Figure:
     fig.update_layout(title=f"Learning-rate schedule ({cfg.get('schedule', '?')})", xaxis_title="step",
                       yaxis=dict(title="lr", exponentformat="e"), height=320, **LAYOUT)
     return fig
+
+
+def any_table(table: dict | None, how: str) -> tuple[list[str], list[list], str]:
+    """(columns, rows, title) of a sidecar table: a seeded one (mean ± sd) or an older one-seed table."""
+    if not table:
+        return ["(none)"], [[f"not recorded in this checkpoint: {how}"]], "not recorded"
+    if table.get("kind") == "seeded" or "levers" in table.get("title", "").lower():
+        return seeded.columns(table), seeded.cells(table), table["title"]
+    return (*table_rows(table), table["title"])
 
 
 def table_rows(table: dict | None) -> tuple[list[str], list[list]]:

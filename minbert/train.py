@@ -68,6 +68,7 @@ def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
     core = {t: len(ex) for t, ex in train.items()}
     if cfg.sst_phrases and "sst" in train:
         phrases = read_phrases(find_data_dir(cfg.data_dir) / TREES_FILE, cfg.sst_phrase_min_words)
+        phrases = phrases[:cfg.limit] if cfg.limit else phrases  # --limit caps every pool, phrases too
         train["sst"] = train["sst"] + phrases
         dist.print0(f"SST: {core['sst']:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled phrases per epoch")
     return core

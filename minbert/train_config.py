@@ -38,7 +38,7 @@ class TrainConfig:
     sts_weight: float = 1.0
     class_balance: bool = False
     para_max: int = 10000
-    sst_phrases: int = 0
+    sst_phrases: int = 20000  # treebank phrases per epoch: the one lever beyond the seed spread (README)
     sst_phrase_min_words: int = 2
     pooling: str = "mean"
     sst_dropout: float = 0.3

@@ -42,8 +42,8 @@ def test_training_samples_phrases_per_epoch(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     args = ["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out), "--limit", "24",
             "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0", "--epochs", "1",
-            "--tasks", "sst", "--sst-phrases", "40"]
+            "--tasks", "sst", "--sst-phrases", "16"]
     assert train_main(args) == 0
     log = json.loads((out / "log.jsonl").read_text().splitlines()[0])
-    assert log["step"] == 8  # (24 sentences + 40 phrases) / batch 8
-    assert json.loads((out / "config.json").read_text())["config"]["sst_phrases"] == 40
+    assert log["step"] == 5  # (24 sentences + 16 of the first 24 phrases: --limit caps the pool) / batch 8
+    assert json.loads((out / "config.json").read_text())["config"]["sst_phrases"] == 16

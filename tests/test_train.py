@@ -174,3 +174,40 @@ def test_layer_wise_lr_decay_groups():
     assert len(lr_of) == sum(1 for p in model.parameters() if p.requires_grad)  # every parameter, once
     flat = param_groups(model, parse_args(["--lr", "1e-4"]))
     assert {g["base_lr"] for g in flat} == {1e-4, 1e-3}
+
+
+def test_ship_copies_the_export_verified_and_keeps_recipe_tables(tiny_model_dir, data_dir, tmp_path):
+    from minbert.checkpoint import update_sidecar
+    from minbert.ship import main as ship_main
+    out = tmp_path / "run"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
+    dest = tmp_path / "ckpt" / "model-a"
+    assert ship_main([str(out), "--to", str(dest)]) == 0
+    update_sidecar(dest, levers={"rows": []}, calibration={"old": 1})  # a recipe table and a model-level result
+    assert ship_main([str(out), "--to", str(dest)]) == 0  # replace it
+    ckpt = load_checkpoint(dest)
+    assert ckpt.meta["weights_file"] == "model-a.safetensors" and ckpt.meta["shipped_from"] == str(out)
+    assert ckpt.meta["levers"] == {"rows": []} and "calibration" not in ckpt.meta
+    assert ckpt.meta["wall_minutes_total"] >= 0 and "fp16 export written" in ckpt.meta["wall_clock"]
+    assert (dest.with_suffix(".safetensors")).read_bytes() == (out / "model.safetensors").read_bytes()
+    raw = bytearray((out / "model.safetensors").read_bytes())
+    raw[-1] ^= 1
+    (out / "model.safetensors").write_bytes(bytes(raw))
+    assert ship_main([str(out), "--to", str(tmp_path / "other")]) == 2  # a tampered export is refused
+    assert not (tmp_path / "other.json").exists()
+
+
+def test_the_default_recipe_is_the_shipped_models():
+    """`python -m minbert.train` with no flags must train what checkpoints/ ships (README: the default recipe)."""
+    import dataclasses
+    from pathlib import Path
+
+    from minbert.checkpoint import read_sidecar
+    from minbert.train_config import TrainConfig
+    shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
+    default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
+    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0}  # flags added after it was trained: off
+    for key in ("out_dir", "command"):
+        shipped.pop(key)
+    assert {k: v for k, v in default.items() if k in shipped} == shipped
+    assert {k: default[k] for k in default if k not in shipped and k not in ("out_dir", "command")} == newer

@@ -1,0 +1,103 @@
+"""Tables of training runs over several seeds: mean ± sd per row, and which differences exceed the seed spread.
+
+The engine of `analysis.levers` and `analysis.grid_search`. Every cell is a real run made by
+`experiments.run_row` (finished runs are reused, stopped ones resumed), seed-major so that a partial table
+already has every row. A row's difference from the reference row is marked ✓ when the two rows' ranges
+over seeds do not overlap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from minbert.atomic import atomic_write_json
+
+from .experiments import run_row
+
+METRICS = [("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_pearson", "STS r"), ("overall", "overall")]
+
+
+@dataclass
+class Row:
+    key: str  # short id; also the run folders' prefix (KEY-seedN)
+    name: str  # shown in the table
+    flags: list[str]  # added to the shipped recipe
+
+
+def run_name(key: str, seed: int) -> str:
+    return f"{key}-seed{seed}"  # also its folder name under out (experiments.run_row keeps it)
+
+
+def summarise(runs: dict[str, dict[int, dict]], rows: list[Row], reference: str = "baseline") -> dict:
+    """runs: row key -> seed -> dev metrics. Mean, sd (ddof 1) and values per metric; marks against `reference`."""
+    out = []
+    for row in rows:
+        per_seed = runs.get(row.key, {})
+        if not per_seed:
+            continue
+        r = {"key": row.key, "name": row.name, "flags": " ".join(row.flags), "seeds": sorted(per_seed)}
+        for m, _ in METRICS:
+            v = np.array([per_seed[s][m] for s in sorted(per_seed)])
+            r[m] = {"values": v.round(4).tolist(), "mean": float(v.mean()),
+                    "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
+        out.append(r)
+    ref = next((r for r in out if r["key"] == reference), None)
+    for r in out:
+        for m, _ in METRICS:
+            if ref is None or r is ref:
+                continue
+            a, b = r[m]["values"], ref[m]["values"]
+            r[m]["delta"] = r[m]["mean"] - ref[m]["mean"]
+            r[m]["exceeds_spread"] = len(a) > 1 and len(b) > 1 and (min(a) > max(b) or max(a) < min(b))
+    return {"kind": "seeded", "reference": reference, "rows": out}
+
+
+def columns(table: dict) -> list[str]:
+    return [table.get("row_label", "lever"), "seeds", *(n for _, n in METRICS), "minutes/run"]
+
+
+def cells(table: dict) -> list[list[str]]:
+    """One row of text cells per row: mean ± sd, and (delta, ✓ beyond the seed spread) against the reference."""
+    out = []
+    for r in table["rows"]:
+        row = [r["name"], str(len(r["seeds"]))]
+        for m, _ in METRICS:
+            c = r[m]
+            s = f"{c['mean']:.4f}" + (f" ± {c['sd']:.4f}" if c["sd"] is not None else "")
+            if "delta" in c:
+                s += f" ({c['delta']:+.4f}{' ✓' if c['exceeds_spread'] else ''})"
+            row.append(s)
+        out.append(row + [f"{r.get('minutes', float('nan')):.1f}"])
+    return out
+
+
+def markdown(table: dict) -> str:
+    cols = columns(table)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells(table)])
+
+
+def run_seeded(rows: list[Row], seeds: list[int], out: Path, budget: list[str], title: str, *,
+               reference: str = "baseline", row_label: str = "lever", table_only: bool = False,
+               out_name: str = "table.json") -> dict:
+    """Train every row at every seed (seed-major, resumable) and write out/OUT_NAME after each run."""
+    runs: dict[str, dict[int, dict]] = {}
+    minutes: dict[str, list[float]] = {}
+    table = {"title": title, "budget": " ".join(budget), "row_label": row_label, "kind": "seeded", "rows": []}
+    for seed in seeds:
+        for row in rows:
+            if table_only and not (out / run_name(row.key, seed) / "model.json").exists():
+                continue
+            r = run_row(run_name(row.key, seed), [*row.flags, "--seed", str(seed)], out, budget)
+            runs.setdefault(row.key, {})[seed] = dict(zip([m for m, _ in METRICS], r[1:5]))
+            minutes.setdefault(row.key, []).append(r[5])
+            table = {"title": title, "budget": " ".join(budget), "row_label": row_label,
+                     **summarise(runs, rows, reference)}
+            for t in table["rows"]:
+                t["minutes"] = float(np.mean(minutes[t["key"]]))
+            atomic_write_json(out / out_name, table)  # a partial table survives an interruption
+            print(f"{row.key} seed {seed}: " + " ".join(f"{n} {v:.4f}" for (_, n), v in zip(METRICS, r[1:5])),
+                  flush=True)
+    return table
