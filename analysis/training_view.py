@@ -70,7 +70,7 @@ def any_table(table: dict | None, how: str) -> tuple[list[str], list[list], str]
     """(columns, rows, title) of a sidecar table: a seeded one (mean ± sd) or an older one-seed table."""
     if not table:
         return ["(none)"], [[f"not recorded in this checkpoint: {how}"]], "not recorded"
-    if table.get("kind") == "seeded" or "levers" in table.get("title", "").lower():
+    if table.get("kind") == "seeded":
         return seeded.columns(table), seeded.cells(table), table["title"]
     return (*table_rows(table), table["title"])
 
