@@ -287,7 +287,8 @@ def training_tab(studio):
         gr.Plot(overfit, label="Train vs dev")
         gr.Plot(lr, label="LR schedule")
     headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
-                "Ablation (like the report's Figure 7; short budget, one seed)", "Grid search (budget in its title)")
+                "Ablation (like the report's Figure 7: one ingredient per row; budget in its title)",
+                "Grid search (budget in its title)")
     for heading, (cols, rows, title) in zip(headings, tables):
         gr.Markdown(f"### {heading}\n<small>{title}</small>")
         gr.Dataframe(value=rows, headers=cols, wrap=True)

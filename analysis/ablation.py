@@ -1,63 +1,90 @@
-"""Ablation table in the style of the report's Figure 7: each row adds one ingredient to the one above.
+"""Ablation in the style of the report's Figure 7: each row adds one ingredient to the row it names, over seeds.
 
-    python -m analysis.ablation [--out runs/ablation] [--sidecar checkpoints/minbert-multitask]
+    python -m analysis.ablation [--out runs/levers] [--seeds 11711,2,3] [--sidecar checkpoints/minbert-multitask]
 
-Every row is a real training run made by this script, on a short budget (stated in the table):
-a fixed sample of training examples per task, and a fixed sample of dev examples per task.
+It walks from the report's recipe (CLS pooling, cosine paraphrase head, cosine-embedding STS loss, sequential
+sampling, constant LR) to the first shipped recipe (`analysis.levers.BASE`), one ingredient per row. Every
+cell is a real training run at the lever table's budget (--train-limit training examples per task, a fresh
+sample per seed, --epochs, full dev sets), at every seed, resumable run by run. A row's difference from the
+row it adds to is marked ✓ where their ranges over seeds do not overlap. With the same --out as the lever
+table, the row that reaches the first shipped recipe is the lever table's baseline runs.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from .experiments import markdown, run_table
+from minbert.checkpoint import update_sidecar
+
 from .levers import BASE
+from .seeded import Row, markdown, run_seeded
 
 REPORT = [*BASE, "--pooling", "cls", "--para-head", "cosine", "--sts-loss", "cosine_embedding",
-          "--sampling", "sequential", "--schedule", "constant"]
-ROWS = [
-    ("frozen base", [*REPORT, "--freeze-encoder"]),
-    ("fine-tune only", REPORT),
-    ("+ MLM further pretraining", [*REPORT, "--mlm-epochs", "1"]),
-]
+          "--sampling", "sequential", "--schedule", "constant"]  # the report's recipe on our base model
+FIRST = [Row("abl-frozen", "frozen base (heads only)", [*REPORT, "--freeze-encoder"]),
+         Row("abl-finetune", "fine-tune only (the report's recipe)", REPORT, "abl-frozen"),
+         Row("abl-mlm", "+ MLM further pretraining (1 epoch)", [*REPORT, "--mlm-epochs", "1"], "abl-finetune")]
 
-
-def cumulative_rows(use_mlm: bool) -> list[tuple[str, list[str]]]:
-    base = [*REPORT, "--mlm-epochs", "1"] if use_mlm else list(REPORT)
-    decay = [*base, "--schedule", "exponential"]
+def cumulative_rows(use_mlm: bool) -> list[Row]:
+    """The rows after the first three; they carry the MLM stage only if `use_mlm`."""
+    start, tag = (FIRST[2], "-mlm") if use_mlm else (FIRST[1], "")
+    decay = [*start.flags, "--schedule", "exponential"]
     combined = [*decay, "--sampling", "annealed"]
-    balanced = [*combined, "--class-balance"]
     extra = [*combined, "--pooling", "mean", "--sts-loss", "cosent", "--para-head", "features"]
-    return [("+ LR decay (exponential, gamma 0.96)", decay), ("+ combined loss and annealed sampling", combined),
-            ("+ class balancing", balanced),
-            ("+ best extra (without balancing): mean pooling, CoSENT, [u,v,|u-v|,uv] head", extra),
-            ("  ... with linear warm-up/decay instead (= the first shipped recipe)", [*extra, "--schedule", "linear"]),
-            ("  ... with a cross-encoder paraphrase head", [*extra, "--schedule", "linear", "--para-head", "cross"]),
-            ("negative: STS cosine mapped to discrete classes", [*extra, "--schedule", "linear", "--sts-discrete"])]
+    linear = [*extra, "--schedule", "linear"]
+    k = {n: f"abl-{n}{tag}" for n in ("decay", "combined", "balanced", "extra", "cross", "discrete")}
+    return [Row(k["decay"], "+ LR decay (exponential, gamma 0.96)", decay, start.key),
+            Row(k["combined"], "+ annealed multitask sampling", combined, k["decay"]),
+            Row(k["balanced"], "+ class balancing", [*combined, "--class-balance"], k["combined"]),
+            Row(k["extra"], "+ mean pooling, CoSENT, [u,v,|u-v|,uv] head (not balancing)", extra, k["combined"]),
+            Row("baseline" if not use_mlm else "abl-linear-mlm",
+                "+ linear warm-up/decay instead (= the first shipped recipe)", linear, k["extra"]),
+            Row(k["cross"], "  ... with a cross-encoder paraphrase head", [*linear, "--para-head", "cross"],
+                "baseline" if not use_mlm else "abl-linear-mlm"),
+            Row(k["discrete"], "  ... negative: STS cosine rounded to whole classes", [*linear, "--sts-discrete"],
+                "baseline" if not use_mlm else "abl-linear-mlm")]
 
+def mlm_helps(table: dict) -> bool:
+    """Whether the MLM row beat fine-tune only overall beyond the seed spread (with one seed: on its mean)."""
+    o = {r["key"]: r["overall"] for r in table["rows"]}.get("abl-mlm")
+    if o is None:
+        return False
+    return o["delta"] > 0 and (o["exceeds_spread"] or len(o["values"]) == 1)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.ablation", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/ablation", help="folder for the runs and table.json")
-    ap.add_argument("--sidecar", default=None, help="checkpoint whose sidecar receives the table")
-    ap.add_argument("--train-limit", type=int, default=640, help="training examples per task (short budget)")
-    ap.add_argument("--dev-limit", type=int, default=600, help="dev examples per task (short budget)")
-    ap.add_argument("--epochs", type=int, default=2, help="epochs per row")
+    ap.add_argument("--out", default="runs/levers", help="folder for the runs and ablation_table.json (shared "
+                    "with analysis.levers, whose baseline runs are the first shipped recipe's row)")
+    ap.add_argument("--sidecar", default=None, help="checkpoint whose sidecar receives the table (key 'ablation')")
+    ap.add_argument("--seeds", default="11711,2,3", help="comma-separated seeds; every row runs each")
+    ap.add_argument("--train-limit", type=int, default=4000, help="training examples per task per run (0: all)")
+    ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
+    ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
+                    "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
     ap.add_argument("--keep-mlm", choices=("auto", "yes", "no"), default="auto",
-                    help="carry MLM into later rows: auto = only if its row beat fine-tune only")
+                    help="carry MLM into later rows: auto = only if its row beat fine-tune only overall beyond "
+                    "the seed spread, decided after the first three rows have run at every seed")
+    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
     a = ap.parse_args(argv)
-    budget = ["--train-limit", str(a.train_limit), "--dev-limit", str(a.dev_limit), "--epochs", str(a.epochs)]
-    out = Path(a.out)
-    title = (f"Ablation (short budget: {a.train_limit} training and {a.dev_limit} dev examples per task, "
-             f"{a.epochs} epochs, 2-core CPU)")
-    first = run_table(ROWS, out, budget, title, None)
-    use_mlm = a.keep_mlm == "yes" or (a.keep_mlm == "auto" and first["rows"][2][4] > first["rows"][1][4])
-    table = run_table(ROWS + cumulative_rows(use_mlm), out, budget, title, a.sidecar)
-    print(f"\n{title}; MLM carried into later rows: {use_mlm}\n")
-    print(markdown(table))
+    try:
+        seeds = [int(s) for s in a.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds must be comma-separated whole numbers, got {a.seeds!r}")
+    budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit)]
+    dev = f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
+    title = (f"Ablation from the report's recipe to the first shipped one: {a.train_limit or 'all'} training examples "
+             f"per task, {a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds (delta vs "
+             "the row it adds to, ✓ where the seed ranges do not overlap)")
+    kw = dict(reference="", row_label="row", table_only=a.table_only, out_name="ablation_table.json")
+    first = run_seeded(FIRST, seeds, Path(a.out), budget, title, **kw)
+    use_mlm = a.keep_mlm == "yes" or (a.keep_mlm == "auto" and mlm_helps(first))
+    table = run_seeded(FIRST + cumulative_rows(use_mlm), seeds, Path(a.out), budget, title, **kw)
+    table["mlm_carried"] = bool(use_mlm)
+    print(f"\n{title}; MLM carried into later rows: {use_mlm}\n\n{markdown(table)}")
+    if a.sidecar:
+        update_sidecar(a.sidecar, ablation=table)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

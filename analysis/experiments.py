@@ -1,17 +1,18 @@
-"""Running short training runs and collecting their dev metrics: the engine of ablation and grid search."""
+"""Running short training runs and collecting their dev metrics: the engine of the seeded tables (levers, ablation,
+grid search)."""
 from __future__ import annotations
 
 import json
 import re
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
-from minbert.atomic import atomic_write_json
 from minbert.checkpoint import update_sidecar
 from minbert.train import fit
-from minbert.train_config import parse_args
+from minbert.train_config import TrainConfig, parse_args
 
-COLUMNS = ["row", "SST acc", "Quora acc", "STS r", "overall", "minutes", "flags"]
+PER_RUN = ("out_dir", "command")  # differ between runs of one configuration
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
@@ -19,6 +20,8 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
     out = out_root / re.sub(r"[^A-Za-z0-9.-]+", "_", name.replace("+", "plus")).strip("_")
     log = out / "log.jsonl"
     cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "200", "--resume"])
+    if (out / "model.json").exists():
+        check_same_config(out, cfg)
     if not (out / "model.json").exists():
         t0 = time.time()
         fit(cfg)
@@ -31,30 +34,16 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
     return [name, d["sst_acc"], d["para_acc"], d["sts_pearson"], d["overall"], round(minutes, 1), " ".join(flags)]
 
 
-def run_table(rows: list[tuple[str, list[str]]], out_root: Path, budget: list[str], title: str,
-              sidecar: str | None) -> dict:
-    out_root.mkdir(parents=True, exist_ok=True)
-    table = {"title": title, "budget": " ".join(budget), "columns": COLUMNS, "rows": []}
-    for name, flags in rows:
-        table["rows"].append(run_row(name, flags, out_root, budget))
-        atomic_write_json(out_root / "table.json", table)  # partial tables survive an interruption
-        print(markdown(table).splitlines()[-1], flush=True)
-    if sidecar:
-        key = "ablation" if "ablation" in title.lower() else "grid_search"
-        update_sidecar(sidecar, **{key: table})
-    return table
+def check_same_config(out: Path, cfg: TrainConfig) -> None:
+    """A finished run is reused only for the configuration it was trained with (tables share run folders)."""
+    stored = json.loads((out / "model.json").read_text()).get("train_config", {})
+    default = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    now = asdict(cfg)
+    differ = [k for k in now if k not in PER_RUN and _norm(stored.get(k, default[k])) != _norm(now[k])]
+    if differ:
+        what = ", ".join(f"{k}: {stored.get(k, default[k])!r} there, {now[k]!r} now" for k in differ)
+        raise SystemExit(f"{out} was trained with other settings ({what}); move it away or use another --out")
 
 
-def markdown(table: dict) -> str:
-    lines = ["| " + " | ".join(table["columns"]) + " |", "|" + "---|" * len(table["columns"])]
-    for r in table["rows"]:
-        lines.append("| " + " | ".join(cell(i, v) for i, v in enumerate(r)) + " |")
-    return "\n".join(lines)
-
-
-def cell(i: int, v) -> str:
-    if COLUMNS[i] == "minutes":
-        return f"{v:.1f}"
-    if COLUMNS[i] == "flags":
-        return f"`{v}`" if v else "(defaults)"
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+def _norm(v):
+    return list(v) if isinstance(v, tuple) else v

@@ -26,6 +26,8 @@ LEVERS = {  # key -> (row name, flags added to BASE)
     "ema": ("+ EMA of the weights (decay 0.99 per step)", ["--ema", "0.99"]),
     "mnrl": ("+ in-batch negatives on Quora positives (MNRL, weight 1)", ["--mnrl-weight", "1"]),
     "mlm": ("+ MLM further pretraining (1 epoch over the training sentences)", ["--mlm-epochs", "1"]),
+    "rdrop": ("+ R-Drop on SST (symmetric KL of two dropout passes, weight 1)", ["--sst-rdrop", "1"]),
+    "msd": ("+ multi-sample dropout in the SST head (5 masks)", ["--sst-samples", "5"]),
 }
 
 

@@ -2,8 +2,8 @@
 
 The engine of `analysis.levers` and `analysis.grid_search`. Every cell is a real run made by
 `experiments.run_row` (finished runs are reused, stopped ones resumed), seed-major so that a partial table
-already has every row. A row's difference from the reference row is marked ✓ when the two rows' ranges
-over seeds do not overlap.
+already has every row. A row's difference from its reference row (the table's, or its own `parent`, as in a
+cumulative ablation) is marked ✓ when the two rows' ranges over seeds do not overlap.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class Row:
     key: str  # short id; also the run folders' prefix (KEY-seedN)
     name: str  # shown in the table
     flags: list[str]  # added to the shipped recipe
+    parent: str | None = None  # key of the row it is compared with (None: the table's reference)
 
 
 def run_name(key: str, seed: int) -> str:
@@ -43,11 +44,13 @@ def summarise(runs: dict[str, dict[int, dict]], rows: list[Row], reference: str 
             r[m] = {"values": v.round(4).tolist(), "mean": float(v.mean()),
                     "sd": float(v.std(ddof=1)) if len(v) > 1 else None}
         out.append(r)
-    ref = next((r for r in out if r["key"] == reference), None)
-    for r in out:
+    by_key = {r["key"]: r for r in out}
+    for row, r in zip([row for row in rows if row.key in by_key], out):
+        ref = by_key.get(row.parent if row.parent is not None else reference)
+        if ref is None or r is ref:
+            continue
+        r["against"] = ref["key"]
         for m, _ in METRICS:
-            if ref is None or r is ref:
-                continue
             a, b = r[m]["values"], ref[m]["values"]
             r[m]["delta"] = r[m]["mean"] - ref[m]["mean"]
             r[m]["exceeds_spread"] = len(a) > 1 and len(b) > 1 and (min(a) > max(b) or max(a) < min(b))
@@ -59,10 +62,13 @@ def columns(table: dict) -> list[str]:
 
 
 def cells(table: dict) -> list[list[str]]:
-    """One row of text cells per row: mean ± sd, and (delta, ✓ beyond the seed spread) against the reference."""
-    out = []
-    for r in table["rows"]:
-        row = [r["name"], str(len(r["seeds"]))]
+    """One row of text cells per row: mean ± sd, and (delta, ✓ beyond the seed spread) against its reference row,
+    named where it is neither the table's reference nor the row above."""
+    out, names = [], {r["key"]: r["name"].strip(" .+") for r in table["rows"]}
+    for before, r in zip([None, *table["rows"]], table["rows"]):
+        against = r.get("against")
+        said = against in (table.get("reference"), before and before["key"])  # the reference or the row above
+        row = [r["name"] + ("" if against is None or said else f" [vs {names[against]}]"), str(len(r["seeds"]))]
         for m, _ in METRICS:
             c = r[m]
             s = f"{c['mean']:.4f}" + (f" ± {c['sd']:.4f}" if c["sd"] is not None else "")

@@ -14,23 +14,43 @@ class SentimentHead(nn.Module):
     Input: sentence embeddings (B, H). Output: logits (B, 5).
     Labels: int64 class ids in 0..4 (negative .. positive). Loss: cross-entropy, optionally class-weighted,
     against one-hot labels or (ordinal_sigma > 0) Gaussian soft labels over the neighbouring classes.
+    Regularisers, training only: `samples` > 1 averages the loss over that many dropout masks of the head
+    (multi-sample dropout, Inoue 2019); `rdrop` > 0 expects each sentence twice in the batch (rows i and B+i,
+    through different encoder dropout; MultitaskModel doubles them) and adds that weight times the symmetric
+    KL divergence between the two predictions (R-Drop, Liang et al. 2021).
     """
 
-    def __init__(self, hidden_size: int, dropout: float = 0.3, ordinal_sigma: float = 0.0):
+    def __init__(self, hidden_size: int, dropout: float = 0.3, ordinal_sigma: float = 0.0, samples: int = 1,
+                 rdrop: float = 0.0):
         super().__init__()
-        self.ordinal_sigma = ordinal_sigma
+        self.ordinal_sigma, self.samples, self.rdrop = ordinal_sigma, samples, rdrop
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size, NUM_SENTIMENT_CLASSES)
         self.register_buffer("class_weights", torch.ones(NUM_SENTIMENT_CLASSES))  # set for class balancing
 
     def forward(self, emb: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"logits": self.classifier(self.dropout(emb))}  # (B, 5)
+        k = self.samples if self.training else 1  # without dropout every sample is the same
+        per = torch.stack([self.classifier(self.dropout(emb)) for _ in range(k)])  # (k, B, 5)
+        return {"logits": per.mean(0), "sample_logits": per}  # (B, 5), (k, B, 5)
 
     def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        per = out.get("sample_logits", out["logits"][None])  # (k, B', 5)
+        doubled = self.rdrop > 0 and per.shape[1] == 2 * labels.shape[0]
+        gold = labels.repeat(2) if doubled else labels  # (B',)
+        loss = torch.stack([self.nll(lg, gold) for lg in per]).mean()
+        if doubled:
+            a, b = per.mean(0).log_softmax(-1).chunk(2)  # (B, 5) each: the two dropout passes
+            kl = F.kl_div(a, b, log_target=True, reduction="batchmean") + F.kl_div(b, a, log_target=True,
+                                                                                 reduction="batchmean")
+            loss = loss + self.rdrop * kl / 2
+        return loss
+
+    def nll(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(Class-weighted) cross-entropy of (B, 5) logits, against one-hot or ordinal soft labels."""
         if self.ordinal_sigma <= 0:
-            return F.cross_entropy(out["logits"], labels, weight=self.class_weights)
+            return F.cross_entropy(logits, labels, weight=self.class_weights)
         soft = ordinal_targets(labels, self.ordinal_sigma)  # (B, 5)
-        nll = -(soft * out["logits"].log_softmax(-1)).sum(-1)  # (B,)
+        nll = -(soft * logits.log_softmax(-1)).sum(-1)  # (B,)
         w = self.class_weights[labels]  # (B,): weighted mean, as F.cross_entropy weights by the gold class
         return (w * nll).sum() / w.sum()
 

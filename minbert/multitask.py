@@ -18,6 +18,8 @@ class MultitaskConfig:
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
     sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
     sst_ordinal: float = 0.0  # width (in classes) of Gaussian soft SST labels; 0: one-hot cross-entropy
+    sst_samples: int = 1  # dropout masks per SST batch in the head (multi-sample dropout); 1: off
+    sst_rdrop: float = 0.0  # weight of R-Drop's symmetric KL between two passes of each SST batch; 0: off
     para_head: str = "cosine"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
     mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
@@ -47,7 +49,7 @@ class MultitaskModel(nn.Module):
         self.config = config
         self.bert = bert
         H = bert.config.hidden_size
-        self.sst = SentimentHead(H, config.sst_dropout, config.sst_ordinal)
+        self.sst = SentimentHead(H, config.sst_dropout, config.sst_ordinal, config.sst_samples, config.sst_rdrop)
         self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
         self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
 
@@ -69,6 +71,9 @@ class MultitaskModel(nn.Module):
 
     def run_task(self, task: str, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
         """Single-sentence tasks and joint pairs take B rows; other pair tasks 2B rows: sentences 1 then 2."""
+        if task == "sst" and self.training and self.config.sst_rdrop > 0:  # R-Drop: each sentence twice
+            input_ids, attention_mask = input_ids.repeat(2, 1), attention_mask.repeat(2, 1)  # (2B, T)
+            token_type_ids = None if token_type_ids is None else token_type_ids.repeat(2, 1)
         emb = self.embed(input_ids, attention_mask, token_type_ids)
         if task == "sst":
             return self.sst(emb)

@@ -43,6 +43,8 @@ class TrainConfig:
     pooling: str = "mean"
     sst_dropout: float = 0.3
     sst_ordinal: float = 0.0
+    sst_samples: int = 1
+    sst_rdrop: float = 0.0
     para_head: str = "features"
     mnrl_weight: float = 0.0
     sts_loss: str = "cosent"
@@ -111,6 +113,9 @@ HELP = {
     "sst_dropout": "dropout before the sentiment classifier",
     "sst_ordinal": "ordinal-aware SST loss: width in classes of Gaussian soft labels around the gold class "
                    "(e.g. 0.5; 0: one-hot cross-entropy)",
+    "sst_samples": "multi-sample dropout: average the SST loss over this many dropout masks of the head (1: off)",
+    "sst_rdrop": "R-Drop: weight of the symmetric KL between two dropout passes of each SST batch (0: off; "
+                 "doubles the SST encoder cost)",
     "para_head": "paraphrase head: cosine (the report), features ([u,v,|u-v|,u*v] + cosine) or cross (joint)",
     "mnrl_weight": "weight of Multiple Negatives Ranking Loss on Quora positives (0: off)",
     "sts_loss": "similarity loss: cosine_embedding (the report), mse or cosent",
@@ -193,6 +198,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
             ap.error(f"--{k.replace('_', '-')} must be one of {', '.join(allowed)}, got {a[k]!r}")
     if not 2 < a["max_length"] <= 512:
         ap.error("--max-length must be in 3..512")
-    if a["epochs"] < 1 or a["batch_size"] < 1:
-        ap.error("--epochs and --batch-size must be positive")
+    if a["epochs"] < 1 or a["batch_size"] < 1 or a["sst_samples"] < 1:
+        ap.error("--epochs, --batch-size and --sst-samples must be positive")
+    if a["sst_rdrop"] < 0:
+        ap.error("--sst-rdrop must be 0 (off) or a positive weight")
     return TrainConfig(**a, command=shlex.join(["python", "-m", "minbert.train", *argv]))

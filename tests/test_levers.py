@@ -1,4 +1,4 @@
-"""Seeded tables (levers, grid search): mean ± sd over seeds and the 'beyond the seed spread' mark, by hand."""
+"""Seeded tables (levers, ablation, grid search): mean ± sd over seeds and the "beyond the seed spread" mark, by hand."""
 import pytest
 
 from analysis.seeded import Row, cells, markdown, summarise
@@ -52,3 +52,61 @@ def test_a_seeded_table_renders_in_the_training_tab():
     cols, cells_, title = any_table(t, "how")
     assert cols[0] == "cell" and cells_[1][2].startswith("0.5100 ± 0.0141 (+0.1000 ✓)")
     assert any_table(None, "python -m x")[1][0][0].endswith("python -m x")
+
+
+def test_a_row_is_compared_with_its_parent_when_it_names_one():
+    runs = {"a": {1: metrics(0.30), 2: metrics(0.31)}, "b": {1: metrics(0.40), 2: metrics(0.41)},
+            "c": {1: metrics(0.41), 2: metrics(0.42)}}
+    t = summarise(runs, [Row("a", "a", []), Row("b", "b", [], "a"), Row("c", "c", [], "b")], reference="")
+    a, b, c = t["rows"]
+    assert "delta" not in a["sst_acc"] and "against" not in a  # the first row has nothing to add to
+    assert b["against"] == "a" and b["sst_acc"]["delta"] == pytest.approx(0.10) and b["sst_acc"]["exceeds_spread"]
+    assert c["against"] == "b" and c["sst_acc"]["delta"] == pytest.approx(0.01) and not c["sst_acc"]["exceeds_spread"]
+    t2 = summarise(runs, [Row("a", "a", []), Row("b", "+ b", [], "a"), Row("c", "+ c", [], "a")], reference="")
+    for r in t2["rows"]:
+        r["minutes"] = 1.0
+    assert [row[0] for row in cells(t2)] == ["a", "+ b", "+ c [vs a]"]  # c's reference is not the row above
+    assert [row[0] for row in cells(t)] == ["a", "b", "c"]
+
+
+def test_ablation_rows_walk_from_the_report_to_the_lever_baseline():
+    from analysis.ablation import FIRST, cumulative_rows
+    from analysis.levers import BASE
+    from minbert.train_config import parse_args
+    for use_mlm in (False, True):
+        rows = FIRST + cumulative_rows(use_mlm)
+        keys = [r.key for r in rows]
+        assert len(set(keys)) == len(keys) and all(r.parent in keys for r in rows[1:])
+        assert all(r.flags[:len(BASE)] == BASE for r in rows)
+        assert all(keys.index(r.parent) < keys.index(r.key) for r in rows[1:])  # parents come first
+    linear = next(r for r in cumulative_rows(False) if r.key == "baseline")
+    same = [parse_args(flags).__dict__ | {"command": ""} for flags in (linear.flags, BASE)]
+    assert same[0] == same[1]  # the shared run really is the lever baseline
+    assert parse_args(cumulative_rows(True)[4].flags).mlm_epochs == 1
+
+
+def test_a_finished_run_is_reused_only_for_its_own_settings(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from analysis.experiments import check_same_config
+    from minbert.train_config import parse_args
+    cfg = parse_args(["--lr", "1e-4", "--out-dir", str(tmp_path)])
+    stored = asdict(cfg)
+    del stored["mnrl_weight"]  # a setting added after the run: it had the default
+    (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "out_dir": "elsewhere"}}))
+    check_same_config(tmp_path, cfg)
+    with pytest.raises(SystemExit, match="lr: 0.0001 there, 5e-05 now"):
+        check_same_config(tmp_path, parse_args(["--out-dir", str(tmp_path)]))
+    with pytest.raises(SystemExit, match="mnrl_weight"):
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--mnrl-weight", "1"]))
+
+
+def test_the_ablation_carries_mlm_only_beyond_the_seed_spread():
+    from analysis.ablation import FIRST, mlm_helps
+    close = {"abl-finetune": {1: metrics(0.30), 2: metrics(0.32)}, "abl-mlm": {1: metrics(0.31), 2: metrics(0.33)}}
+    clear = {"abl-finetune": {1: metrics(0.30), 2: metrics(0.32)}, "abl-mlm": {1: metrics(0.36), 2: metrics(0.38)}}
+    worse = {"abl-finetune": {1: metrics(0.36), 2: metrics(0.38)}, "abl-mlm": {1: metrics(0.30), 2: metrics(0.32)}}
+    assert not mlm_helps(summarise(close, FIRST, reference=""))  # a better mean inside the spread is not enough
+    assert mlm_helps(summarise(clear, FIRST, reference=""))
+    assert not mlm_helps(summarise(worse, FIRST, reference=""))

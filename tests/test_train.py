@@ -21,7 +21,8 @@ def _args(tiny_model_dir, data_dir, out, *extra):
 def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--mlm-epochs", "1",
-                            "--class-balance", "--para-head", "features")) == 0
+                            "--class-balance", "--para-head", "features", "--sst-rdrop", "1",
+                            "--sst-samples", "2")) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert {"sst_acc", "para_acc", "sts_pearson", "overall"} <= log[-1]["dev"].keys()
@@ -29,6 +30,7 @@ def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data
     ckpt = load_checkpoint(out / "model")
     assert ckpt.meta["dtype"] == "float16" and ckpt.meta["mlm_history"] is not None
     assert ckpt.meta["model_config"]["para_head"] == "features"
+    assert (ckpt.meta["model_config"]["sst_rdrop"], ckpt.meta["model_config"]["sst_samples"]) == (1.0, 2)
     assert 0 <= ckpt.meta["metrics"]["sst_acc"] <= 1 and "para_protocol" in ckpt.meta
     assert json.loads((out / "config.json").read_text())["config"]["epochs"] == 2
 
@@ -206,7 +208,7 @@ def test_the_default_recipe_is_the_shipped_models():
     from minbert.train_config import TrainConfig
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
-    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0}  # flags added after it was trained: off
+    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1, "sst_rdrop": 0.0}  # added since: off
     for key in ("out_dir", "command"):
         shipped.pop(key)
     assert {k: v for k, v in default.items() if k in shipped} == shipped
