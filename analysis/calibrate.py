@@ -4,7 +4,7 @@
 
 Runs the checkpoint over the dev sets (fp32), fits one temperature per head by negative log-likelihood,
 reports ECE and NLL before and after by cross-fitting (each half of dev scored at the temperature fit on
-the other half), and writes {"calibration": {...}} into the sidecar (atomically; the weights and their
+the other half), checks the paraphrase decision threshold the same way (a diagnostic; never served), and writes {"calibration": {...}} into the sidecar (atomically; the weights and their
 sha256 are untouched). Every tool then serves calibrated
 probabilities; raw logits stay in their outputs.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from minbert.calibration import calibrate
+from minbert.calibration import calibrate, threshold_check
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import gold
@@ -31,6 +31,7 @@ def run(checkpoint: Path, data_dir: str | None, batch_size: int) -> dict:
     for task, examples, key in (("sst", data.sst_dev, "logits"), ("para", data.para_dev, "logit")):
         out = predict(ckpt.model, task, examples, ckpt.tokenizer, batch_size)
         result[task] = calibrate(task, [e.id for e in examples], out[key], gold(examples))
+    result["para"]["threshold"] = threshold_check([e.id for e in data.para_dev], out["logit"], gold(data.para_dev))
     result["method"] = ("temperature scaling (Guo et al., 2017): T minimises dev NLL; ECE/NLL after are cross-fitted "
                         "(halves by the parity of the first byte of sha1(id), each scored at the other half's T)")
     update_sidecar(checkpoint, calibration=result)
@@ -54,6 +55,11 @@ def main(argv=None) -> int:
         print(f"{name}: T = {r['temperature']:.3f} (fit on {r['fit_on']}; halves: {r['cross_fit']['t_half_a']:.3f} and "
               f"{r['cross_fit']['t_half_b']:.3f}); cross-fitted ECE {r['ece_before']:.4f} -> {r['ece_after']:.4f}, "
               f"NLL {r['nll_before']:.4f} -> {r['nll_after']:.4f}")
+    th = res["para"]["threshold"]
+    print(f"Quora decision threshold (diagnostic, not served): accuracy {th['accuracy_at_0']:.4f} at logit 0, "
+          f"{th['accuracy_cross_fitted']:.4f} at a threshold fit on the other half (logit {th['threshold_half_a']:+.2f} "
+          f"/ {th['threshold_half_b']:+.2f}); predicts duplicate for {th['predicted_positive_rate']:.1%} of pairs, "
+          f"gold {th['gold_positive_rate']:.1%}")
     print(f"written into the sidecar of {a.checkpoint}")
     return 0
 

@@ -75,6 +75,29 @@ def calibrate(task: str, ids: list[str], logits: np.ndarray, gold: np.ndarray) -
             "nll_before": round(nll(task, logits, gold, 1.0), 4), "nll_after": round(float(nll_after), 4)}
 
 
+def threshold_check(ids: list[str], logit: np.ndarray, gold: np.ndarray) -> dict:
+    """Would another paraphrase decision threshold do better? Diagnostic only, never served: each fixed half
+    of dev is scored at the logit threshold of best accuracy on the other half, pooled. Serving a threshold
+    fit on dev would make the dev accuracy a tuned number."""
+    b = half_b(ids)
+    logit, gold = np.asarray(logit, dtype=np.float64), np.asarray(gold).astype(int)
+    cands = np.unique(logit)  # every distinct split point
+
+    def best(m):  # the threshold of best accuracy on the examples in m; predict duplicate where logit > it
+        order = np.argsort(logit[m])
+        g = gold[m][order]
+        correct = (g == 1).sum() - np.concatenate([[0], np.cumsum(np.where(g == 1, 1, -1))])  # above index k
+        return float(np.concatenate([[cands[0] - 1], logit[m][order]])[int(np.argmax(correct))])
+
+    t_a, t_b = best(~b), best(b)
+    hits = ((logit[b] > t_a) == gold[b]).sum() + ((logit[~b] > t_b) == gold[~b]).sum()
+    return {"accuracy_at_0": round(float(((logit > 0) == gold).mean()), 4),
+            "accuracy_cross_fitted": round(float(hits / len(gold)), 4),
+            "threshold_half_a": round(t_a, 3), "threshold_half_b": round(t_b, 3),
+            "predicted_positive_rate": round(float((logit > 0).mean()), 4),
+            "gold_positive_rate": round(float(gold.mean()), 4)}
+
+
 def temperatures(meta: dict) -> dict[str, float]:
     """task -> T from a checkpoint sidecar; 1.0 (raw probabilities) where it was never calibrated."""
     cal = meta.get("calibration") or {}

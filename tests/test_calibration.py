@@ -61,6 +61,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     assert main(["--checkpoint", str(stem), "--data-dir", str(data_dir)]) == 0
     cal = load_checkpoint(stem).meta["calibration"]  # the weights still verify
     assert cal["sst"]["temperature"] > 1 and cal["sst"]["ece_after"] <= cal["sst"]["ece_before"]
+    assert 0 <= cal["para"]["threshold"]["accuracy_cross_fitted"] <= 1  # the threshold diagnostic is stored too
     p = Predictor(stem)
     r = p.sentiment("A fine film.")
     raw = torch.tensor(r["logits"]).softmax(-1)
@@ -68,3 +69,25 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     assert int(np.argmax(r["probs"])) == int(raw.argmax())
     q = p.paraphrase("a cat", "a kitten")
     assert abs(q["probability"] - float(torch.tensor(q["logit"] / q["temperature"]).sigmoid())) < 1e-6
+
+
+def test_threshold_check_matches_a_brute_force_search():
+    import numpy as np
+
+    from minbert.calibration import half_b, threshold_check
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 2, 400)
+    logit = rng.normal(0, 1, 400) + 1.5 * gold + 0.8  # shifted: too many pairs called duplicates at 0
+    ids = [f"id{i}" for i in range(400)]
+    r = threshold_check(ids, logit, gold)
+    b = half_b(ids)
+
+    def brute(m):  # every candidate threshold, the best accuracy on m
+        cands = np.concatenate([[logit.min() - 1], np.sort(logit[m])])
+        return cands[int(np.argmax([((logit[m] > t) == gold[m]).mean() for t in cands]))]
+
+    t_a, t_b = brute(~b), brute(b)
+    expected = (((logit[b] > t_a) == gold[b]).sum() + ((logit[~b] > t_b) == gold[~b]).sum()) / 400
+    assert r["accuracy_cross_fitted"] == round(expected, 4) and r["threshold_half_a"] == round(t_a, 3)
+    assert r["accuracy_at_0"] == round(((logit > 0) == gold).mean(), 4)
+    assert r["accuracy_cross_fitted"] > r["accuracy_at_0"] and r["predicted_positive_rate"] > r["gold_positive_rate"]
