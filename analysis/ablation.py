@@ -25,6 +25,7 @@ FIRST = [Row("abl-frozen", "frozen base (heads only)", [*REPORT, "--freeze-encod
          Row("abl-finetune", "fine-tune only (the report's recipe)", REPORT, "abl-frozen"),
          Row("abl-mlm", "+ MLM further pretraining (1 epoch)", [*REPORT, "--mlm-epochs", "1"], "abl-finetune")]
 
+
 def cumulative_rows(use_mlm: bool) -> list[Row]:
     """The rows after the first three; they carry the MLM stage only if `use_mlm`."""
     start, tag = (FIRST[2], "-mlm") if use_mlm else (FIRST[1], "")
@@ -33,16 +34,16 @@ def cumulative_rows(use_mlm: bool) -> list[Row]:
     extra = [*combined, "--pooling", "mean", "--sts-loss", "cosent", "--para-head", "features"]
     linear = [*extra, "--schedule", "linear"]
     k = {n: f"abl-{n}{tag}" for n in ("decay", "combined", "balanced", "extra", "cross", "discrete")}
+    k["linear"] = "abl-linear-mlm" if use_mlm else "baseline"  # without MLM: the lever table's baseline runs
     return [Row(k["decay"], "+ LR decay (exponential, gamma 0.96)", decay, start.key),
             Row(k["combined"], "+ annealed multitask sampling", combined, k["decay"]),
             Row(k["balanced"], "+ class balancing", [*combined, "--class-balance"], k["combined"]),
             Row(k["extra"], "+ mean pooling, CoSENT, [u,v,|u-v|,uv] head (not balancing)", extra, k["combined"]),
-            Row("baseline" if not use_mlm else "abl-linear-mlm",
-                "+ linear warm-up/decay instead (= the first shipped recipe)", linear, k["extra"]),
-            Row(k["cross"], "  ... with a cross-encoder paraphrase head", [*linear, "--para-head", "cross"],
-                "baseline" if not use_mlm else "abl-linear-mlm"),
+            Row(k["linear"], "+ linear warm-up/decay instead (= the first shipped recipe)", linear, k["extra"]),
+            Row(k["cross"], "  ... with a cross-encoder paraphrase head", [*linear, "--para-head", "cross"], k["linear"]),
             Row(k["discrete"], "  ... negative: STS cosine rounded to whole classes", [*linear, "--sts-discrete"],
-                "baseline" if not use_mlm else "abl-linear-mlm")]
+                k["linear"])]
+
 
 def mlm_helps(table: dict) -> bool:
     """Whether the MLM row beat fine-tune only overall beyond the seed spread (with one seed: on its mean)."""
@@ -50,6 +51,7 @@ def mlm_helps(table: dict) -> bool:
     if o is None:
         return False
     return o["delta"] > 0 and (o["exceeds_spread"] or len(o["values"]) == 1)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.ablation", description=__doc__,
@@ -85,6 +87,7 @@ def main(argv=None) -> int:
     if a.sidecar:
         update_sidecar(a.sidecar, ablation=table)
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -64,7 +64,7 @@ def columns(table: dict) -> list[str]:
 def cells(table: dict) -> list[list[str]]:
     """One row of text cells per row: mean ± sd, and (delta, ✓ beyond the seed spread) against its reference row,
     named where it is neither the table's reference nor the row above."""
-    out, names = [], {r["key"]: r["name"].strip(" .+") for r in table["rows"]}
+    out, names = [], {r["key"]: r["name"].split(" (")[0].strip(" .+") for r in table["rows"]}
     for before, r in zip([None, *table["rows"]], table["rows"]):
         against = r.get("against")
         said = against in (table.get("reference"), before and before["key"])  # the reference or the row above
@@ -82,7 +82,7 @@ def cells(table: dict) -> list[list[str]]:
 def markdown(table: dict) -> str:
     cols = columns(table)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells(table)])
+    return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in cells(table)])
 
 
 def run_seeded(rows: list[Row], seeds: list[int], out: Path, budget: list[str], title: str, *,

@@ -110,3 +110,9 @@ def test_the_ablation_carries_mlm_only_beyond_the_seed_spread():
     assert not mlm_helps(summarise(close, FIRST, reference=""))  # a better mean inside the spread is not enough
     assert mlm_helps(summarise(clear, FIRST, reference=""))
     assert not mlm_helps(summarise(worse, FIRST, reference=""))
+
+
+def test_markdown_escapes_pipes_in_row_names():
+    t = summarise({"baseline": {1: metrics(0.4)}}, [Row("baseline", "[u,v,|u-v|,uv] head", [])])
+    t["rows"][0]["minutes"] = 1.0
+    assert "[u,v,\\|u-v\\|,uv] head" in markdown(t) and markdown(t).splitlines()[-1].count(" | ") == 6
