@@ -22,12 +22,11 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
     cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--save-every", "200", "--resume"])
     if (out / "model.json").exists():
         check_same_config(out, cfg)
-    if not (out / "model.json").exists():
+        minutes = json.loads((out / "model.json").read_text()).get("wall_minutes", float("nan"))
+    else:
         t0 = time.time()
         fit(cfg)
         minutes = (time.time() - t0) / 60
-    else:
-        minutes = json.loads((out / "model.json").read_text()).get("wall_minutes", float("nan"))
     best = max((json.loads(line) for line in log.read_text().splitlines()), key=lambda r: r["dev"]["overall"])
     update_sidecar(out / "model", wall_minutes=minutes)
     d = best["dev"]

@@ -81,13 +81,13 @@ def threshold_check(ids: list[str], logit: np.ndarray, gold: np.ndarray) -> dict
     fit on dev would make the dev accuracy a tuned number."""
     b = half_b(ids)
     logit, gold = np.asarray(logit, dtype=np.float64), np.asarray(gold).astype(int)
-    cands = np.unique(logit)  # every distinct split point
+    below_all = logit.min() - 1  # the threshold that calls every pair a duplicate
 
     def best(m):  # the threshold of best accuracy on the examples in m; predict duplicate where logit > it
         order = np.argsort(logit[m])
         g = gold[m][order]
         correct = (g == 1).sum() - np.concatenate([[0], np.cumsum(np.where(g == 1, 1, -1))])  # above index k
-        return float(np.concatenate([[cands[0] - 1], logit[m][order]])[int(np.argmax(correct))])
+        return float(np.concatenate([[below_all], logit[m][order]])[int(np.argmax(correct))])
 
     t_a, t_b = best(~b), best(b)
     hits = ((logit[b] > t_a) == gold[b]).sum() + ((logit[~b] > t_b) == gold[~b]).sum()

@@ -29,8 +29,9 @@ class SentimentHead(nn.Module):
         self.register_buffer("class_weights", torch.ones(NUM_SENTIMENT_CLASSES))  # set for class balancing
 
     def forward(self, emb: torch.Tensor) -> dict[str, torch.Tensor]:
-        k = self.samples if self.training else 1  # without dropout every sample is the same
-        per = torch.stack([self.classifier(self.dropout(emb)) for _ in range(k)])  # (k, B, 5)
+        if self.samples == 1 or not self.training:  # without dropout every sample is the same
+            return {"logits": self.classifier(self.dropout(emb))}  # (B, 5)
+        per = torch.stack([self.classifier(self.dropout(emb)) for _ in range(self.samples)])  # (k, B, 5)
         return {"logits": per.mean(0), "sample_logits": per}  # (B, 5), (k, B, 5)
 
     def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
