@@ -17,7 +17,7 @@ from pathlib import Path
 from minbert.checkpoint import update_sidecar
 
 from .levers import BASE
-from .seeded import Row, markdown, run_seeded
+from .seeded import Row, add_budget_args, budget_of, markdown, run_seeded
 
 REPORT = [*BASE, "--pooling", "cls", "--para-head", "cosine", "--sts-loss", "cosine_embedding",
           "--sampling", "sequential", "--schedule", "constant"]  # the report's recipe on our base model
@@ -59,22 +59,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/levers", help="folder for the runs and ablation_table.json (shared "
                     "with analysis.levers, whose baseline runs are the first shipped recipe's row)")
     ap.add_argument("--sidecar", default=None, help="checkpoint whose sidecar receives the table (key 'ablation')")
-    ap.add_argument("--seeds", default="11711,2,3", help="comma-separated seeds; every row runs each")
-    ap.add_argument("--train-limit", type=int, default=4000, help="training examples per task per run (0: all)")
-    ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
-    ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
-                    "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
     ap.add_argument("--keep-mlm", choices=("auto", "yes", "no"), default="auto",
                     help="carry MLM into later rows: auto = only if its row beat fine-tune only overall beyond "
                     "the seed spread, decided after the first three rows have run at every seed")
-    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
+    add_budget_args(ap)
     a = ap.parse_args(argv)
-    try:
-        seeds = [int(s) for s in a.seeds.split(",")]
-    except ValueError:
-        ap.error(f"--seeds must be comma-separated whole numbers, got {a.seeds!r}")
-    budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit)]
-    dev = f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
+    seeds, budget, dev = budget_of(ap, a)
     title = (f"Ablation from the report's recipe to the first shipped one: {a.train_limit or 'all'} training examples "
              f"per task, {a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds (delta vs "
              "the row it adds to, ✓ where the seed ranges do not overlap)")

@@ -12,7 +12,7 @@ from minbert.checkpoint import update_sidecar
 from minbert.train import fit
 from minbert.train_config import TrainConfig, parse_args
 
-PER_RUN = ("out_dir", "command")  # differ between runs of one configuration
+PER_RUN = ("out_dir", "command", "threads")  # differ between runs of one configuration; threads: speed only
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:

@@ -22,7 +22,7 @@ from minbert.checkpoint import update_sidecar
 from minbert.train_config import TrainConfig
 
 from .levers import BASE
-from .seeded import Row, markdown, run_seeded
+from .seeded import Row, add_budget_args, budget_of, markdown, run_seeded
 
 
 def grid_rows(lrs: list[str], dropouts: list[str], sts_weights: list[str]) -> list[Row]:
@@ -47,22 +47,15 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", default="2e-5,5e-5,1e-4", help="comma-separated encoder learning rates")
     ap.add_argument("--sst-dropout", default="0.3", help="comma-separated sentiment dropouts")
     ap.add_argument("--sts-weight", default="1", help="comma-separated STS loss weights")
-    ap.add_argument("--seeds", default="11711,2,3", help="comma-separated seeds; every cell runs each")
-    ap.add_argument("--train-limit", type=int, default=4000, help="training examples per task per run (0: all)")
-    ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
-    ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
-                    "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
-    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
+    add_budget_args(ap, "cell")
     a = ap.parse_args(argv)
     try:
         split = [[v.strip() for v in s.split(",") if v.strip()] for s in (a.lr, a.sst_dropout, a.sts_weight)]
         [float(v) for vs in split for v in vs]
-        seeds = [int(s) for s in a.seeds.split(",")]
     except ValueError as e:
-        ap.error(f"grid values and seeds must be comma-separated numbers ({e})")
+        ap.error(f"grid values must be comma-separated numbers ({e})")
+    seeds, budget, dev = budget_of(ap, a)
     rows = grid_rows(*split)
-    budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit)]
-    dev = f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
     title = (f"Grid search on the lever table's baseline: {a.train_limit or 'all'} training examples per task, "
              f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds "
              "(delta vs the recipe's values, ✓ where the seed ranges do not overlap)")

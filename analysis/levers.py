@@ -15,7 +15,7 @@ from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
 
-from .seeded import Row, markdown, run_seeded
+from .seeded import Row, add_budget_args, budget_of, markdown, run_seeded
 
 BASE = ["--sst-phrases", "0", "--sst-ordinal", "0"]  # the first shipped recipe, which every lever row starts from
 LEVERS = {  # key -> (row name, flags added to BASE)
@@ -28,6 +28,8 @@ LEVERS = {  # key -> (row name, flags added to BASE)
     "mlm": ("+ MLM further pretraining (1 epoch over the training sentences)", ["--mlm-epochs", "1"]),
     "rdrop": ("+ R-Drop on SST (symmetric KL of two dropout passes, weight 1)", ["--sst-rdrop", "1"]),
     "msd": ("+ multi-sample dropout in the SST head (5 masks)", ["--sst-samples", "5"]),
+    "threshold": ("+ paraphrase threshold fit on 1,000 Quora training pairs held out of training",
+                  ["--para-val", "1000"]),
 }
 
 
@@ -35,23 +37,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.levers", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/levers", help="folder for the runs and table.json")
-    ap.add_argument("--seeds", default="11711,2,3", help="comma-separated seeds; every row runs each")
     ap.add_argument("--rows", default="baseline,phrases,ordinal,llrd", help=f"levers, from {','.join(LEVERS)}")
-    ap.add_argument("--train-limit", type=int, default=4000, help="training examples per task per run (0: all)")
-    ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
-    ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
-                    "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
     ap.add_argument("--sidecar", default=None, help="checkpoint whose sidecar receives the table (key 'levers')")
-    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
+    add_budget_args(ap)
     a = ap.parse_args(argv)
     order = [k.strip() for k in a.rows.split(",") if k.strip()]
     unknown = [k for k in order if k not in LEVERS]
     if unknown:
         ap.error(f"unknown lever(s) {unknown}; choose from {', '.join(LEVERS)}")
-    seeds = [int(s) for s in a.seeds.split(",")]
-    budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit)]
+    seeds, budget, dev = budget_of(ap, a)
     out = Path(a.out)
-    dev = f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
     title = (f"Levers, each added alone to the first shipped recipe: {a.train_limit or 'all'} training examples per task, "
              f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds "
              "(delta vs baseline, ✓ where the seed ranges do not overlap)")

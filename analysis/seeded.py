@@ -7,6 +7,7 @@ cumulative ablation) is marked ✓ when the two rows' ranges over seeds do not o
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,31 @@ def markdown(table: dict) -> str:
     cols = columns(table)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     return "\n".join(lines + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in cells(table)])
+
+
+def add_budget_args(ap: argparse.ArgumentParser, what: str = "row") -> None:
+    """The flags every seeded table shares: seeds, the per-run budget, threads, --table-only."""
+    ap.add_argument("--seeds", default="11711,2,3", help=f"comma-separated seeds; every {what} runs each")
+    ap.add_argument("--train-limit", type=int, default=4000, help="training examples per task per run (0: all)")
+    ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
+    ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
+                    "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per run (1 lets two tables share 2 cores; "
+                    "finished runs are reused whatever their thread count)")
+    ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
+
+
+def budget_of(ap: argparse.ArgumentParser, a: argparse.Namespace) -> tuple[list[int], list[str], str]:
+    """(seeds, the train flags of the budget, the dev sets in words) from add_budget_args' flags."""
+    try:
+        seeds = [int(s) for s in a.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds must be comma-separated whole numbers, got {a.seeds!r}")
+    if a.threads < 1:
+        ap.error("--threads must be at least 1")
+    budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit),
+              "--threads", str(a.threads)]
+    return seeds, budget, f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"
 
 
 def run_seeded(rows: list[Row], seeds: list[int], out: Path, budget: list[str], title: str, *,

@@ -75,21 +75,24 @@ def calibrate(task: str, ids: list[str], logits: np.ndarray, gold: np.ndarray) -
             "nll_before": round(nll(task, logits, gold, 1.0), 4), "nll_after": round(float(nll_after), 4)}
 
 
+def best_threshold(logit: np.ndarray, gold: np.ndarray) -> float:
+    """The logit threshold of best accuracy when a duplicate is predicted where logit > it: one of the logits
+    (or just below the lowest); ties go to the lowest such threshold."""
+    logit, gold = np.asarray(logit, dtype=np.float64), np.asarray(gold).astype(int)
+    order = np.argsort(logit, kind="stable")
+    g = gold[order]
+    correct = (g == 1).sum() - np.concatenate([[0], np.cumsum(np.where(g == 1, 1, -1))])  # threshold at index k
+    return float(np.concatenate([[logit.min() - 1], logit[order]])[int(np.argmax(correct))])
+
+
 def threshold_check(ids: list[str], logit: np.ndarray, gold: np.ndarray) -> dict:
     """Would another paraphrase decision threshold do better? Diagnostic only, never served: each fixed half
     of dev is scored at the logit threshold of best accuracy on the other half, pooled. Serving a threshold
-    fit on dev would make the dev accuracy a tuned number."""
+    fit on dev would make the dev accuracy a tuned number (training fits one on held-out training pairs
+    instead: --para-val)."""
     b = half_b(ids)
     logit, gold = np.asarray(logit, dtype=np.float64), np.asarray(gold).astype(int)
-    below_all = logit.min() - 1  # the threshold that calls every pair a duplicate
-
-    def best(m):  # the threshold of best accuracy on the examples in m; predict duplicate where logit > it
-        order = np.argsort(logit[m])
-        g = gold[m][order]
-        correct = (g == 1).sum() - np.concatenate([[0], np.cumsum(np.where(g == 1, 1, -1))])  # above index k
-        return float(np.concatenate([[below_all], logit[m][order]])[int(np.argmax(correct))])
-
-    t_a, t_b = best(~b), best(b)
+    t_a, t_b = best_threshold(logit[~b], gold[~b]), best_threshold(logit[b], gold[b])
     hits = ((logit[b] > t_a) == gold[b]).sum() + ((logit[~b] > t_b) == gold[~b]).sum()
     return {"accuracy_at_0": round(float(((logit > 0) == gold).mean()), 4),
             "accuracy_cross_fitted": round(float(hits / len(gold)), 4),

@@ -22,6 +22,7 @@ from .multitask import MultitaskConfig, MultitaskModel
 from .tokenizer import Tokenizer
 
 FORMAT = "minbert-multitask/1"
+ADDED_BUFFERS = ("para.threshold",)  # buffers newer than some checkpoints: absent ones load as their defaults
 
 
 class CheckpointError(RuntimeError):
@@ -78,6 +79,12 @@ class Checkpoint:
     path: Path
 
 
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Strict load_state_dict, except that ADDED_BUFFERS absent from older files keep their defaults."""
+    defaults = model.state_dict()
+    model.load_state_dict(state | {k: defaults[k] for k in ADDED_BUFFERS if k in defaults and k not in state})
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Verify the sha256, then build the model in fp32 on `device`, in eval mode."""
     weights_path, _ = paths(path)
@@ -94,7 +101,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         raise CheckpointError(f"{weights_path} is not a valid safetensors file: {e}") from None
     model = MultitaskModel(BertModel(BertConfig.from_dict(meta["bert_config"])),
                            MultitaskConfig.from_dict(meta["model_config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     return Checkpoint(model.to(device).eval(), Tokenizer(meta["vocab"]), meta, weights_path)
 
 
@@ -124,7 +131,7 @@ def load_train_state(path: str | Path, model: torch.nn.Module, optimizer: torch.
         tensors = st_load(weights_path.read_bytes())
     except (OSError, json.JSONDecodeError, SafetensorError, ValueError) as e:
         raise CheckpointError(f"cannot resume from {weights_path}: {e}") from None
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    load_weights(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
     for k, v in tensors.items():
         if k.startswith("opt."):

@@ -16,6 +16,7 @@ import torch
 
 from .atomic import atomic_write_bytes, atomic_write_json
 from .bootstrap import N_RESAMPLES, confidence_intervals
+from .calibration import best_threshold
 from .checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from .data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from .metrics import overall, task_metrics
@@ -56,6 +57,18 @@ def calibrate_sts(model: MultitaskModel, tok: Tokenizer, train: list[Example], b
     """Fit the cosine -> 0..5 score map on training pairs (Pearson on dev never sees dev labels)."""
     out = predict(model, "sts", train, tok, batch_size, max_length, device)
     model.sts.calibrate(torch.from_numpy(out["cosine"]).float(), torch.from_numpy(gold(train)).float())
+
+
+@torch.no_grad()
+def fit_para_threshold(model: MultitaskModel, tok: Tokenizer, held_out: list[Example], batch_size: int = 64,
+                       max_length: int = 128, device="cpu") -> float:
+    """Set the paraphrase decision threshold to the one of best accuracy on Quora training pairs held out of
+    training (dev labels never touch it); returns it."""
+    model.para.threshold.zero_()  # predict's logits are shifted by the current threshold
+    out = predict(model, "para", held_out, tok, batch_size, max_length, device)
+    t = best_threshold(out["logit"], gold(held_out))
+    model.para.threshold.fill_(t)
+    return t
 
 
 PRED_FILES = {  # task -> (file prefix, column, output key)

@@ -73,6 +73,8 @@ class ParaphraseHead(nn.Module):
     Output: cosine in [-1, 1] (B,), logit (B,); probability = sigmoid(logit).
     Labels: float 0/1 (1 = duplicate). Loss: binary cross-entropy with logits, optional positive-class
     weight; plus, with mnrl_weight > 0, Multiple Negatives Ranking Loss over the positive pairs.
+    Decision threshold: in eval mode the logit is shifted by the `threshold` buffer (0 unless training fit it
+    on held-out training pairs, --para-val), so logit > 0 and probability > 0.5 stay the decision everywhere.
     """
 
     def __init__(self, hidden_size: int, kind: str = "cosine", mnrl_weight: float = 0.0, mnrl_scale: float = 20.0):
@@ -88,17 +90,22 @@ class ParaphraseHead(nn.Module):
             nn.init.zeros_(self.features.bias)
         self.joint = nn.Linear(hidden_size, 1) if kind == "cross" else None
         self.register_buffer("pos_weight", torch.tensor(1.0))  # set for class balancing
+        self.register_buffer("threshold", torch.tensor(0.0))  # eval-only decision shift (older checkpoints: 0)
+
+    def decide(self, logit: torch.Tensor) -> torch.Tensor:
+        """The training logit as it is; the served one shifted by the fitted decision threshold."""
+        return logit if self.training else logit - self.threshold
 
     def forward_joint(self, joint: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cross-encoder logit from the embedding of the jointly encoded pair (B, H)."""
-        return {"logit": self.joint(joint).squeeze(-1)}
+        return {"logit": self.decide(self.joint(joint).squeeze(-1))}
 
     def forward(self, u: torch.Tensor, v: torch.Tensor) -> dict[str, torch.Tensor]:
         cos = F.cosine_similarity(u, v, dim=-1)  # (B,)
         logit = self.scale * cos + self.bias
         if self.features is not None:
             logit = logit + self.features(torch.cat([u, v, (u - v).abs(), u * v], dim=-1)).squeeze(-1)
-        return {"cosine": cos, "logit": logit, "u": u, "v": v}
+        return {"cosine": cos, "logit": self.decide(logit), "u": u, "v": v}
 
     def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(out["logit"], labels.float(), pos_weight=self.pos_weight)

@@ -199,9 +199,11 @@ class Predictor:
         para, _, enc = self._pair(s1, s2)
         prob = float((para["logit"] / self.temps["para"]).sigmoid())  # calibrated; the decision is unchanged
         out = {"cosine": float(para["cosine"]), "probability": prob, "is_paraphrase": prob > 0.5,
-               "logit": float(para["logit"]), "temperature": self.temps["para"], "truncated": any(enc.truncated)}
+               "logit": float(para["logit"]), "temperature": self.temps["para"], "truncated": any(enc.truncated),
+               "logit_shift": float(self.model.para.threshold)}  # fitted on held-out training pairs (--para-val)
         if self.model.config.para_head == "cosine":  # the decision boundary is a cosine threshold
-            out["cosine_threshold"] = float(-self.model.para.bias / self.model.para.scale)
+            head = self.model.para
+            out["cosine_threshold"] = float((head.threshold - head.bias) / head.scale)
         return out
 
     @torch.inference_mode()

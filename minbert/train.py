@@ -27,7 +27,7 @@ from .atomic import atomic_write_json
 from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
 from .data import TaskData, bucket_batches, find_data_dir, load_tasks
 from .ema import EMA
-from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model
+from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model, fit_para_threshold
 from .lr_schedule import lr_multiplier
 from .mlm_stage import run_mlm_stage
 from .model import BertModel
@@ -47,19 +47,38 @@ def seed_everything(seed: int) -> None:
 
 
 def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
-    """(train, dev, train-eval subset) per task, with --limit and --para-max applied."""
+    """(train, dev, train-eval subset) per task, with --limit, --train-limit and --para-val applied; the
+    --para-val pairs held out of Quora training come back as train-eval["para_val"]."""
     train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
     dev = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     if cfg.limit:
         train = {t: ex[:cfg.limit] for t, ex in train.items()}
         dev = {t: ex[:cfg.limit] for t, ex in dev.items()}
+    pool = train.get("para", [])
     rng = random.Random(cfg.seed)
     if cfg.train_limit:
         train = {t: rng.sample(ex, min(len(ex), cfg.train_limit)) for t, ex in train.items()}
+    held = hold_out_pairs(pool, train, cfg) if cfg.para_val and "para" in cfg.tasks else []
     if cfg.dev_limit:
         dev = {t: random.Random(0).sample(ex, min(len(ex), cfg.dev_limit)) for t, ex in dev.items()}
     train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
-    return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, {t: train_eval[t] for t in cfg.tasks}
+    train_eval = {t: train_eval[t] for t in cfg.tasks} | ({"para_val": held} if held else {})
+    return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, train_eval
+
+
+def hold_out_pairs(pool: list, train: dict, cfg: TrainConfig) -> list:
+    """--para-val Quora pairs never trained on: taken from the pairs a --train-limit sample left unused (the
+    training sample stays the same as without the flag), else removed from the training pairs."""
+    used = {id(e) for e in train["para"]}
+    spare = [e for e in pool if id(e) not in used]
+    if len(spare) >= cfg.para_val:
+        return random.Random(cfg.seed + 1).sample(spare, cfg.para_val)
+    if cfg.para_val >= len(train["para"]):
+        raise ValueError(f"--para-val {cfg.para_val} leaves no Quora pairs to train on ({len(train['para'])})")
+    pick = set(random.Random(cfg.seed + 1).sample(range(len(train["para"])), cfg.para_val))
+    held = [e for i, e in enumerate(train["para"]) if i in pick]
+    train["para"] = [e for i, e in enumerate(train["para"]) if i not in pick]
+    return held
 
 
 def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
@@ -126,13 +145,17 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
 
 
 def evaluate_epoch(raw: MultitaskModel, tok, train, dev, train_eval, cfg, device) -> dict:
+    """Fit the STS score map and (with --para-val) the paraphrase threshold on training pairs, then score."""
+    train_eval = dict(train_eval)
+    held = train_eval.pop("para_val", None)
     if "sts" in train:
         calibrate_sts(raw, tok, train_eval["sts"], device=device)
+    extra = {"para_threshold": fit_para_threshold(raw, tok, held, max_length=cfg.max_length, device=device)} if held else {}
     dev_m, dev_out = evaluate_model(raw, tok, dev, max_length=cfg.max_length, device=device)
     train_m, _ = evaluate_model(raw, tok, train_eval, max_length=cfg.max_length, device=device)
     keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
     return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m},
-            "dev_outputs": dev_out}
+            "dev_outputs": dev_out, **extra}
 
 
 def score(metrics: dict) -> float:
@@ -269,7 +292,8 @@ def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device
         progress["history"].append(record)
         with open(Path(cfg.out_dir) / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        dist.print0(" | ".join(f"{k} {v:.4f}" for k, v in metrics["dev"].items()) + f" | {record['minutes']:.1f} min")
+        shift = f" | para threshold {metrics['para_threshold']:+.3f}" if "para_threshold" in metrics else ""
+        dist.print0(" | ".join(f"{k} {v:.4f}" for k, v in metrics["dev"].items()) + shift + f" | {record['minutes']:.1f} min")
         if score(metrics) > progress["best_score"]:
             progress["best_score"] = score(metrics)
             save_checkpoint(Path(cfg.out_dir) / "best", raw, tok, meta_for(cfg, progress), dtype=torch.float32)

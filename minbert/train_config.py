@@ -38,6 +38,7 @@ class TrainConfig:
     sts_weight: float = 1.0
     class_balance: bool = False
     para_max: int = 10000
+    para_val: int = 0  # 0: the paraphrase decision stays at logit 0
     sst_phrases: int = 20000  # treebank phrases per epoch: the one lever beyond the seed spread (README)
     sst_phrase_min_words: int = 2
     pooling: str = "mean"
@@ -106,6 +107,8 @@ HELP = {
     "sts_weight": "loss weight of the similarity task",
     "class_balance": "weight SST classes by inverse frequency and Quora positives by the neg/pos ratio",
     "para_max": "down-sample Quora training pairs to this many per epoch (0: all)",
+    "para_val": "hold this many Quora training pairs out of training and fit the paraphrase decision threshold "
+                "on them after every epoch (0: decide at logit 0)",
     "sst_phrases": "add this many labelled SST treebank phrases (sst-train-trees.txt, train split only) to each "
                    "epoch's sentiment data, freshly sampled per epoch (0: whole sentences only)",
     "sst_phrase_min_words": "shortest phrase, in words, that --sst-phrases samples",
@@ -200,6 +203,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
         ap.error("--max-length must be in 3..512")
     if a["epochs"] < 1 or a["batch_size"] < 1 or a["sst_samples"] < 1:
         ap.error("--epochs, --batch-size and --sst-samples must be positive")
+    if a["para_val"] < 0:
+        ap.error("--para-val must be 0 (off) or a number of pairs")
     if a["sst_rdrop"] < 0:
         ap.error("--sst-rdrop must be 0 (off) or a positive weight")
     return TrainConfig(**a, command=shlex.join(["python", "-m", "minbert.train", *argv]))

@@ -1,5 +1,6 @@
 """Temperature scaling: the fit against scipy's optimiser, the split, serving, and the CLI on a tiny model."""
 import numpy as np
+import pytest
 import torch
 
 from minbert import calibration as C
@@ -56,6 +57,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(para_head="features")).eval()
     with torch.no_grad():
         model.sst.classifier.weight.mul_(400)  # an overconfident head
+        model.para.threshold.fill_(0.25)  # as --para-val fits it
     stem = tmp_path / "tiny"
     save_checkpoint(stem, model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
     assert main(["--checkpoint", str(stem), "--data-dir", str(data_dir)]) == 0
@@ -69,6 +71,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     assert int(np.argmax(r["probs"])) == int(raw.argmax())
     q = p.paraphrase("a cat", "a kitten")
     assert abs(q["probability"] - float(torch.tensor(q["logit"] / q["temperature"]).sigmoid())) < 1e-6
+    assert q["logit_shift"] == 0.25 and q["is_paraphrase"] == (q["logit"] > 0)  # the served logit is shifted
 
 
 def test_threshold_check_matches_a_brute_force_search():
@@ -91,3 +94,31 @@ def test_threshold_check_matches_a_brute_force_search():
     assert r["accuracy_cross_fitted"] == round(expected, 4) and r["threshold_half_a"] == round(t_a, 3)
     assert r["accuracy_at_0"] == round(((logit > 0) == gold).mean(), 4)
     assert r["accuracy_cross_fitted"] > r["accuracy_at_0"] and r["predicted_positive_rate"] > r["gold_positive_rate"]
+
+
+def test_best_threshold_matches_brute_force():
+    from minbert.calibration import best_threshold
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 50):
+        logit, gold = rng.normal(size=n).round(1), rng.integers(0, 2, n)  # rounding makes ties
+        cands = np.concatenate([[logit.min() - 1], logit])
+        accs = [((logit > c) == gold).mean() for c in cands]
+        t = best_threshold(logit, gold)
+        assert ((logit > t) == gold).mean() == max(accs) and t == min(c for c, a in zip(cands, accs) if a == max(accs))
+
+
+def test_a_fitted_threshold_moves_the_cosine_heads_boundary(tiny_model_dir, tmp_path):
+    from minbert.checkpoint import save_checkpoint
+    from minbert.model import BertModel
+    from minbert.multitask import MultitaskConfig, MultitaskModel
+    from minbert.predictor import Predictor
+    from minbert.tokenizer import Tokenizer
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(para_head="cosine")).eval()
+    model.para.threshold.fill_(0.4)
+    save_checkpoint(tmp_path / "c", model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
+    p = Predictor(tmp_path / "c")
+    q = p.paraphrase("a cat sat", "a kitten sat")
+    head = p.model.para
+    assert q["logit"] == pytest.approx(float(head.scale) * q["cosine"] + float(head.bias) - 0.4, abs=1e-4)
+    assert q["cosine_threshold"] == pytest.approx((0.4 - float(head.bias)) / float(head.scale), abs=1e-6)
+    assert q["is_paraphrase"] == (q["cosine"] > q["cosine_threshold"])

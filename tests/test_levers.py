@@ -96,6 +96,7 @@ def test_a_finished_run_is_reused_only_for_its_own_settings(tmp_path):
     del stored["mnrl_weight"]  # a setting added after the run: it had the default
     (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "out_dir": "elsewhere"}}))
     check_same_config(tmp_path, cfg)
+    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--threads", "1"]))  # thread count: speed only
     with pytest.raises(SystemExit, match="lr: 0.0001 there, 5e-05 now"):
         check_same_config(tmp_path, parse_args(["--out-dir", str(tmp_path)]))
     with pytest.raises(SystemExit, match="mnrl_weight"):
@@ -116,3 +117,15 @@ def test_markdown_escapes_pipes_in_row_names():
     t = summarise({"baseline": {1: metrics(0.4)}}, [Row("baseline", "[u,v,|u-v|,uv] head", [])])
     t["rows"][0]["minutes"] = 1.0
     assert "[u,v,\\|u-v\\|,uv] head" in markdown(t) and markdown(t).splitlines()[-1].count(" | ") == 6
+
+
+@pytest.mark.parametrize("cli", ["levers", "grid_search", "ablation"])
+def test_seeded_clis_share_the_budget_flags(cli, tmp_path, capsys):
+    import importlib
+    main = importlib.import_module(f"analysis.{cli}").main
+    for bad in (["--seeds", "1,x"], ["--threads", "0"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--out", str(tmp_path), "--table-only", *bad])
+        assert e.value.code == 2 and "error:" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path), "--table-only", "--threads", "1", "--seeds", "5"]) == 0  # nothing run yet
+    assert "seeds 5" in capsys.readouterr().out

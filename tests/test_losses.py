@@ -125,3 +125,28 @@ def test_r_drop_doubles_sentiment_batches_in_training_only():
     assert not torch.allclose(out["logits"][:3], out["logits"][3:])  # the two copies saw different dropout
     assert model.sst.loss(out, torch.tensor([0, 1, 2])).item() > 0
     assert model.eval().run_task("sst", ids, mask)["logits"].shape == (3, 5)
+
+
+def test_paraphrase_threshold_shifts_the_served_logit_only():
+    head = ParaphraseHead(8, kind="features")
+    u, v = torch.randn(5, 8), torch.randn(5, 8)
+    raw = head.train()(u, v)["logit"]
+    head.threshold.fill_(0.75)
+    torch.testing.assert_close(head(u, v)["logit"], raw)  # training never sees the threshold
+    torch.testing.assert_close(head.eval()(u, v)["logit"], raw - 0.75)
+    cross = ParaphraseHead(8, kind="cross").eval()
+    cross.threshold.fill_(-1.0)
+    torch.testing.assert_close(cross.forward_joint(u)["logit"], cross.joint(u).squeeze(-1) + 1.0)
+
+
+def test_older_checkpoints_without_the_threshold_load_it_as_zero():
+    from minbert.checkpoint import load_weights
+    model = torch.nn.ModuleDict({"para": ParaphraseHead(8)})
+    old = {k: v for k, v in model.state_dict().items() if k != "para.threshold"}  # saved before it existed
+    load_weights(model, {**old, "para.threshold": torch.tensor(0.5)})
+    assert float(model.para.threshold) == 0.5  # present: loaded as saved
+    model.para.threshold.fill_(2.0)
+    load_weights(model, old)
+    assert float(model.para.threshold) == 2.0  # absent: keeps the built model's value (0 for a fresh build)
+    with pytest.raises(RuntimeError, match="scale"):  # any other missing weight is still an error
+        load_weights(model, {k: v for k, v in old.items() if k != "para.scale"})

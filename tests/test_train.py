@@ -208,8 +208,36 @@ def test_the_default_recipe_is_the_shipped_models():
     from minbert.train_config import TrainConfig
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
-    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1, "sst_rdrop": 0.0}  # added since: off
+    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1, "sst_rdrop": 0.0,
+             "para_val": 0}  # added since: off
     for key in ("out_dir", "command"):
         shipped.pop(key)
     assert {k: v for k, v in default.items() if k in shipped} == shipped
     assert {k: default[k] for k in default if k not in shipped and k not in ("out_dir", "command")} == newer
+
+
+def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, data_dir, tmp_path):
+    from minbert.data import load_tasks
+    from minbert.train import task_splits
+    data = load_tasks(str(data_dir))
+    plain = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x")))
+    train, _, train_eval = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", "--para-val", "6")))
+    held = train_eval["para_val"]
+    assert len(held) == 6 and len(train["para"]) == len(plain[0]["para"]) - 6  # held out of the 24-row pool
+    assert not {e.id for e in held} & {e.id for e in train["para"]}  # never trained on
+    assert "para_val" not in plain[2] and plain[0]["sst"] == train["sst"]  # other tasks untouched
+    lim = ("--train-limit", "10")  # a sample leaves spare pairs: they are held out, the sample is unchanged
+    ref = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *lim)))
+    sub = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *lim, "--para-val", "6")))
+    assert sub[0] == ref[0] and len(sub[2]["para_val"]) == 6
+    assert not {e.id for e in sub[2]["para_val"]} & {e.id for e in sub[0]["para"]}
+    out = tmp_path / "run"
+    assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--para-val", "6")) == 0
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    ckpt = load_checkpoint(out / "model")
+    best = ckpt.meta["history"][ckpt.meta["best_epoch"] - 1]
+    assert all("para_threshold" in r for r in log)
+    assert float(ckpt.model.para.threshold) == pytest.approx(best["para_threshold"], abs=1e-2)  # fp16 export
+    with pytest.raises(SystemExit):
+        parse_args(_args(tiny_model_dir, data_dir, out, "--para-val", "-1"))
+    assert train_main(_args(tiny_model_dir, data_dir, tmp_path / "y", "--para-val", "24")) == 1  # nothing left
