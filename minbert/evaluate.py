@@ -113,6 +113,7 @@ class EvalArgs:
     batch_size: int
     quantize: str
     into_sidecar: bool
+    para_threshold: float | None = None  # None: the checkpoint's own
 
 
 def parse_args(argv) -> EvalArgs:
@@ -127,21 +128,28 @@ def parse_args(argv) -> EvalArgs:
     ap.add_argument("--into-sidecar", action="store_true",
                     help="also store the 95%% intervals in the checkpoint's sidecar (metrics_ci95), where the app shows "
                          "them; only for fp32 evaluation, whose metrics are the sidecar's own")
+    ap.add_argument("--para-threshold", type=float, default=None,
+                    help="score the paraphrase decision at this logit threshold instead of the checkpoint's own "
+                         "(0: the untuned head; what the fitted threshold of --para-val adds)")
     a = ap.parse_args(argv)
-    if a.into_sidecar and a.quantize != "none":
-        ap.error("--into-sidecar stores the checkpoint's own (unquantized) intervals; drop --quantize")
+    if a.into_sidecar and (a.quantize != "none" or a.para_threshold is not None):
+        ap.error("--into-sidecar stores the checkpoint's own (unquantized) intervals; drop --quantize/--para-threshold")
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
-                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize, a.into_sidecar)
+                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize, a.into_sidecar, a.para_threshold)
 
 
 def run(args: EvalArgs) -> dict:
     ckpt = load_checkpoint(args.checkpoint)
+    stored = float(ckpt.model.para.threshold)
+    if args.para_threshold is not None:
+        ckpt.model.para.threshold.fill_(args.para_threshold)
     model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     metrics, outputs = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
     metrics.update(confidence_intervals({t: gold(ex) for t, ex in splits.items()}, outputs))
-    metrics.update(para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model),
+    metrics.update(para_threshold=float(model.para.threshold), para_threshold_stored=stored,
+                   para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model),
                    checkpoint=str(ckpt.path), para_caveat=QUORA_CAVEAT, ci95_method=CI_METHOD)
     if args.predict_dir:
         write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,
@@ -162,6 +170,9 @@ def summary_lines(m: dict) -> list[str]:
             f"Quora accuracy        {m['para_acc']:.4f}{ci('para_acc')}  (F1 {m['para_f1']:.4f})",
             f"STS dev Pearson r     {m['sts_pearson']:.4f}{ci('sts_pearson')}  (Spearman {m['sts_spearman']:.4f})",
             f"overall               {m['overall']:.4f}{ci('overall')}",
+            f"paraphrase decision at logit threshold {m.get('para_threshold', 0.0):+.3f}"
+            + (f" (the checkpoint's own: {m['para_threshold_stored']:+.3f})"
+               if m.get("para_threshold_stored", m.get("para_threshold")) != m.get("para_threshold") else ""),
             f"[lo, hi]: {m.get('ci95_method', CI_METHOD)}",
             f"paraphrase protocol: {m['para_protocol']}", QUORA_CAVEAT]
 

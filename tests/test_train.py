@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -139,6 +140,11 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
         assert lines[0] == header and len(lines) > 100, name
     sts = [float(line.split(",")[1]) for line in (tmp_path / "pred" / "sts-dev-output.csv").read_text().splitlines()[1:]]
     assert all(0 <= s <= 5 for s in sts)
+    never = run(EvalArgs(out / "model", str(data_dir), None, None, 64, "none", False, para_threshold=1e6))
+    from minbert.data import load_tasks
+    negatives = 1 - np.mean([e.label for e in load_tasks(str(data_dir)).para_dev])
+    assert never["para_acc"] == pytest.approx(negatives) and never["para_threshold_stored"] == 0.0  # all "no"
+    assert never["sst_acc"] == m["sst_acc"] and m["para_threshold"] == 0.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
