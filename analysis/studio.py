@@ -113,8 +113,8 @@ class Studio:
         msg = (f"**{verdict}** · P(paraphrase) {r['probability']:.1%} · cosine {r['cosine']:.3f}"
                + (f" · decision threshold: cosine {r['cosine_threshold']:.3f}" if "cosine_threshold" in r else
                   " · decision threshold: P = 0.5")
-               + (f" (the logit is shifted by {-r['logit_shift']:+.2f}, fit on Quora training pairs held out of "
-                  "training)" if r.get("logit_shift") else "") + _temperature_note(r["temperature"])
+               + (f" (logit threshold {r['logit_threshold']:+.2f}, fit on Quora training pairs held out of "
+                  "training)" if r.get("logit_threshold") else "") + _temperature_note(r["temperature"])
                + f"\n\n<small>{QUORA_CAVEAT}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
         fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
                                  {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase")

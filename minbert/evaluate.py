@@ -172,7 +172,7 @@ def summary_lines(m: dict) -> list[str]:
             f"overall               {m['overall']:.4f}{ci('overall')}",
             f"paraphrase decision at logit threshold {m.get('para_threshold', 0.0):+.3f}"
             + (f" (the checkpoint's own: {m['para_threshold_stored']:+.3f})"
-               if m.get("para_threshold_stored", m.get("para_threshold")) != m.get("para_threshold") else ""),
+               if m.get("para_threshold_stored", 0.0) != m.get("para_threshold", 0.0) else ""),
             f"[lo, hi]: {m.get('ci95_method', CI_METHOD)}",
             f"paraphrase protocol: {m['para_protocol']}", QUORA_CAVEAT]
 

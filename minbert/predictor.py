@@ -200,7 +200,7 @@ class Predictor:
         prob = float((para["logit"] / self.temps["para"]).sigmoid())  # calibrated; the decision is unchanged
         out = {"cosine": float(para["cosine"]), "probability": prob, "is_paraphrase": prob > 0.5,
                "logit": float(para["logit"]), "temperature": self.temps["para"], "truncated": any(enc.truncated),
-               "logit_shift": float(self.model.para.threshold)}  # fitted on held-out training pairs (--para-val)
+               "logit_threshold": float(self.model.para.threshold)}  # fit on held-out training pairs (--para-val)
         if self.model.config.para_head == "cosine":  # the decision boundary is a cosine threshold
             head = self.model.para
             out["cosine_threshold"] = float((head.threshold - head.bias) / head.scale)

@@ -71,7 +71,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     assert int(np.argmax(r["probs"])) == int(raw.argmax())
     q = p.paraphrase("a cat", "a kitten")
     assert abs(q["probability"] - float(torch.tensor(q["logit"] / q["temperature"]).sigmoid())) < 1e-6
-    assert q["logit_shift"] == 0.25 and q["is_paraphrase"] == (q["logit"] > 0)  # the served logit is shifted
+    assert q["logit_threshold"] == 0.25 and q["is_paraphrase"] == (q["logit"] > 0)  # the served logit is shifted
 
 
 def test_threshold_check_matches_a_brute_force_search():
