@@ -10,7 +10,7 @@ from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
 from minbert.train import fit
-from minbert.train_config import TrainConfig, parse_args
+from minbert.train_config import ADDED_OFF, TrainConfig, parse_args
 
 PER_RUN = ("out_dir", "command", "threads")  # differ between runs of one configuration; threads: speed only
 
@@ -34,9 +34,10 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
 
 
 def check_same_config(out: Path, cfg: TrainConfig) -> None:
-    """A finished run is reused only for the configuration it was trained with (tables share run folders)."""
+    """A finished run is reused only for the configuration it was trained with (tables share run folders); a
+    setting its config lacks was added later, and the run trained as that setting's ADDED_OFF value does."""
     stored = json.loads((out / "model.json").read_text()).get("train_config", {})
-    default = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    default = {f.name: ADDED_OFF.get(f.name, getattr(TrainConfig(), f.name)) for f in fields(TrainConfig)}
     now = asdict(cfg)
     differ = [k for k in now if k not in PER_RUN and _norm(stored.get(k, default[k])) != _norm(now[k])]
     if differ:

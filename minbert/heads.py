@@ -67,9 +67,11 @@ class ParaphraseHead(nn.Module):
     """Quora paraphrase detection from two sentence embeddings u, v (B, H) each.
 
     kind="cosine" (the report): logit = scale * cos(u, v) + bias, with learned scale and bias.
-    kind="features": logit = linear([u, v, |u - v|, u * v]) + scale * cos(u, v) + bias.
+    kind="features": logit = linear([u, v, |u - v|, u * v]) + scale * cos(u, v) + bias, with the u and v
+        blocks of the linear weight used as their mean: the logit of (s1, s2) is the logit of (s2, s1).
     kind="cross": the pair is encoded together ([CLS] s1 [SEP] s2 [SEP]); logit = linear(joint embedding),
-    from forward_joint(). forward(u, v) still gives the cosine of the separate embeddings.
+        from forward_joint(), the one kind whose answer can depend on the sentence order. forward(u, v) still
+        gives the cosine of the separate embeddings.
     Output: cosine in [-1, 1] (B,), logit (B,); probability = sigmoid(logit).
     Labels: float 0/1 (1 = duplicate). Loss: binary cross-entropy with logits, optional positive-class
     weight; plus, with mnrl_weight > 0, Multiple Negatives Ranking Loss over the positive pairs.
@@ -104,8 +106,16 @@ class ParaphraseHead(nn.Module):
         cos = F.cosine_similarity(u, v, dim=-1)  # (B,)
         logit = self.scale * cos + self.bias
         if self.features is not None:
-            logit = logit + self.features(torch.cat([u, v, (u - v).abs(), u * v], dim=-1)).squeeze(-1)
+            logit = logit + self.pair_features(u, v)
         return {"cosine": cos, "logit": self.decide(logit), "u": u, "v": v}
+
+    def pair_features(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """linear([u, v, |u - v|, u * v]) made symmetric: equal to the mean over both sentence orders, so
+        swapping the sentences never changes the answer. Keeps the (1, 4H) weight that checkpoints store."""
+        H = u.shape[-1]
+        w = self.features.weight  # (1, 4H): blocks u, v, |u - v|, u * v
+        tied = torch.cat([(w[:, :H] + w[:, H:2 * H]) / 2, w[:, 2 * H:]], dim=-1)  # (1, 3H)
+        return F.linear(torch.cat([u + v, (u - v).abs(), u * v], dim=-1), tied, self.features.bias).squeeze(-1)  # (B,)
 
     def loss(self, out: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         loss = F.binary_cross_entropy_with_logits(out["logit"], labels.float(), pos_weight=self.pos_weight)

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,9 +47,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
-    """(train, dev, train-eval subset) per task, with --limit, --train-limit and --para-val applied; the
-    --para-val pairs held out of Quora training come back as train-eval["para_val"]."""
+class Splits(NamedTuple):
+    """The examples a run sees, per task."""
+    train: dict  # task -> training examples
+    dev: dict  # task -> dev examples (model selection and the exported metrics)
+    train_eval: dict  # task -> a training subset scored each epoch (the overfitting gap; fits the STS map)
+    para_val: list  # --para-val Quora pairs held out of training; the paraphrase threshold is fit on them
+
+
+def task_splits(data: TaskData, cfg: TrainConfig) -> Splits:
+    """The run's examples, with --limit, --train-limit, --dev-limit and --para-val applied."""
     train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
     dev = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     if cfg.limit:
@@ -62,20 +70,22 @@ def task_splits(data: TaskData, cfg: TrainConfig) -> tuple[dict, dict, dict]:
     if cfg.dev_limit:
         dev = {t: random.Random(0).sample(ex, min(len(ex), cfg.dev_limit)) for t, ex in dev.items()}
     train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
-    train_eval = {t: train_eval[t] for t in cfg.tasks} | ({"para_val": held} if held else {})
-    return {t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks}, train_eval
+    return Splits({t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks},
+                  {t: train_eval[t] for t in cfg.tasks}, held)
 
 
 def hold_out_pairs(pool: list, train: dict, cfg: TrainConfig) -> list:
     """--para-val Quora pairs never trained on: taken from the pairs a --train-limit sample left unused (the
-    training sample stays the same as without the flag), else removed from the training pairs."""
+    training sample stays the same as without the flag), else removed from the training pairs (a tenth at most)."""
     used = {id(e) for e in train["para"]}
     spare = [e for e in pool if id(e) not in used]
     if len(spare) >= cfg.para_val:
         return random.Random(cfg.seed + 1).sample(spare, cfg.para_val)
-    if cfg.para_val >= len(train["para"]):
-        raise ValueError(f"--para-val {cfg.para_val} leaves no Quora pairs to train on ({len(train['para'])})")
-    pick = set(random.Random(cfg.seed + 1).sample(range(len(train["para"])), cfg.para_val))
+    n = min(cfg.para_val, len(train["para"]) // 10)
+    if n < cfg.para_val:
+        dist.print0(f"--para-val {cfg.para_val}: holding out {n} of the {len(train['para']):,} Quora training pairs "
+                    "(a tenth at most)" + ("; the decision stays at logit 0" if n == 0 else ""))
+    pick = set(random.Random(cfg.seed + 1).sample(range(len(train["para"])), n))
     held = [e for i, e in enumerate(train["para"]) if i in pick]
     train["para"] = [e for i, e in enumerate(train["para"]) if i not in pick]
     return held
@@ -144,15 +154,14 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
     return {t: v.item() for t, v in losses.items()}
 
 
-def evaluate_epoch(raw: MultitaskModel, tok, train, dev, train_eval, cfg, device) -> dict:
+def evaluate_epoch(raw: MultitaskModel, tok, splits: Splits, cfg, device) -> dict:
     """Fit the STS score map and (with --para-val) the paraphrase threshold on training pairs, then score."""
-    train_eval = dict(train_eval)
-    held = train_eval.pop("para_val", None)
-    if "sts" in train:
-        calibrate_sts(raw, tok, train_eval["sts"], device=device)
-    extra = {"para_threshold": fit_para_threshold(raw, tok, held, max_length=cfg.max_length, device=device)} if held else {}
-    dev_m, dev_out = evaluate_model(raw, tok, dev, max_length=cfg.max_length, device=device)
-    train_m, _ = evaluate_model(raw, tok, train_eval, max_length=cfg.max_length, device=device)
+    if "sts" in splits.train:
+        calibrate_sts(raw, tok, splits.train_eval["sts"], device=device)
+    extra = ({"para_threshold": fit_para_threshold(raw, tok, splits.para_val, max_length=cfg.max_length, device=device)}
+             if splits.para_val else {})
+    dev_m, dev_out = evaluate_model(raw, tok, splits.dev, max_length=cfg.max_length, device=device)
+    train_m, _ = evaluate_model(raw, tok, splits.train_eval, max_length=cfg.max_length, device=device)
     keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
     return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m},
             "dev_outputs": dev_out, **extra}
@@ -203,7 +212,8 @@ def fit(cfg: TrainConfig) -> Path | None:
     out = Path(cfg.out_dir)
     state_path, t0 = out / "state", time.time()
     data = load_tasks(cfg.data_dir)
-    train, dev, train_eval = task_splits(data, cfg)
+    splits = task_splits(data, cfg)
+    train = splits.train
     core = add_phrases(train, cfg)
     tok, model = build(cfg, device)
     if cfg.freeze_encoder:
@@ -230,18 +240,19 @@ def fit(cfg: TrainConfig) -> Path | None:
     ema = EMA(model, cfg.ema) if cfg.ema else None  # made after the MLM stage: it averages stage 2's weights
     if ema is not None and "ema_steps" in saved:
         ema.load_tensors(saved)
-    stopped = multitask_loop(ddp, model, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0, ema)
+    stopped = multitask_loop(ddp, model, splits, lengths, core, tok, cfg, opt, progress, device, t0, ema)
     if stopped or not dist.is_main():
         dist.cleanup()
         return None
-    path = export(out, tok, data, train, dev, cfg, progress, device)
+    path = export(out, tok, data, splits.dev, cfg, progress, device)
     dist.cleanup()
     return path
 
 
-def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, opt, progress, device, t0,
-                   ema=None) -> bool:
+def multitask_loop(ddp, raw, splits: Splits, lengths, core, tok, cfg, opt, progress, device, t0, ema=None) -> bool:
     """Epochs of sampled multitask steps. Returns True if stopped early by --max-steps (resumable)."""
+    train = splits.train
+
     def plan_of(e: int):
         return epoch_plan(epoch_batches(train, lengths, cfg, e, core), cfg.sampling, e, cfg.epochs, cfg.seed)
 
@@ -274,17 +285,17 @@ def multitask_loop(ddp, raw, train, dev, train_eval, lengths, core, tok, cfg, op
                 save_state(raw, opt, progress, cfg, ema)
         bar.close()
         with ema.applied(raw) if ema is not None else contextlib.nullcontext():  # evaluate and keep the average
-            end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device)
+            end_epoch(raw, tok, splits, cfg, opt, progress, sums, device)
         save_state(raw, opt, progress, cfg, ema)  # the live weights go on training
         dist.barrier()
     return False
 
 
-def end_epoch(raw, tok, train, dev, train_eval, cfg, opt, progress, sums, device) -> None:
-    metrics = evaluate_epoch(raw, tok, train, dev, train_eval, cfg, device) if dist.is_main() else {}
+def end_epoch(raw, tok, splits: Splits, cfg, opt, progress, sums, device) -> None:
+    metrics = evaluate_epoch(raw, tok, splits, cfg, device) if dist.is_main() else {}
     if dist.is_main():
         outputs = metrics.pop("dev_outputs")
-        epoch_predictions.append(cfg.out_dir, progress["epoch"] + 1, dev, outputs, metrics["dev"])
+        epoch_predictions.append(cfg.out_dir, progress["epoch"] + 1, splits.dev, outputs, metrics["dev"])
         record = {"epoch": progress["epoch"] + 1, "step": progress["global_step"], "lr": top_lr(opt, cfg),
                   "loss": {t: float(np.mean(v)) for t, v in sums.items()}, "loss_curve": {
                       t: [float(np.mean(v[j:j + 20])) for j in range(0, len(v), 20)] for t, v in sums.items()},
@@ -315,7 +326,7 @@ def meta_for(cfg: TrainConfig, progress: dict) -> dict:
             "mlm_history": progress["mlm_history"], "train_minutes": progress["elapsed_s"] / 60}
 
 
-def export(out: Path, tok, data: TaskData, train, dev, cfg, progress, device) -> Path:
+def export(out: Path, tok, data: TaskData, dev, cfg, progress, device) -> Path:
     """fp16 copy of the best checkpoint, with its dev metrics measured on the fp16 weights themselves."""
     best = load_checkpoint(out / "best", device)
     path = save_checkpoint(out / "model", best.model, tok, best.meta, dtype=torch.float16)

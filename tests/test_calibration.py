@@ -64,6 +64,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     cal = load_checkpoint(stem).meta["calibration"]  # the weights still verify
     assert cal["sst"]["temperature"] > 1 and cal["sst"]["ece_after"] <= cal["sst"]["ece_before"]
     assert 0 <= cal["para"]["threshold"]["accuracy_cross_fitted"] <= 1  # the threshold diagnostic is stored too
+    assert cal["para"]["threshold"]["served_threshold"] == 0.25  # with the threshold its logits were shifted by
     p = Predictor(stem)
     r = p.sentiment("A fine film.")
     raw = torch.tensor(r["logits"]).softmax(-1)

@@ -91,16 +91,19 @@ def test_a_finished_run_is_reused_only_for_its_own_settings(tmp_path):
 
     from analysis.experiments import check_same_config
     from minbert.train_config import parse_args
-    cfg = parse_args(["--lr", "1e-4", "--out-dir", str(tmp_path)])
+    cfg = parse_args(["--lr", "1e-4", "--para-val", "0", "--out-dir", str(tmp_path)])
     stored = asdict(cfg)
     del stored["mnrl_weight"]  # a setting added after the run: it had the default
+    del stored["para_val"]  # added after the run with a default that is not off: the run had it off
     (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "out_dir": "elsewhere"}}))
     check_same_config(tmp_path, cfg)
-    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--threads", "1"]))  # thread count: speed only
+    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--threads", "1"]))  # speed only
     with pytest.raises(SystemExit, match="lr: 0.0001 there, 5e-05 now"):
-        check_same_config(tmp_path, parse_args(["--out-dir", str(tmp_path)]))
+        check_same_config(tmp_path, parse_args(["--para-val", "0", "--out-dir", str(tmp_path)]))
     with pytest.raises(SystemExit, match="mnrl_weight"):
-        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--mnrl-weight", "1"]))
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--mnrl-weight", "1"]))
+    with pytest.raises(SystemExit, match="para_val: 0 there, 1000 now"):
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4"]))
 
 
 def test_the_ablation_carries_mlm_only_beyond_the_seed_spread():

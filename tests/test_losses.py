@@ -139,6 +139,20 @@ def test_paraphrase_threshold_shifts_the_served_logit_only():
     torch.testing.assert_close(cross.forward_joint(u)["logit"], cross.joint(u).squeeze(-1) + 1.0)
 
 
+def test_features_head_is_the_mean_of_both_sentence_orders():
+    torch.manual_seed(0)
+    head = ParaphraseHead(8, kind="features").eval()
+    with torch.no_grad():
+        head.features.weight.normal_(), head.features.bias.fill_(0.3)  # untied u and v blocks, as trained
+    u, v = torch.randn(6, 8), torch.randn(6, 8)
+    cos_part = head.scale * torch.nn.functional.cosine_similarity(u, v, dim=-1) + head.bias
+    untied = lambda a, b: head.features(torch.cat([a, b, (a - b).abs(), a * b], dim=-1)).squeeze(-1)  # noqa: E731
+    with torch.no_grad():
+        forward, swapped = head(u, v)["logit"], head(v, u)["logit"]
+        torch.testing.assert_close(forward, cos_part + (untied(u, v) + untied(v, u)) / 2)
+    torch.testing.assert_close(forward, swapped)  # the verdict never depends on which sentence comes first
+
+
 def test_older_checkpoints_without_the_threshold_load_it_as_zero():
     from minbert.checkpoint import load_weights
     model = torch.nn.ModuleDict({"para": ParaphraseHead(8)})

@@ -143,8 +143,9 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
     never = run(EvalArgs(out / "model", str(data_dir), None, None, 64, "none", False, para_threshold=1e6))
     from minbert.data import load_tasks
     negatives = 1 - np.mean([e.label for e in load_tasks(str(data_dir)).para_dev])
-    assert never["para_acc"] == pytest.approx(negatives) and never["para_threshold_stored"] == 0.0  # all "no"
-    assert never["sst_acc"] == m["sst_acc"] and m["para_threshold"] == 0.0
+    stored = float(load_checkpoint(out / "model").model.para.threshold)  # the default recipe fits one (--para-val)
+    assert never["para_acc"] == pytest.approx(negatives) and never["para_threshold_stored"] == stored  # all "no"
+    assert never["sst_acc"] == m["sst_acc"] and m["para_threshold"] == stored != 0.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -211,32 +212,31 @@ def test_the_default_recipe_is_the_shipped_models():
     from pathlib import Path
 
     from minbert.checkpoint import read_sidecar
-    from minbert.train_config import TrainConfig
+    from minbert.train_config import ADDED_OFF, TrainConfig
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
-    newer = {"layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1, "sst_rdrop": 0.0,
-             "para_val": 0}  # added since: off
     for key in ("out_dir", "command"):
-        shipped.pop(key)
-    assert {k: v for k, v in default.items() if k in shipped} == shipped
-    assert {k: default[k] for k in default if k not in shipped and k not in ("out_dir", "command")} == newer
+        shipped.pop(key), default.pop(key)
+    assert {k: shipped.get(k, ADDED_OFF.get(k)) for k in default} == default  # a field added since: trained as off
+    assert set(shipped) <= set(default)
 
 
 def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, data_dir, tmp_path):
     from minbert.data import load_tasks
     from minbert.train import task_splits
     data = load_tasks(str(data_dir))
-    plain = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x")))
-    train, _, train_eval = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", "--para-val", "6")))
-    held = train_eval["para_val"]
-    assert len(held) == 6 and len(train["para"]) == len(plain[0]["para"]) - 6  # held out of the 24-row pool
-    assert not {e.id for e in held} & {e.id for e in train["para"]}  # never trained on
-    assert "para_val" not in plain[2] and plain[0]["sst"] == train["sst"]  # other tasks untouched
+    splits = lambda *extra: task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *extra)))  # noqa: E731
+    plain, held = splits("--para-val", "0"), splits("--para-val", "6", "--limit", "60")
+    assert len(plain.train["para"]) == 24 and plain.para_val == []
+    assert len(held.para_val) == 6 and len(held.train["para"]) == 60 - 6  # out of the 60-row pool
+    assert not {e.id for e in held.para_val} & {e.id for e in held.train["para"]}  # never trained on
+    same = splits("--para-val", "0", "--limit", "60")
+    assert (held.train["sst"], held.train["sts"]) == (same.train["sst"], same.train["sts"])  # other tasks untouched
+    assert held.train_eval.keys() == plain.train_eval.keys() == {"sst", "para", "sts"}
     lim = ("--train-limit", "10")  # a sample leaves spare pairs: they are held out, the sample is unchanged
-    ref = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *lim)))
-    sub = task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *lim, "--para-val", "6")))
-    assert sub[0] == ref[0] and len(sub[2]["para_val"]) == 6
-    assert not {e.id for e in sub[2]["para_val"]} & {e.id for e in sub[0]["para"]}
+    ref, sub = splits(*lim, "--para-val", "0"), splits(*lim, "--para-val", "6")
+    assert sub.train == ref.train and len(sub.para_val) == 6
+    assert not {e.id for e in sub.para_val} & {e.id for e in sub.train["para"]}
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--para-val", "6")) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -246,4 +246,6 @@ def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, 
     assert float(ckpt.model.para.threshold) == pytest.approx(best["para_threshold"], abs=1e-2)  # fp16 export
     with pytest.raises(SystemExit):
         parse_args(_args(tiny_model_dir, data_dir, out, "--para-val", "-1"))
-    assert train_main(_args(tiny_model_dir, data_dir, tmp_path / "y", "--para-val", "24")) == 1  # nothing left
+    capped = splits("--para-val", "24")  # more than the pool can spare: a tenth of the 24 pairs
+    assert len(capped.para_val) == 2 and len(capped.train["para"]) == 22
+    assert splits("--para-val", "5", "--limit", "9").para_val == []  # under 10 pairs: none held out, logit 0
