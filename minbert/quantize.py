@@ -130,8 +130,9 @@ def kernel_available(kernel: str) -> bool:
     return kernel == "fp32"
 
 
-def _make(kernel: str, linear: nn.Linear, act_absmax: torch.Tensor | None = None) -> nn.Module:
-    return Int8Linear(linear) if kernel == "int_mm" else SmoothedDynamicLinear(linear, act_absmax)
+def _make(kernel: str, linear: nn.Linear, act_absmax: torch.Tensor | None = None,
+          smooth_alpha: float = SMOOTH_ALPHA) -> nn.Module:
+    return Int8Linear(linear) if kernel == "int_mm" else SmoothedDynamicLinear(linear, act_absmax, smooth_alpha)
 
 
 @torch.inference_mode()
@@ -203,9 +204,11 @@ def activation_absmax(model: nn.Module, tokenizer) -> dict[str, torch.Tensor]:
     return stats
 
 
-def quantize_int8(model: nn.Module, inplace: bool = False, kernel: str = "auto", tokenizer=None) -> nn.Module:
+def quantize_int8(model: nn.Module, inplace: bool = False, kernel: str = "auto", tokenizer=None,
+                  smooth_alpha: float = SMOOTH_ALPHA) -> nn.Module:
     """`model` (a copy unless inplace) with its encoder Linears in int8 using `kernel` ("auto": the fastest
-    measured here, or fp32 when none beats it). The result's `int8_note` says which and why."""
+    measured here, or fp32 when none beats it); `smooth_alpha` is fbgemm's SmoothQuant strength. The result's
+    `int8_note` says which and why."""
     kernel = os.environ.get(KERNEL_ENV, kernel)
     if kernel not in ("auto", "fp32", *INT8_KERNELS):
         raise ValueError(f"int8 kernel must be auto, fp32, {' or '.join(INT8_KERNELS)}; got {kernel!r}")
@@ -223,7 +226,7 @@ def quantize_int8(model: nn.Module, inplace: bool = False, kernel: str = "auto",
     for name in (n for n in targets if quantized_by(kernel, n)):
         parent, _, child = name.rpartition(".")
         owner = q.get_submodule(parent)  # "" is the model itself
-        setattr(owner, child, _make(kernel, getattr(owner, child), absmax.get(name)))
+        setattr(owner, child, _make(kernel, getattr(owner, child), absmax.get(name), smooth_alpha))
     q.int8_kernel, q.int8_note = kernel, note
     return q
 

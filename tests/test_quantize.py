@@ -87,6 +87,17 @@ def test_smoothing_helps_the_fbgemm_kernel_on_an_outlier_channel():
     assert err[0.6] < 0.7 * err[0.0], err
 
 
+@pytest.mark.skipif("fbgemm" not in KERNELS, reason="fbgemm not available")
+def test_quantize_int8_passes_its_smoothing_strength_to_every_fbgemm_linear(tiny_model_dir):
+    from minbert.tokenizer import Tokenizer
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig()).eval()
+    tok = Tokenizer.from_pretrained(tiny_model_dir)
+    smooth = {a: [m.inv_scale.clone() for m in Q.quantize_int8(model, kernel="fbgemm", tokenizer=tok, smooth_alpha=a).modules()
+                  if isinstance(m, Q.SmoothedDynamicLinear)] for a in (0.0, Q.SMOOTH_ALPHA)}
+    assert smooth[0.0] and all(torch.equal(s, torch.ones_like(s)) for s in smooth[0.0])  # 0: no smoothing
+    assert all(not torch.equal(s, torch.ones_like(s)) for s in smooth[Q.SMOOTH_ALPHA])
+
+
 def test_choice_falls_back_to_fp32_when_no_int8_kernel_is_faster():
     kernel, note = Q.choose_kernel({"fp32": 0.035, "int_mm": 1.197, "fbgemm": 0.040})  # an AVX2-only EPYC's shape
     assert kernel == "fp32" and "serving fp32" in note
