@@ -1,0 +1,161 @@
+"""What combining several checkpoints would reach on dev: their output ensemble and their weight soup.
+
+    python -m analysis.ensemble A B [C ...] [--out-json F] [--data-dir DIR]
+
+A, B, ... name checkpoints (stem, .json or .safetensors) or training run folders (their fp16 export). Each
+member is run over the three dev sets (about 40 s per checkpoint on 2 cores). Two ways to combine them:
+
+- ensemble: the members' outputs averaged (SST-5 class probabilities; Quora logits, each relative to its own
+  decision threshold, decided at 0; STS-B scores). It costs N models at serving time, and it is the usual
+  ceiling for combining them in one model (distilling the ensemble, averaging weights): if the ensemble
+  misses a target, those are unlikely to reach it;
+- soup: one model whose weights are the members' mean (a uniform model soup, Wortsman et al. 2022; the Quora
+  threshold and STS score map, being buffers, are averaged too). Only for members of one architecture
+  (encoder shape, vocabulary, pooling and heads) and meaningful only for ones fine-tuned from the same base;
+  otherwise reported as skipped.
+
+Reported per task: each member, the members' mean ± sd, and each combination with its bootstrap 95% interval and
+its paired difference from the best member (paired bootstrap 95% interval and p-value over the same examples).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minbert.atomic import atomic_write_json
+from minbert.bootstrap import confidence_intervals
+from minbert.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_sidecar
+from minbert.data import DataError, load_tasks
+from minbert.evaluate import evaluate_model, gold
+from minbert.metrics import overall, task_metrics
+
+from .significance import paired_bootstrap
+
+MAX_MEMBERS = 16  # each is held in memory (about 100 MB for the shipped size) for the soup
+KEYS = ("sst_acc", "para_acc", "sts_pearson", "overall")
+SUMMARY = (("sst", "sst_acc", "accuracy"), ("para", "para_acc", "accuracy"), ("sts", "sts_pearson", "pearson"))
+
+
+def stem(spec: str) -> Path:
+    p = Path(spec)
+    return p / "model" if p.is_dir() else p
+
+
+def average_outputs(outs: list[dict]) -> dict[str, dict]:
+    """One set of `tasks.predict` outputs from several: the combination rules of the module docstring."""
+    mean = lambda t, k: np.mean([o[t][k] for o in outs], axis=0)  # noqa: E731
+    probs, logit = mean("sst", "probs"), mean("para", "logit")  # (N, 5), (N,) logits already minus each threshold
+    prob = 1 / (1 + np.exp(-logit))
+    return {"sst": {"probs": probs, "pred": probs.argmax(-1)},
+            "para": {"logit": logit, "prob": prob, "pred": (logit > 0).astype(int)},
+            "sts": {"score": mean("sts", "score"), "cosine": mean("sts", "cosine")}}
+
+
+SERVING = ("pooling", "para_head", "sts_discrete")  # the model-config fields that change a forward pass; the rest are losses
+
+
+def soup(members: list[Checkpoint]) -> Checkpoint | None:
+    """The weight average of the members, or None unless they share the encoder's shape, the vocabulary and the
+    fields of SERVING (members trained with different losses, e.g. --sst-ordinal, can be averaged)."""
+    first = members[0]
+    shapes = lambda c: {k: tuple(v.shape) for k, v in c.model.state_dict().items()}  # noqa: E731
+    serving = lambda c: [getattr(c.model.config, f) for f in SERVING]  # noqa: E731
+    if any(c.meta["bert_config"] != first.meta["bert_config"] or c.meta["vocab"] != first.meta["vocab"]
+           or serving(c) != serving(first) or shapes(c) != shapes(first) for c in members[1:]):
+        return None
+    states = [c.model.state_dict() for c in members]
+    avg = {k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v for k, v in states[0].items()}
+    model = type(first.model)(type(first.model.bert)(first.model.bert.config), first.model.config)
+    model.load_state_dict(avg)
+    return Checkpoint(model.eval(), first.tokenizer, first.meta, first.path)
+
+
+def summary(golds: dict, out: dict) -> dict:
+    """Summary metrics of combined outputs (the evaluate keys), with their 95% intervals."""
+    m = {key: task_metrics(t, golds[t], out[t])[metric] for t, key, metric in SUMMARY}
+    m["overall"] = overall(m["sst_acc"], m["para_acc"], m["sts_pearson"])
+    return {**m, **confidence_intervals(golds, out)}
+
+
+def against(golds: dict, best: dict, out: dict) -> dict:
+    """Per task: combination minus the best member, paired over the same dev examples."""
+    return {key: paired_bootstrap(t, golds[t], best[t], out[t])[metric] for t, key, metric in SUMMARY}
+
+
+def run(specs: list[str], data_dir: str | None = None, batch_size: int = 64) -> dict:
+    if not 2 <= len(specs) <= MAX_MEMBERS:
+        raise ValueError(f"give between 2 and {MAX_MEMBERS} checkpoints to combine, not {len(specs)}")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
+    for spec in specs:  # every sidecar readable before the first minute of inference
+        read_sidecar(stem(spec))
+    data = load_tasks(data_dir)
+    splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    golds = {t: gold(ex) for t, ex in splits.items()}
+    members, outs, rows = [], [], []
+    for spec in specs:
+        ckpt = load_checkpoint(stem(spec))
+        metrics, out = evaluate_model(ckpt.model, ckpt.tokenizer, splits, batch_size)
+        members.append(ckpt)
+        outs.append(out)
+        rows.append({"name": spec, **{k: metrics[k] for k in KEYS}})
+    best = max(range(len(rows)), key=lambda i: rows[i]["overall"])
+    res = {"members": rows, "best_member": specs[best],
+           "member_mean": {k: float(np.mean([r[k] for r in rows])) for k in KEYS},
+           "member_sd": {k: float(np.std([r[k] for r in rows], ddof=1)) for k in KEYS}}
+    combos = {"ensemble": average_outputs(outs)}
+    souped = soup(members)
+    if souped is not None:
+        combos["soup"] = evaluate_model(souped.model, souped.tokenizer, splits, batch_size)[1]
+    for name, out in combos.items():
+        res[name] = {**summary(golds, out), "vs_best_member": against(golds, outs[best], out)}
+    if souped is None:
+        res["soup"] = {"skipped": ("the members differ in encoder shape, vocabulary or a serving setting (" + ", ".join(SERVING) + ")")}
+    return res
+
+
+def report(res: dict) -> list[str]:
+    fmt = lambda r: "  ".join(f"{r[k]:.4f}" for k in KEYS)  # noqa: E731
+    lines = [f"{'':<34}" + "  ".join(f"{h:>6}" for h in ("SST", "Quora", "STS r", "overall"))]
+    lines += [f"{r['name'][-34:]:<34}{fmt(r)}" for r in res["members"]]
+    sd = res["member_sd"]
+    lines.append(f"{'members, mean':<34}{fmt(res['member_mean'])}")
+    lines.append(f"{'members, sd':<34}" + "  ".join(f"{sd[k]:.4f}" for k in KEYS))
+    for name in ("ensemble", "soup"):
+        r = res[name]
+        if "skipped" in r:
+            lines.append(f"{name}: skipped ({r['skipped']})")
+            continue
+        lines.append(f"{name:<34}{fmt(r)}")
+        lines += [f"  {key}: {r[key]:.4f} {r[key + '_ci95']}; minus the best member {d['ci95']} (p = {d['p_value']:.3f})"
+                  for key, d in r["vs_best_member"].items()]
+    lines.append(f"best member (by overall): {res['best_member']}")
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis.ensemble", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoints", nargs="+", help=f"2 to {MAX_MEMBERS} checkpoint stems or training run folders")
+    ap.add_argument("--data-dir", default=None, help="task data folder (default: the usual search order)")
+    ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
+    ap.add_argument("--out-json", default=None, help="write the full result to this JSON file")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    try:
+        res = run(a.checkpoints, a.data_dir, a.batch_size)
+    except (CheckpointError, DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(report(res)))
+    if a.out_json:
+        atomic_write_json(a.out_json, res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
