@@ -50,17 +50,18 @@ def split_spec(spec: str) -> tuple[Path, int | None]:
     return (Path(m.group(1)), int(m.group(2))) if m else (Path(spec.strip()), None)
 
 
-def _stem(path: Path) -> Path:
+def checkpoint_stem(path: Path) -> Path:
+    """The checkpoint a spec names: a run folder's fp16 export, else the stem of a .json/.safetensors path."""
     return path / "model" if path.is_dir() else paths(path)[0].with_suffix("")
 
 
 def _epoch_data(path: Path) -> dict | None:
     """The run's per-epoch record: from a run folder's file, else from the checkpoint's sidecar."""
-    run_file = (path if path.is_dir() else _stem(path).parent) / EPOCH_FILE
+    run_file = (path if path.is_dir() else checkpoint_stem(path).parent) / EPOCH_FILE
     if path.is_dir() and run_file.is_file():
         return json.loads(run_file.read_text())
     try:
-        return read_sidecar(_stem(path)).get("epoch_predictions")
+        return read_sidecar(checkpoint_stem(path)).get("epoch_predictions")
     except CheckpointError:
         return json.loads(run_file.read_text()) if run_file.is_file() else None
 
@@ -82,14 +83,14 @@ def load_source(spec: str) -> Source:
             have = ", ".join(f"@epoch{e}" for e in sorted(recs)) or "none"
             raise CompareError(f"{path} has no dev predictions of epoch {epoch} (recorded: {have})")
         return Source(spec, _from_record(data, recs[epoch]))
-    dev_json = results_paths(_stem(path))[0]
+    dev_json = results_paths(checkpoint_stem(path))[0]
     if dev_json.is_file():
         preds = json.loads(dev_json.read_text())["predictions"]
         return Source(spec, {t: preds[t] for t in TASKS if t in preds})
     if data and "final" in data:
         return Source(spec, _from_record(data, data["final"]))
     raise CompareError(f"{path} has no stored dev predictions: run `python -m analysis.precompute --checkpoint "
-                       f"{_stem(path)}` (or name an @epochN record)")
+                       f"{checkpoint_stem(path)}` (or name an @epochN record)")
 
 
 def list_sources(roots=("checkpoints", "runs")) -> list[str]:

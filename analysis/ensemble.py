@@ -33,16 +33,12 @@ from minbert.data import DataError, load_tasks
 from minbert.evaluate import evaluate_model, gold
 from minbert.metrics import overall, task_metrics
 
+from .compare import checkpoint_stem
 from .significance import paired_bootstrap
 
 MAX_MEMBERS = 16  # each is held in memory (about 100 MB for the shipped size) for the soup
 KEYS = ("sst_acc", "para_acc", "sts_pearson", "overall")
 SUMMARY = (("sst", "sst_acc", "accuracy"), ("para", "para_acc", "accuracy"), ("sts", "sts_pearson", "pearson"))
-
-
-def stem(spec: str) -> Path:
-    p = Path(spec)
-    return p / "model" if p.is_dir() else p
 
 
 def average_outputs(outs: list[dict]) -> dict[str, dict]:
@@ -92,13 +88,13 @@ def run(specs: list[str], data_dir: str | None = None, batch_size: int = 64) -> 
     if batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
     for spec in specs:  # every sidecar readable before the first minute of inference
-        read_sidecar(stem(spec))
+        read_sidecar(checkpoint_stem(Path(spec)))
     data = load_tasks(data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     golds = {t: gold(ex) for t, ex in splits.items()}
     members, outs, rows = [], [], []
     for spec in specs:
-        ckpt = load_checkpoint(stem(spec))
+        ckpt = load_checkpoint(checkpoint_stem(Path(spec)))
         metrics, out = evaluate_model(ckpt.model, ckpt.tokenizer, splits, batch_size)
         members.append(ckpt)
         outs.append(out)
