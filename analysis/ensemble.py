@@ -27,18 +27,17 @@ import numpy as np
 import torch
 
 from minbert.atomic import atomic_write_json
-from minbert.bootstrap import confidence_intervals
+from minbert.bootstrap import SUMMARY_KEYS, confidence_intervals
 from minbert.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_sidecar
 from minbert.data import DataError, load_tasks
-from minbert.evaluate import evaluate_model, gold
-from minbert.metrics import overall, task_metrics
+from minbert.evaluate import evaluate_model, gold, score_outputs
 
 from .compare import checkpoint_stem
 from .significance import paired_bootstrap
 
 MAX_MEMBERS = 16  # each is held in memory (about 100 MB for the shipped size) for the soup
 KEYS = ("sst_acc", "para_acc", "sts_pearson", "overall")
-SUMMARY = (("sst", "sst_acc", "accuracy"), ("para", "para_acc", "accuracy"), ("sts", "sts_pearson", "pearson"))
+SUMMARY = [(t, key, m) for (t, m), key in SUMMARY_KEYS.items() if key in KEYS]  # (task, key, metric name)
 
 
 def average_outputs(outs: list[dict]) -> dict[str, dict]:
@@ -71,10 +70,8 @@ def soup(members: list[Checkpoint]) -> Checkpoint | None:
 
 
 def summary(golds: dict, out: dict) -> dict:
-    """Summary metrics of combined outputs (the evaluate keys), with their 95% intervals."""
-    m = {key: task_metrics(t, golds[t], out[t])[metric] for t, key, metric in SUMMARY}
-    m["overall"] = overall(m["sst_acc"], m["para_acc"], m["sts_pearson"])
-    return {**m, **confidence_intervals(golds, out)}
+    """Summary metrics of combined outputs (evaluate's keys, without per-task reports), with their 95% intervals."""
+    return {k: v for k, v in score_outputs(golds, out).items() if k != "tasks"} | confidence_intervals(golds, out)
 
 
 def against(golds: dict, best: dict, out: dict) -> dict:

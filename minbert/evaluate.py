@@ -38,7 +38,12 @@ def evaluate_model(model: MultitaskModel, tok: Tokenizer, splits: dict[str, list
                    batch_size: int = 64, max_length: int = 128, device="cpu") -> tuple[dict, dict]:
     """Metrics and raw outputs of every task in `splits` ({"sst": [...], "para": [...], "sts": [...]})."""
     outputs = {t: predict(model, t, ex, tok, batch_size, max_length, device) for t, ex in splits.items()}
-    per_task = {t: task_metrics(t, gold(splits[t]), outputs[t]) for t in splits}
+    return score_outputs({t: gold(ex) for t, ex in splits.items()}, outputs), outputs
+
+
+def score_outputs(golds: dict[str, np.ndarray], outputs: dict[str, dict]) -> dict:
+    """Summary metrics (sst_acc, para_acc, sts_pearson, ..., overall) and per-task reports of `predict` outputs."""
+    per_task = {t: task_metrics(t, golds[t], outputs[t]) for t in golds}
     summary = {}
     if "sst" in per_task:
         summary.update(sst_acc=per_task["sst"]["accuracy"], sst_macro_f1=per_task["sst"]["macro_f1"])
@@ -48,7 +53,7 @@ def evaluate_model(model: MultitaskModel, tok: Tokenizer, splits: dict[str, list
         summary.update(sts_pearson=per_task["sts"]["pearson"], sts_spearman=per_task["sts"]["spearman"])
     if len(per_task) == 3:
         summary["overall"] = overall(summary["sst_acc"], summary["para_acc"], summary["sts_pearson"])
-    return {**summary, "tasks": per_task}, outputs
+    return {**summary, "tasks": per_task}
 
 
 @torch.no_grad()
