@@ -10,9 +10,7 @@ from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
 from minbert.train import fit
-from minbert.train_config import ADDED_OFF, TrainConfig, parse_args
-
-PER_RUN = ("out_dir", "command", "threads")  # differ between runs of one configuration; threads: speed only
+from minbert.train_config import ADDED_OFF, PER_RUN, TrainConfig, parse_args
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
