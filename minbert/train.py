@@ -23,10 +23,10 @@ import torch
 from tqdm import tqdm
 
 from . import distributed as dist
-from . import epoch_predictions
+from . import epoch_predictions, hard_negatives
 from .atomic import atomic_write_json
 from .checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
-from .data import TaskData, bucket_batches, find_data_dir, load_tasks
+from .data import Example, TaskData, bucket_batches, find_data_dir, load_tasks
 from .ema import EMA
 from .evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model, fit_para_threshold
 from .lr_schedule import lr_multiplier
@@ -36,7 +36,7 @@ from .multitask import MultitaskModel
 from .optimizer import AdamW
 from .sampling import epoch_plan
 from .sst_trees import TREES_FILE, read_phrases
-from .tasks import example_lengths, make_batch
+from .tasks import example_lengths, make_batch, predict
 from .tokenizer import Tokenizer
 from .train_config import TrainConfig, parse_args
 
@@ -94,13 +94,29 @@ def hold_out_pairs(pool: list, train: dict, cfg: TrainConfig) -> list:
 def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
     """With --sst-phrases, append the treebank's labelled phrases to the SST training list; returns how many
     leading rows per task are always used (the rest is sampled per epoch by epoch_batches)."""
-    core = {t: len(ex) for t, ex in train.items()}
+    core = {t: len(ex) for t, ex in train.items()}  # rows past core[t] are extras: --sst-phrases, --para-hard
     if cfg.sst_phrases and "sst" in train:
         phrases = read_phrases(find_data_dir(cfg.data_dir) / TREES_FILE, cfg.sst_phrase_min_words)
         phrases = phrases[:cfg.limit] if cfg.limit else phrases  # --limit caps every pool, phrases too
         train["sst"] = train["sst"] + phrases
         dist.print0(f"SST: {core['sst']:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled phrases per epoch")
     return core
+
+
+def add_hard_negatives(train: dict, core: dict[str, int], model: MultitaskModel, tok, cfg: TrainConfig, device) -> None:
+    """With --para-hard, append mined non-duplicate pairs (minbert.hard_negatives) to the Quora training list,
+    mined once with the model as stage 2 starts and kept in the run folder for --resume."""
+    if not cfg.para_hard or "para" not in train:
+        return
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = [Example(str(i), t) for i, t in enumerate(texts)]
+        return predict(model, "sst", rows, tok, max_length=cfg.max_length, device=device, with_embeddings=True)["emb"]
+
+    mined = hard_negatives.load_or_mine(cfg.out_dir, train["para"][:core["para"]], embed, cfg.para_hard_margin)
+    train["para"] = train["para"][:core["para"]] + mined
+    dist.print0(f"Quora: {core['para']:,} pairs + {min(cfg.para_hard, len(mined)):,} of {len(mined):,} mined hard "
+                "negatives per epoch")
 
 
 def balance_classes(model: MultitaskModel, train: dict) -> None:
@@ -117,16 +133,17 @@ def balance_classes(model: MultitaskModel, train: dict) -> None:
 def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int,
                   core: dict[str, int] | None = None) -> dict[str, list[list[int]]]:
     """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set; rows past
-    core[t] (the SST phrases) sampled, --sst-phrases of them."""
+    core[t] (SST phrases, mined Quora negatives) sampled, --sst-phrases and --para-hard of them."""
     out = {}
+    extras = {"sst": cfg.sst_phrases, "para": cfg.para_hard}  # extra rows sampled per epoch
     for t, ex in train.items():
-        idx = list(range(len(ex)))
-        if t == "para" and cfg.para_max and cfg.para_max < len(idx):
-            idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
         n = (core or {}).get(t, len(ex))
+        idx = list(range(n))
+        if t == "para" and cfg.para_max and cfg.para_max < n:
+            idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
         if n < len(ex):
-            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(cfg.sst_phrases, len(ex) - n))
-            idx = idx[:n] + sorted(extra)
+            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(extras[t], len(ex) - n))
+            idx = idx + sorted(extra)
         sub = bucket_batches([lengths[t][i] for i in idx], cfg.batch_size * dist.world_size(), True,
                              seed=cfg.seed * 31 + epoch)
         out[t] = [[idx[j] for j in b] for b in sub]
@@ -231,10 +248,13 @@ def fit(cfg: TrainConfig) -> Path | None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", {"command": cfg.command, "config": asdict(cfg)})
         (out / "log.jsonl").unlink(missing_ok=True)
+        (out / hard_negatives.FILE).unlink(missing_ok=True)  # a fresh start mines with its own model
     if not progress["mlm_done"]:
-        progress["mlm_history"] = run_mlm_stage(model.bert, tok, train, cfg, device)
+        sentences = {t: ex[:core[t]] for t, ex in train.items()}  # the phrases are spans of the SST sentences
+        progress["mlm_history"] = run_mlm_stage(model.bert, tok, sentences, cfg, device)
         progress["mlm_done"] = True
         opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
+    add_hard_negatives(train, core, model, tok, cfg, device)
     ddp = dist.wrap(model, device)
     lengths = {t: example_lengths(t, ex, tok) for t, ex in train.items()}
     ema = EMA(model, cfg.ema) if cfg.ema else None  # made after the MLM stage: it averages stage 2's weights

@@ -16,7 +16,8 @@ from .sampling import SCHEMES
 # Fields added after runs had been saved, at the value that trains as runs did before the field existed: a saved
 # config without one of them was trained with this value (not with today's default).
 ADDED_OFF = {"sst_phrases": 0, "layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1,
-             "sst_rdrop": 0.0, "para_val": 0}
+             "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0,
+             "para_hard_margin": 0.95}  # the margin is inert without --para-hard
 # Fields that say how a run was launched, not what it trains: two runs differing only in these train the same model.
 PER_RUN = ("out_dir", "command", "threads", "quiet", "resume")  # threads: speed only; quiet: no progress bars
 
@@ -47,6 +48,8 @@ class TrainConfig:
     class_balance: bool = False
     para_max: int = 10000  # Quora pairs per epoch (0: all 13,174); more of them cost SST at full budget (README)
     para_val: int = 1000  # pairs held out to fit the decision threshold (Quora +0.013 at full budget; README)
+    para_hard: int = 0  # mined hard-negative Quora pairs added per epoch (minbert.hard_negatives; README)
+    para_hard_margin: float = 0.95  # a mined negative stays below this times the anchor's known duplicate's cosine
     sst_phrases: int = 40000  # treebank phrases per epoch: the one lever beyond the seed spread (README)
     sst_phrase_min_words: int = 2
     pooling: str = "mean"
@@ -117,6 +120,11 @@ HELP = {
     "para_max": "down-sample Quora training pairs to this many per epoch (0: all)",
     "para_val": "hold this many Quora training pairs out of training and fit the paraphrase decision threshold "
                 "on them after every epoch, at most a tenth of the pairs (0: decide at logit 0)",
+    "para_hard": "add this many mined hard-negative Quora pairs to each epoch's paraphrase data, freshly sampled "
+                 "per epoch: for each question of a duplicate training pair, the nearest training question (by the "
+                 "starting model's cosine) that is not a known duplicate of it (0: off)",
+    "para_hard_margin": "a mined negative's cosine to its anchor must stay below this times the cosine of the "
+                        "anchor's known duplicate (fewer unlabelled duplicates mined as negatives)",
     "sst_phrases": "add this many labelled SST treebank phrases (sst-train-trees.txt, train split only) to each "
                    "epoch's sentiment data, freshly sampled per epoch (0: whole sentences only)",
     "sst_phrase_min_words": "shortest phrase, in words, that --sst-phrases samples",
