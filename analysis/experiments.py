@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
-from minbert.train import fit
+from minbert.train import fit, score
 from minbert.train_config import ADDED_OFF, PER_RUN, TrainConfig, parse_args
 
 
@@ -25,10 +25,11 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
         t0 = time.time()
         fit(cfg)
         minutes = (time.time() - t0) / 60
-    best = max((json.loads(line) for line in log.read_text().splitlines()), key=lambda r: r["dev"]["overall"])
+    best = max((json.loads(line) for line in log.read_text().splitlines()), key=score)  # overall, or the trained tasks' mean
     update_sidecar(out / "model", wall_minutes=minutes)
     d = best["dev"]
-    return [name, d["sst_acc"], d["para_acc"], d["sts_pearson"], d["overall"], round(minutes, 1), " ".join(flags)]
+    return [name, d.get("sst_acc"), d.get("para_acc"), d.get("sts_pearson"), d.get("overall"), round(minutes, 1),
+            " ".join(flags)]  # None for a task the run did not train
 
 
 def check_same_config(out: Path, cfg: TrainConfig) -> None:

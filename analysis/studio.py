@@ -373,7 +373,7 @@ class Studio:
         tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
                   for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
         return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
-                training_view.lr_figure(self.meta), *tables)
+                training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta), *tables)
 
 
 def _index(value, n: int, name: str) -> int | None:

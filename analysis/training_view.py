@@ -1,6 +1,8 @@
 """Training curves and tables, all read from the checkpoint sidecar."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -83,3 +85,35 @@ def table_rows(table: dict | None) -> tuple[list[str], list[list]]:
     rows = [[(f"{v:.1f}" if c == "minutes" else f"{v:.4f}") if isinstance(v, float) else v for c, v in zip(cols, r)]
             for r in table["rows"]]
     return cols, rows
+
+
+def learning_curve_figure(meta: dict) -> go.Figure:
+    """Each recorded task's dev score against its training examples (log scale, mean ± sd over seeds), the least-
+    squares line in log2(size) and the target it was extrapolated to."""
+    from .learning_curve import METRIC
+    curves = meta.get("learning_curves") or {}
+    fig = make_subplots(rows=1, cols=max(1, len(curves)), subplot_titles=[
+        f"{METRIC[t][1]}: {c['line']['per_doubling']:+.4f} per doubling" if c["line"]["per_doubling"] is not None
+        else METRIC[t][1] for t, c in curves.items()] or ["not recorded"])
+    for col, (task, c) in enumerate(curves.items(), 1):
+        rows = c["rows"]
+        fig.add_trace(go.Scatter(x=[r["examples"] for r in rows], y=[r["mean"] for r in rows], mode="markers",
+                                 error_y=dict(array=[r["sd"] or 0 for r in rows]), name="dev (mean ± sd)",
+                                 showlegend=col == 1, legendgroup="dev", marker=dict(color="#1f77b4")), row=1, col=col)
+        line, target, reach = c["line"], c.get("target"), c.get("examples_for_target")
+        if line["per_doubling"] is not None:
+            end = max([r["examples"] for r in rows] + ([min(reach, 64 * rows[-1]["examples"])] if reach else []))
+            xs = [rows[0]["examples"], end]
+            fig.add_trace(go.Scatter(x=xs, y=[line["intercept"] + line["per_doubling"] * math.log2(x) for x in xs],
+                                     mode="lines", line=dict(dash="dash", color="#7f7f7f"), name="log-linear fit",
+                                     showlegend=col == 1, legendgroup="fit"), row=1, col=col)
+        if target is not None:
+            fig.add_hline(y=target, line=dict(dash="dot", color="#d62728"), row=1, col=col,
+                          annotation_text=f"target {target}" + (f" at ≥ {reach:,.0f} examples" if reach else ""))
+        fig.update_xaxes(type="log", title_text="training examples", row=1, col=col)
+    if not curves:
+        fig.add_annotation(text="not recorded in this checkpoint: python -m analysis.learning_curve --task para "
+                                "--sidecar CHECKPOINT", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title="Learning curves: each task trained alone on part of its training data",
+                      height=380, **LAYOUT)
+    return fig
