@@ -21,6 +21,9 @@ import numpy as np
 
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import read_sidecar, update_sidecar
+from minbert.data import TaskData, load_tasks
+from minbert.train import task_splits
+from minbert.train_config import parse_args as train_args
 
 from .experiments import run_row
 
@@ -36,7 +39,7 @@ class CurveConfig:
     epochs: int = 2  # per run, the same at every size
     target: float | None = None  # dev score to extrapolate to
     threads: int = 2  # torch threads per run
-    out: str = "runs/curve"  # folder for the runs and curve.json
+    out: str = "runs/curve-para"  # folder for the runs and curve.json (the CLI's default: runs/curve-TASK)
     sidecar: str | None = None  # checkpoint whose sidecar receives the curve (key 'learning_curves', by task)
     table_only: bool = False  # train nothing: the curve of the runs already finished
     dev_limit: int = 0  # score a fixed sample of N dev examples (0: the full dev set; a limit is for smoke tests)
@@ -119,16 +122,13 @@ def cell_flags(cfg: CurveConfig, size: int, seed: int) -> list[str]:
             "--seed", str(seed), "--threads", str(cfg.threads), "--dev-limit", str(cfg.dev_limit), *where]
 
 
-def examples_used(cfg: CurveConfig, size: int, seed: int, data) -> int:
+def examples_used(cfg: CurveConfig, size: int, seed: int, data: TaskData) -> int:
     """Training examples the run's split gives the task (after --para-val's held-out pairs)."""
-    from minbert.train import task_splits
-    from minbert.train_config import parse_args
-    return len(task_splits(data, parse_args(cell_flags(cfg, size, seed))).train[cfg.task])
+    return len(task_splits(data, train_args(cell_flags(cfg, size, seed))).train[cfg.task])
 
 
 def run_curve(cfg: CurveConfig) -> dict:
     """Train every size at every seed (seed-major, resumable) and write out/curve.json after each run."""
-    from minbert.data import load_tasks
     data, out = load_tasks(cfg.data_dir), Path(cfg.out)
     cells: dict[int, dict[int, tuple[int, float, float]]] = {}
     curve = summarise(cells, cfg.task, cfg.target)
