@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 from minbert.lr_schedule import lr_multiplier
 
 from . import seeded
+from .learning_curve import METRIC
 from .theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
@@ -90,7 +91,6 @@ def table_rows(table: dict | None) -> tuple[list[str], list[list]]:
 def learning_curve_figure(meta: dict) -> go.Figure:
     """Each recorded task's dev score against its training examples (log scale, mean ± sd over seeds), the least-
     squares line in log2(size) and the target it was extrapolated to."""
-    from .learning_curve import METRIC
     curves = meta.get("learning_curves") or {}
     fig = make_subplots(rows=1, cols=max(1, len(curves)), subplot_titles=[
         f"{METRIC[t][1]}: {c['line']['per_doubling']:+.4f} per doubling" if c["line"]["per_doubling"] is not None
