@@ -69,17 +69,17 @@ class Scorer:
     lock: object = None  # the app's model lock, so live runs queue with other requests
 
     @torch.inference_mode()
-    def _embed(self, texts: list[str], batch: int = 64) -> torch.Tensor:
+    def _embed(self, texts: list[str], batch: int = 64, task: str | None = None) -> torch.Tensor:
         out = []
         for i in range(0, len(texts), batch):
             enc = self.tok(texts[i:i + batch], max_length=128)
             with self.lock or contextlib.nullcontext():
-                out.append(self.model.embed(**enc.model_inputs()))
+                out.append(self.model.embed(**enc.model_inputs(), task=task))
         return torch.cat(out)  # (N, H)
 
     @torch.inference_mode()
     def sentiment(self, texts: list[str]) -> np.ndarray:
-        return self.model.sst(self._embed(texts))["logits"].softmax(-1).numpy()  # (N, 5)
+        return self.model.sst(self._embed(texts, task="sst"))["logits"].softmax(-1).numpy()  # (N, 5)
 
     @torch.inference_mode()
     def pairs(self, a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -72,11 +72,12 @@ def embedded(model: MultitaskModel, batches: list[Batch]) -> list[torch.Tensor]:
     return [model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None) for b in batches]
 
 
-def run_layers(bert, x: torch.Tensor, bias: torch.Tensor, start: int, head_mask: torch.Tensor | None,
+def run_layers(layers: list, x: torch.Tensor, bias: torch.Tensor, start: int, head_mask: torch.Tensor | None,
                stop: int | None = None) -> torch.Tensor:
-    """Layers start..stop-1 of the encoder (default: to the top), given layer `start`'s input x (B, T, H)."""
-    for i in range(start, len(bert.encoder.layer) if stop is None else stop):
-        x, _ = bert.encoder.layer[i](x, bias, False, None if head_mask is None else head_mask[i])
+    """Layers start..stop-1 of a task's stack (MultitaskModel.layers; default: to the top), given layer
+    `start`'s input x (B, T, H)."""
+    for i in range(start, len(layers) if stop is None else stop):
+        x, _ = layers[i](x, bias, False, None if head_mask is None else head_mask[i])
     return x
 
 
@@ -103,7 +104,7 @@ def evaluate(model, batches: dict, head_mask: torch.Tensor | None, tasks=TASKS, 
     out = {}
     for t in tasks:
         xs = states[t] if states else embedded(model, batches[t])
-        hidden = [run_layers(model.bert, x, _bias(b), start, head_mask) for b, x in zip(batches[t], xs)]
+        hidden = [run_layers(model.layers(t), x, _bias(b), start, head_mask) for b, x in zip(batches[t], xs)]
         out[t] = task_metric(model, t, batches[t], hidden)
     return out
 
@@ -125,7 +126,7 @@ def single_head_deltas(model, batches: dict, progress=None) -> tuple[dict[str, f
                     deltas[t][layer, h] = m[t] - full[t]
                 if progress:
                     progress(layer * H + h + 1, L * H)
-            states = {t: [run_layers(model.bert, x, _bias(b), layer, None, stop=layer + 1) for b, x in zip(batches[t], xs)]
+            states = {t: [run_layers(model.layers(t), x, _bias(b), layer, None, stop=layer + 1) for b, x in zip(batches[t], xs)]
                       for t, xs in states.items()}  # the next layer's inputs, unmasked
     return full, deltas
 
@@ -135,7 +136,7 @@ def mask_gradient(model: MultitaskModel, task: str, b: Batch, mask: torch.Tensor
     L, H = len(model.bert.encoder.layer), model.bert.config.num_attention_heads
     mask = (torch.ones(L, H) if mask is None else mask.clone()).requires_grad_(True)
     model.eval()
-    emb = model.embed(**b.inputs, head_mask=mask)
+    emb = model.embed(**b.inputs, head_mask=mask, task=task)
     o = model.sst(emb) if task == "sst" else model.head(task)(*emb.chunk(2))
     (g,) = torch.autograd.grad(model.head(task).loss(o, b.labels), mask)
     return g

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,11 +173,15 @@ class BertModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                inputs_embeds: torch.Tensor | None = None, head_mask: torch.Tensor | None = None) -> EncoderOutput:
+                inputs_embeds: torch.Tensor | None = None, head_mask: torch.Tensor | None = None,
+                layers: Sequence[nn.Module] | None = None) -> EncoderOutput:
         """inputs_embeds (B, T, H), if given, replaces the word-embedding lookup (for attribution methods).
-        head_mask (layers, heads), if given: 1 keeps a head, 0 removes it (Michel et al., 2019)."""
-        if head_mask is not None and tuple(head_mask.shape) != (len(self.encoder.layer), self.config.num_attention_heads):
-            raise ValueError(f"head_mask must have shape (layers, heads) = ({len(self.encoder.layer)}, "
+        head_mask (layers, heads), if given: 1 keeps a head, 0 removes it (Michel et al., 2019).
+        layers, if given, are run instead of this encoder's own, bottom to top: a task's stack in which some
+        top layers are that task's private copies (MultitaskModel.layers)."""
+        layers = self.encoder.layer if layers is None else layers
+        if head_mask is not None and tuple(head_mask.shape) != (len(layers), self.config.num_attention_heads):
+            raise ValueError(f"head_mask must have shape (layers, heads) = ({len(layers)}, "
                              f"{self.config.num_attention_heads}), got {tuple(head_mask.shape)}")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -186,7 +191,7 @@ class BertModel(nn.Module):
         dtype = x.dtype
         mask_bias = attention_bias(attention_mask, dtype)  # (B, 1, 1, T)
         attentions = []
-        for i, layer in enumerate(self.encoder.layer):
+        for i, layer in enumerate(layers):
             x, probs = layer(x, mask_bias, output_attentions, None if head_mask is None else head_mask[i])
             attentions.append(probs)
         return EncoderOutput(x, self.pooler(x), tuple(attentions) if output_attentions else None)

@@ -1,6 +1,7 @@
 """One shared encoder, a pooling choice and three task heads."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 
@@ -24,10 +25,13 @@ class MultitaskConfig:
     mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
     sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
+    sst_layers: int = 0  # top encoder layers sentiment runs through its own copies of (0: all shared)
 
     def __post_init__(self):
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if self.sst_layers < 0:
+            raise ValueError(f"sst_layers must be 0 (all shared) or a number of layers, got {self.sst_layers}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "MultitaskConfig":
@@ -52,6 +56,28 @@ class MultitaskModel(nn.Module):
         self.sst = SentimentHead(H, config.sst_dropout, config.sst_ordinal, config.sst_samples, config.sst_rdrop)
         self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
         self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
+        L = len(bert.encoder.layer)
+        if config.sst_layers > L:
+            raise ValueError(f"sst_layers is {config.sst_layers}, but the encoder has only {L} layers")
+        # sentiment's private copies of the top layers, starting from the shared ones; the pair tasks keep those
+        self.sst_encoder = nn.ModuleList(copy.deepcopy(bert.encoder.layer[L - config.sst_layers:])) \
+            if config.sst_layers else None
+
+    @torch.no_grad()
+    def reset_sst_layers(self) -> None:
+        """Make sentiment's private layers copies of the shared top layers again (after MLM has moved those)."""
+        if self.sst_encoder is not None:
+            top = self.bert.encoder.layer[len(self.bert.encoder.layer) - len(self.sst_encoder):]
+            for mine, shared in zip(self.sst_encoder, top):
+                mine.load_state_dict(shared.state_dict())
+
+    def layers(self, task: str | None = None) -> list[nn.Module]:
+        """The encoder layers a task's sentences run through, bottom to top: the shared ones, with the top
+        sst_layers of them replaced by sentiment's own copies for task "sst"."""
+        shared = list(self.bert.encoder.layer)
+        if task != "sst" or self.sst_encoder is None:
+            return shared
+        return shared[:len(shared) - len(self.sst_encoder)] + list(self.sst_encoder)
 
     def joint_input(self, task: str) -> bool:
         """True where a task's training batches encode the two sentences together."""
@@ -60,9 +86,13 @@ class MultitaskModel(nn.Module):
     def head(self, task: str) -> nn.Module:
         return {"sst": self.sst, "para": self.para, "sts": self.sts}[task]
 
-    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None, head_mask=None) -> torch.Tensor:
-        h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds,
-                      head_mask=head_mask).last_hidden_state
+    def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None, head_mask=None,
+              task: str | None = None) -> torch.Tensor:
+        """Sentence embeddings (B, H) for a task: "sst" takes sentiment's private top layers where it has them;
+        any other task (or None) the shared encoder that the pair tasks, the embedding map and attention use."""
+        h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds, head_mask=head_mask,
+                      layers=self.layers(task) if task == "sst" and self.sst_encoder is not None else None
+                      ).last_hidden_state
         return pool(h, attention_mask, self.config.pooling)  # (B, H)
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:
@@ -74,7 +104,7 @@ class MultitaskModel(nn.Module):
         if task == "sst" and self.training and self.config.sst_rdrop > 0:  # R-Drop: each sentence twice
             input_ids, attention_mask = input_ids.repeat(2, 1), attention_mask.repeat(2, 1)  # (2B, T)
             token_type_ids = None if token_type_ids is None else token_type_ids.repeat(2, 1)
-        emb = self.embed(input_ids, attention_mask, token_type_ids)
+        emb = self.embed(input_ids, attention_mask, token_type_ids, task=task)
         if task == "sst":
             return self.sst(emb)
         if self.joint_input(task):

@@ -115,7 +115,7 @@ class Predictor:
     def _sst_logits(self, enc) -> torch.Tensor:
         """(N, 5) raw class logits from the serving model (int8 when quantized)."""
         with self.lock:
-            return self.fast.sst(self.fast.embed(**enc.model_inputs()))["logits"]
+            return self.fast.sst(self.fast.embed(**enc.model_inputs(), task="sst"))["logits"]
 
     def _sst_probs(self, enc) -> torch.Tensor:
         """(N, 5) calibrated class probabilities: softmax(logits / T)."""
@@ -163,7 +163,8 @@ class Predictor:
 
         def logits(alphas: torch.Tensor, path: torch.Tensor) -> torch.Tensor:  # (n, 5)
             n = len(alphas)
-            return m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path))["logits"]
+            return m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path,
+                                 task="sst"))["logits"]
 
         with self.lock, torch.no_grad():
             ends = logits(torch.tensor([0.0, 1.0]), torch.cat([base, x]))  # (2, 5): baseline, input
@@ -249,7 +250,7 @@ class Predictor:
         out = {}
         for name, mask in (("all heads", None), ("masked", torch.as_tensor(head_mask, dtype=torch.float32))):
             with self.lock:
-                emb = self.model.embed(**enc, head_mask=mask)  # (1 or 2, H)
+                emb = self.model.embed(**enc, head_mask=mask, task="sst" if text2 is None else None)  # (1 or 2, H)
                 if text2 is None:
                     out[name] = {"sentiment": (self.model.sst(emb)["logits"][0] / self.temps["sst"]).softmax(-1).tolist()}
                     continue

@@ -113,8 +113,9 @@ class SmoothedDynamicLinear(nn.Module):
 
 
 def is_encoder_linear(name: str, module: nn.Module) -> bool:
-    """The attention and feed-forward Linears of the encoder layers; the pooler and tiny heads stay fp32."""
-    return isinstance(module, nn.Linear) and ".encoder.layer." in f".{name}."
+    """The attention and feed-forward Linears of the encoder layers, sentiment's private copies included; the
+    pooler and tiny heads stay fp32."""
+    return isinstance(module, nn.Linear) and (".encoder.layer." in f".{name}." or name.startswith("sst_encoder."))
 
 
 def quantized_by(kernel: str, name: str) -> bool:

@@ -5,7 +5,7 @@
 The weights are copied byte for byte (their sha256 checked against the run's sidecar first); the sidecar
 gains `weights_file` under its new name, `wall_clock` (launch to fp16 export, from the run folder's files)
 and `shipped_from`. Tables that describe the recipe rather than this model (`levers`, `grid_search`,
-`ablation`) are kept from the checkpoint being replaced. The dev results (`STEM.dev.*`) belong to the old
+`ablation`, `learning_curves`) are kept from the checkpoint being replaced. The dev results (`STEM.dev.*`) belong to the old
 weights: rerun `python -m analysis.precompute` and the analyses after shipping.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from .atomic import atomic_write_bytes, atomic_write_json
 from .checkpoint import CheckpointError, paths, read_sidecar
 
-KEPT = ("levers", "grid_search", "ablation")  # recipe-level tables, carried over from the replaced checkpoint
+KEPT = ("levers", "grid_search", "ablation", "learning_curves")  # recipe-level tables, kept from the replaced checkpoint
 
 
 def wall_clock(run: Path) -> tuple[float, str]:

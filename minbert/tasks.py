@@ -82,7 +82,7 @@ def predict(model: MultitaskModel, task: str, examples: list[Example], tok: Toke
 
 def _outputs(model: MultitaskModel, b: Batch, with_embeddings: bool) -> dict[str, torch.Tensor]:
     if b.task == "sst":
-        emb = model.embed(**b.inputs)
+        emb = model.embed(**b.inputs, task="sst")
         logits = model.sst(emb)["logits"]
         probs = logits.softmax(-1)
         out = {"logits": logits, "probs": probs, "pred": probs.argmax(-1)}

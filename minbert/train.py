@@ -199,13 +199,21 @@ def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 def param_groups(model: MultitaskModel, cfg: TrainConfig) -> list[dict]:
     """Encoder at --lr (times --layer-decay per layer below the top), heads at --head-lr; `base_lr` is what
-    the schedule multiplies."""
+    the schedule multiplies. Sentiment's private top layers (--sst-layers) train as the layers they copy."""
     L = len(model.bert.encoder.layer)
+    private = L - len(model.sst_encoder or [])  # depth - 1 of sentiment's first private layer
     by_depth: dict[int, list] = {}
-    for name, p in model.bert.named_parameters():
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            m = re.match(r"encoder\.layer\.(\d+)\.", name)
-            depth = 0 if name.startswith("embeddings.") else int(m.group(1)) + 1 if m else L  # pooler: top
+            m = re.match(r"bert\.encoder\.layer\.(\d+)\.", name) or re.match(r"sst_encoder\.(\d+)\.", name)
+            if name.startswith("bert.embeddings."):
+                depth = 0
+            elif m:
+                depth = int(m.group(1)) + 1 + (private if name.startswith("sst_encoder.") else 0)
+            elif name.startswith("bert."):
+                depth = L  # the pooler: top
+            else:
+                continue  # a head
             by_depth.setdefault(depth, []).append(p)
     ids = {id(p) for ps in by_depth.values() for p in ps}
     heads = [p for p in trainable(model) if id(p) not in ids]
@@ -252,6 +260,7 @@ def fit(cfg: TrainConfig) -> Path | None:
     if not progress["mlm_done"]:
         sentences = {t: ex[:core[t]] for t, ex in train.items()}  # the phrases are spans of the SST sentences
         progress["mlm_history"] = run_mlm_stage(model.bert, tok, sentences, cfg, device)
+        model.reset_sst_layers()  # sentiment's private layers start from the further-pretrained ones too
         progress["mlm_done"] = True
         opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
     add_hard_negatives(train, core, model, tok, cfg, device)

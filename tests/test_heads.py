@@ -36,8 +36,8 @@ def test_skipping_unchanged_layers_gives_the_full_forward(small):
     assert heads.evaluate(model, batches, mask, start=3, states=states) == heads.evaluate(model, batches, mask)
     # and the full forward through the encoder's own head_mask argument agrees with the layer loop
     b = batches["sst"][0]
-    ref = model.sst(model.embed(**b.inputs, head_mask=mask))["logits"].argmax(-1)
-    h = heads.run_layers(model.bert, model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None),
+    ref = model.sst(model.embed(**b.inputs, head_mask=mask, task="sst"))["logits"].argmax(-1)
+    h = heads.run_layers(model.layers("sst"), model.bert.embeddings(b.inputs["input_ids"], b.inputs["token_type_ids"], None),
                          heads._bias(b), 0, mask)
     from minbert.multitask import pool
     assert torch.equal(model.sst(pool(h, b.inputs["attention_mask"], "mean"))["logits"].argmax(-1), ref)
@@ -52,7 +52,7 @@ def test_mask_gradient_matches_finite_differences(small, task):
 
     def loss(mask):
         with torch.no_grad():
-            emb = model.embed(**b.inputs, head_mask=mask)
+            emb = model.embed(**b.inputs, head_mask=mask, task=task)
             o = model.sst(emb) if task == "sst" else model.head(task)(*emb.chunk(2))
             return model.head(task).loss(o, b.labels).double()
 

@@ -192,11 +192,13 @@ def test_ship_copies_the_export_verified_and_keeps_recipe_tables(tiny_model_dir,
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
     dest = tmp_path / "ckpt" / "model-a"
     assert ship_main([str(out), "--to", str(dest)]) == 0
-    update_sidecar(dest, levers={"rows": []}, calibration={"old": 1})  # a recipe table and a model-level result
+    update_sidecar(dest, levers={"rows": []}, learning_curves={"sts": {}},
+                   calibration={"old": 1})  # two recipe tables and a model-level result
     assert ship_main([str(out), "--to", str(dest)]) == 0  # replace it
     ckpt = load_checkpoint(dest)
     assert ckpt.meta["weights_file"] == "model-a.safetensors" and ckpt.meta["shipped_from"] == str(out)
-    assert ckpt.meta["levers"] == {"rows": []} and "calibration" not in ckpt.meta
+    assert ckpt.meta["levers"] == {"rows": []} and ckpt.meta["learning_curves"] == {"sts": {}}
+    assert "calibration" not in ckpt.meta
     assert ckpt.meta["wall_minutes_total"] >= 0 and "fp16 export written" in ckpt.meta["wall_clock"]
     assert (dest.with_suffix(".safetensors")).read_bytes() == (out / "model.safetensors").read_bytes()
     raw = bytearray((out / "model.safetensors").read_bytes())

@@ -1,0 +1,114 @@
+"""Sentiment's private top layers (--sst-layers): where SST's sentences go, where its gradients go, and that
+the copies survive checkpoints, layer-wise learning rates, head masks and int8."""
+import pytest
+import torch
+
+from minbert.config import BertConfig
+from minbert.model import BertModel
+from minbert.multitask import MultitaskConfig, MultitaskModel
+from minbert.train_config import parse_args
+
+
+def tiny(sst_layers: int = 1, layers: int = 3) -> MultitaskModel:
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
+                                intermediate_size=32, max_position_embeddings=32))
+    return MultitaskModel(bert, MultitaskConfig(sst_layers=sst_layers)).eval()
+
+
+def inputs(n: int = 4, t: int = 7) -> dict:
+    torch.manual_seed(1)
+    return {"input_ids": torch.randint(5, 50, (n, t)), "attention_mask": torch.ones(n, t, dtype=torch.long)}
+
+
+def test_the_copies_start_equal_and_only_sentiment_runs_through_them():
+    model, x = tiny(), inputs()
+    assert model.layers("sst")[:2] == list(model.bert.encoder.layer)[:2]
+    assert model.layers("sst")[2] is model.sst_encoder[0] and model.layers("sts")[2] is model.bert.encoder.layer[2]
+    shared = model.embed(**x)
+    torch.testing.assert_close(model.embed(**x, task="sst"), shared)  # copies of the same weights
+    with torch.no_grad():
+        model.sst_encoder[0].output.dense.weight.add_(torch.randn(16, 32))
+    assert not torch.allclose(model.embed(**x, task="sst"), shared)
+    torch.testing.assert_close(model.embed(**x, task="para"), shared)  # the pair tasks never see the copy
+
+
+def test_each_task_trains_only_its_own_top_layer():
+    model, x = tiny().train(), inputs()
+    out = model.run_task("sst", **x)
+    model.sst.loss(out, torch.tensor([0, 1, 2, 3])).backward()
+    assert model.bert.encoder.layer[2].output.dense.weight.grad is None  # SST stops below the shared top
+    assert model.sst_encoder[0].output.dense.weight.grad.abs().sum() > 0
+    assert model.bert.encoder.layer[1].output.dense.weight.grad.abs().sum() > 0  # lower layers stay shared
+    model.zero_grad(set_to_none=True)
+    out = model.run_task("sts", **inputs(n=4))
+    model.sts.loss(out, torch.tensor([1.0, 4.0])).backward()
+    assert model.sst_encoder[0].output.dense.weight.grad is None
+    assert model.bert.encoder.layer[2].output.dense.weight.grad.abs().sum() > 0
+
+
+def test_without_private_layers_sentiment_is_unchanged():
+    model, x = tiny(0), inputs()
+    assert model.sst_encoder is None and model.layers("sst") == list(model.bert.encoder.layer)
+    torch.testing.assert_close(model.embed(**x, task="sst"), model.embed(**x))
+
+
+def test_the_private_layers_round_trip_through_a_checkpoint(tmp_path, tokenizer):
+    from minbert.checkpoint import load_checkpoint, save_checkpoint
+    model, x = tiny(), inputs()
+    with torch.no_grad():
+        model.sst_encoder[0].attention.self.query.weight.mul_(2)
+    save_checkpoint(tmp_path / "m", model, tokenizer, {}, dtype=torch.float32)
+    back = load_checkpoint(tmp_path / "m").model
+    assert back.config.sst_layers == 1
+    torch.testing.assert_close(back.sst(back.embed(**x, task="sst"))["logits"], model.sst(model.embed(**x, task="sst"))["logits"])
+
+
+def test_the_private_layers_train_at_the_rate_of_the_layers_they_copy():
+    from minbert.train import param_groups
+    model = tiny(sst_layers=2)
+    groups = param_groups(model, parse_args(["--lr", "1e-4", "--layer-decay", "0.5", "--head-lr", "1e-3"]))
+    lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
+    for i in (1, 2):
+        assert lr_of[id(model.sst_encoder[i - 1].output.dense.weight)] == \
+            lr_of[id(model.bert.encoder.layer[i].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** (2 - i))
+    assert lr_of[id(model.sst.classifier.weight)] == pytest.approx(1e-3)
+    assert len(lr_of) == sum(1 for p in model.parameters() if p.requires_grad)  # every parameter, once
+
+
+def test_head_masks_reach_sentiments_own_layers():
+    from analysis.heads import run_layers
+    from minbert.model import attention_bias
+    model, x = tiny(), inputs()
+    with torch.no_grad():
+        model.sst_encoder[0].attention.self.value.weight.add_(torch.randn(16, 16))
+    mask = torch.ones(3, 2)
+    mask[2, 1] = 0  # a head of sentiment's private top layer
+    h = run_layers(model.layers("sst"), model.bert.embeddings(x["input_ids"], torch.zeros_like(x["input_ids"])),
+                   attention_bias(x["attention_mask"], torch.float32), 0, mask)
+    torch.testing.assert_close(h.mean(1), model.embed(**x, head_mask=mask, task="sst"))
+    assert not torch.allclose(model.embed(**x, head_mask=mask, task="sst"), model.embed(**x, task="sst"))
+
+
+def test_reset_copies_the_shared_top_layers_again():
+    model, x = tiny(), inputs()
+    with torch.no_grad():
+        model.bert.encoder.layer[2].intermediate.dense.bias.add_(1.0)  # as an MLM stage would move it
+    assert not torch.allclose(model.embed(**x, task="sst"), model.embed(**x))
+    model.reset_sst_layers()
+    torch.testing.assert_close(model.embed(**x, task="sst"), model.embed(**x))
+
+
+def test_int8_covers_the_private_layers():
+    from minbert.quantize import is_encoder_linear
+    model = tiny()
+    names = [n for n, m in model.named_modules() if is_encoder_linear(n, m)]
+    assert "sst_encoder.0.attention.self.query" in names and "sst_encoder.0.output.dense" in names
+    assert len(names) == 6 * 4  # 3 shared layers and 1 copy, six Linears each
+
+
+def test_bad_counts_get_a_message():
+    with pytest.raises(ValueError, match="only 3 layers"):
+        tiny(sst_layers=4)
+    with pytest.raises(SystemExit):
+        parse_args(["--sst-layers", "-1"])
