@@ -280,13 +280,14 @@ def misclassified_block(studio, demo):
 
 
 def training_tab(studio):
-    summary, losses, overfit, lr, curves, *tables = studio.training()
+    summary, losses, overfit, lr, curves, interference, *tables = studio.training()
     gr.Markdown(summary)
     gr.Plot(losses, label="Loss curves")
     with gr.Row():
         gr.Plot(overfit, label="Train vs dev")
         gr.Plot(lr, label="LR schedule")
     gr.Plot(curves, label="Learning curves")
+    gr.Plot(interference, label="Task interference")
     headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
                 "Ablation (like the report's Figure 7: one ingredient per row; budget in its title)",
                 "Grid search (budget in its title)")

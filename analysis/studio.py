@@ -372,8 +372,10 @@ class Studio:
                    f"of {cfg.get('epochs', '?')})")
         tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
                   for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
+        interference = None if self.results is None else self.results.data.get("interference")
         return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
-                training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta), *tables)
+                training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta),
+                training_view.interference_figure(interference), *tables)
 
 
 def _index(value, n: int, name: str) -> int | None:

@@ -117,3 +117,25 @@ def learning_curve_figure(meta: dict) -> go.Figure:
     fig.update_layout(title="Learning curves: each task trained alone on part of its training data",
                       height=380, **LAYOUT)
     return fig
+
+
+def interference_figure(res: dict | None) -> go.Figure:
+    """Per shared layer, the cosine between two tasks' loss gradients (solid) and between the two halves of one
+    task's sample (dotted, the noise reference), from analysis.interference."""
+    fig = go.Figure()
+    if res:
+        for pair, ys in res["cross"].items():
+            fig.add_trace(go.Scatter(x=res["layers"], y=ys, mode="lines+markers", name=f"cos {pair}"))
+        for task, ys in res["self"].items():
+            fig.add_trace(go.Scatter(x=res["layers"], y=ys, mode="lines", line=dict(dash="dot", width=1),
+                                     name=f"{task}: its two halves"))
+        fig.add_hline(y=0, line=dict(color="#7f7f7f", width=1))
+        if res.get("private"):
+            fig.add_annotation(text=res["private"], showarrow=False, x=1, y=1.08, xref="paper", yref="paper",
+                               xanchor="right")
+    else:
+        fig.add_annotation(text="not computed for this checkpoint: python -m analysis.interference --checkpoint "
+                                "CHECKPOINT", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(title="Task interference: cosine between the tasks' loss gradients, per shared layer "
+                            "(below 0: they pull apart)", yaxis_title="cosine", height=380, **LAYOUT)
+    return fig
