@@ -50,7 +50,7 @@ def average_outputs(outs: list[dict]) -> dict[str, dict]:
             "sts": {"score": mean("sts", "score"), "cosine": mean("sts", "cosine")}}
 
 
-SERVING = ("pooling", "para_head", "sts_discrete")  # the model-config fields that change a forward pass; the rest are losses
+SERVING = ("pooling", "para_head", "sts_discrete", "sst_layers")  # model-config fields that change a forward pass; the rest are losses
 
 
 def soup(members: list[Checkpoint]) -> Checkpoint | None:

@@ -47,6 +47,8 @@ def test_the_soup_is_the_mean_of_the_weights_buffers_included(tiny_model_dir, tm
     assert float(s["para.threshold"]) == 2.0
     other = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "c", 2, para_head="cosine"))
     assert ensemble.soup([a, other]) is None  # another head: no weight average
+    private = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "e", 4, sst_layers=1))
+    assert ensemble.soup([a, private]) is None  # sentiment's own top layer: other weights, no average
     ordinal = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "d", 3, sst_ordinal=0.5))
     assert ensemble.soup([a, ordinal]) is not None  # another loss only: the same forward pass
 
