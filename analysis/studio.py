@@ -145,6 +145,10 @@ class Studio:
         base = self.predictor.attention(text, text2, "base")
         state = {"finetuned": ft, "base": base}
         msg = f"{len(ft['tokens'])} tokens" + (f" · {VIEW_TRUNCATED}" if ft["truncated"] else "")
+        k = self.predictor.model.config.sst_layers
+        if k:  # --sst-layers: the shared stack is drawn; sentiment's own top layers are not
+            msg += (f" · the top {k} layer(s) drawn are the shared ones, which the paraphrase and similarity embeddings "
+                    "come from; sentiment runs its own copy of them (head masks below reach it)")
         return (msg, *self.attention_views(state, layer, head, hide_special), state)
 
     def attention_views(self, state, layer: int, head: int, hide_special: bool):

@@ -112,3 +112,14 @@ def test_bad_counts_get_a_message():
         tiny(sst_layers=4)
     with pytest.raises(SystemExit):
         parse_args(["--sst-layers", "-1"])
+
+
+def test_the_attention_view_says_which_top_layer_it_draws(tiny_model_dir, tmp_path, tokenizer):
+    from analysis.studio import Studio
+    from minbert.checkpoint import save_checkpoint
+    msgs = {}
+    for k in (0, 1):
+        model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=k))
+        save_checkpoint(tmp_path / f"m{k}", model, tokenizer, {"train_config": {"base_model": str(tiny_model_dir)}})
+        msgs[k] = Studio(tmp_path / f"m{k}", offline=True).attention("a good film", "", 0, 0, False)[0]
+    assert "sentiment runs its own copy" in msgs[1] and "sentiment" not in msgs[0]
