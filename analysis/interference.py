@@ -1,6 +1,6 @@
 """Where the tasks pull the shared encoder apart: the cosine between the tasks' loss gradients, layer by layer.
 
-    python -m analysis.interference --checkpoint checkpoints/minbert-multitask [--examples 512] [--no-store]
+    python -m analysis.interference --checkpoint checkpoints/minbert-multitask [--examples 1024] [--no-store]
 
 For each task, the gradient of its head's own training loss (dropout off, the weights as given) over a seeded
 sample of its training examples, for every shared encoder weight. Per layer (embeddings, layers 1..L, all):
@@ -23,7 +23,6 @@ import sys
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from minbert.checkpoint import CheckpointError, load_checkpoint
@@ -34,14 +33,13 @@ from minbert.tasks import example_lengths, make_batch
 from .results import store_analysis
 
 TASKS = ("sst", "para", "sts")
-PAIRS = [f"{a}·{b}" for a, b in itertools.combinations(TASKS, 2)]
 
 
 @dataclass
 class InterferenceConfig:
     checkpoint: str = "checkpoints/minbert-multitask"
     data_dir: str | None = None  # None: $MINBERT_DATA, ./data, ../shared/data
-    examples: int = 512  # training examples (sentences or pairs) per task, split into two halves for the noise reference
+    examples: int = 1024  # training examples (sentences or pairs) per task, split into two halves for the noise reference
     batch_size: int = 32  # as in training: CoSENT ranks the pairs within a batch
     max_length: int = 128  # tokens per sentence, as in training
     seed: int = 0  # the sample
