@@ -67,8 +67,7 @@ class MultitaskModel(nn.Module):
     def reset_sst_layers(self) -> None:
         """Make sentiment's private layers copies of the shared top layers again (after MLM has moved those)."""
         if self.sst_encoder is not None:
-            top = self.bert.encoder.layer[len(self.bert.encoder.layer) - len(self.sst_encoder):]
-            for mine, shared in zip(self.sst_encoder, top):
+            for mine, shared in zip(self.sst_encoder, self.layers()[-len(self.sst_encoder):]):
                 mine.load_state_dict(shared.state_dict())
 
     def layers(self, task: str | None = None) -> list[nn.Module]:
@@ -91,8 +90,7 @@ class MultitaskModel(nn.Module):
         """Sentence embeddings (B, H) for a task: "sst" takes sentiment's private top layers where it has them;
         any other task (or None) the shared encoder that the pair tasks, the embedding map and attention use."""
         h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds, head_mask=head_mask,
-                      layers=self.layers(task) if task == "sst" and self.sst_encoder is not None else None
-                      ).last_hidden_state
+                      layers=self.layers(task)).last_hidden_state
         return pool(h, attention_mask, self.config.pooling)  # (B, H)
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:

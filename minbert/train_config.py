@@ -16,8 +16,8 @@ from .sampling import SCHEMES
 # Fields added after runs had been saved, at the value that trains as runs did before the field existed: a saved
 # config without one of them was trained with this value (not with today's default).
 ADDED_OFF = {"sst_phrases": 0, "layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1,
-             "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0,
-             "para_hard_margin": 0.95, "sst_layers": 0}  # the margin is inert without --para-hard
+             "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0, "sst_layers": 0,
+             "para_hard_margin": 0.95}  # the margin is inert without --para-hard
 # Fields that say how a run was launched, not what it trains: two runs differing only in these train the same model.
 PER_RUN = ("out_dir", "command", "threads", "quiet", "resume")  # threads: speed only; quiet: no progress bars
 
