@@ -118,7 +118,8 @@ TASK_FLAGS = {"para": ["--para-max", "0"],  # every sampled pair every epoch: th
 def cell_flags(cfg: CurveConfig, size: int, seed: int) -> list[str]:
     where = [*(["--data-dir", cfg.data_dir] if cfg.data_dir else []),
              *(["--base-model", cfg.base_model] if cfg.base_model else [])]
-    return ["--tasks", cfg.task, *TASK_FLAGS[cfg.task], "--train-limit", str(size), "--epochs", str(cfg.epochs),
+    return ["--tasks", cfg.task, *TASK_FLAGS[cfg.task], "--sst-layers", "0",  # one task alone: nothing to keep apart
+            "--train-limit", str(size), "--epochs", str(cfg.epochs),
             "--seed", str(seed), "--threads", str(cfg.threads), "--dev-limit", str(cfg.dev_limit), *where]
 
 

@@ -243,6 +243,8 @@ def fit(cfg: TrainConfig) -> Path | None:
     tok, model = build(cfg, device)
     if cfg.freeze_encoder:
         model.bert.requires_grad_(False)
+        if model.sst_encoder is not None:  # sentiment's own copies of the top layers are encoder too
+            model.sst_encoder.requires_grad_(False)
     if cfg.class_balance:
         balance_classes(model, train)
     progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "mlm_history": [],

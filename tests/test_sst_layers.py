@@ -123,3 +123,17 @@ def test_the_attention_view_says_which_top_layer_it_draws(tiny_model_dir, tmp_pa
         save_checkpoint(tmp_path / f"m{k}", model, tokenizer, {"train_config": {"base_model": str(tiny_model_dir)}})
         msgs[k] = Studio(tmp_path / f"m{k}", offline=True).attention("a good film", "", 0, 0, False)[0]
     assert "sentiment runs its own copy" in msgs[1] and "sentiment" not in msgs[0]
+
+
+def test_freeze_encoder_freezes_the_private_copies_too(tiny_model_dir, data_dir, tmp_path):
+    from minbert.checkpoint import load_checkpoint
+    from minbert.train import main as train_main
+    base = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=1))
+    out = tmp_path / "frozen"
+    assert train_main(["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
+                       "--limit", "24", "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0",
+                       "--epochs", "1", "--freeze-encoder", "--sst-layers", "1", "--sst-dropout", "0"]) == 0
+    trained = load_checkpoint(out / "model").model
+    for (name, w), ref in zip(trained.sst_encoder.named_parameters(), base.sst_encoder.parameters()):
+        torch.testing.assert_close(w.float(), ref.half().float(), rtol=0, atol=0, msg=name)  # fp16 of the start
+
