@@ -26,12 +26,15 @@ class MultitaskConfig:
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
     sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
     sst_layers: int = 0  # top encoder layers sentiment runs through its own copies of (0: all shared)
+    sst_shared_grad: float = 1.0  # factor on sentiment's gradient into the shared layers in training; 1: off
 
     def __post_init__(self):
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
         if self.sst_layers < 0:
             raise ValueError(f"sst_layers must be 0 (all shared) or a number of layers, got {self.sst_layers}")
+        if not 0.0 <= self.sst_shared_grad <= 1.0:
+            raise ValueError(f"sst_shared_grad must be within [0, 1], got {self.sst_shared_grad}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "MultitaskConfig":
@@ -45,6 +48,23 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.
         return hidden[:, 0]
     m = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times `scale` backward (a gradient-reversal layer's kin, Ganin & Lempitsky)."""
+
+    @staticmethod
+    def forward(ctx, x, scale: float):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
+
+
+def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    return x if scale == 1.0 else _ScaleGrad.apply(x, scale)
 
 
 class MultitaskModel(nn.Module):
@@ -89,9 +109,17 @@ class MultitaskModel(nn.Module):
               task: str | None = None) -> torch.Tensor:
         """Sentence embeddings (B, H) for a task: "sst" takes sentiment's private top layers where it has them;
         any other task (or None) the shared encoder that the pair tasks, the embedding map and attention use."""
+        layers, scale = self.layers(task), self.config.sst_shared_grad
+        damp = task == "sst" and self.training and scale != 1.0  # --sst-shared-grad
+        private = len(self.sst_encoder) if self.sst_encoder is not None else 0
+        if damp and private:  # the first private layer's input is the shared stack's output
+            k = len(layers) - private
+            first = layers[k]
+            layers = [*layers[:k], lambda x, *rest: first(scale_grad(x, scale), *rest), *layers[k + 1:]]
         h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds, head_mask=head_mask,
-                      layers=self.layers(task)).last_hidden_state
-        return pool(h, attention_mask, self.config.pooling)  # (B, H)
+                      layers=layers).last_hidden_state
+        emb = pool(h, attention_mask, self.config.pooling)  # (B, H)
+        return scale_grad(emb, scale) if damp and not private else emb  # all shared: damp at the head's input
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:
         """All batches of one training step in one call, so DistributedDataParallel sees one forward."""

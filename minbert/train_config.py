@@ -16,7 +16,7 @@ from .sampling import SCHEMES
 # Fields added after runs had been saved, at the value that trains as runs did before the field existed: a saved
 # config without one of them was trained with this value (not with today's default).
 ADDED_OFF = {"sst_phrases": 0, "layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1,
-             "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0, "sst_layers": 0,
+             "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0, "sst_layers": 0, "sst_shared_grad": 1.0,
              "para_hard_margin": 0.95}  # the margin is inert without --para-hard
 # Fields that say how a run was launched, not what it trains: two runs differing only in these train the same model.
 PER_RUN = ("out_dir", "command", "threads", "quiet", "resume")  # threads: speed only; quiet: no progress bars
@@ -61,6 +61,7 @@ class TrainConfig:
     mnrl_weight: float = 0.0
     sts_loss: str = "cosent"
     sts_discrete: bool = False
+    sst_shared_grad: float = 1.0  # factor on sentiment's gradient into the shared layers (1: off)
     sst_layers: int = 1  # top layers sentiment gets its own copy of (0: all shared); one: STS +0.007, +3.5 MB fp16
     mlm_epochs: int = 0  # MLM epochs before stage 2; 4 cost STS 0.016 at full budget (README)
     mlm_lr: float = 5e-5
@@ -142,6 +143,9 @@ HELP = {
     "sts_discrete": "round STS predictions to whole classes (the report's negative experiment)",
     "sst_layers": "give the sentiment task its own copy of the top N encoder layers, trained by it alone, so its "
                   "gradients stop reaching the layers the pair tasks' embeddings come from (0: all layers shared)",
+    "sst_shared_grad": "multiply the sentiment loss's gradient by this factor where it enters the shared encoder "
+                       "layers (below its own --sst-layers copies; at its pooled embedding with none), in training "
+                       "only; the pair tasks' gradients and sentiment's head and own layers are untouched (1: off)",
     "mlm_epochs": "epochs of MLM further pretraining on the training sentences before stage 2 (0: skip)",
     "mlm_lr": "learning rate of the MLM stage",
     "mlm_prob": "fraction of real tokens selected for MLM",
@@ -224,6 +228,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
         ap.error("--epochs, --batch-size and --sst-samples must be positive")
     if a["sst_layers"] < 0:
         ap.error("--sst-layers must be 0 (all shared) or a number of top layers")
+    if not 0 <= a["sst_shared_grad"] <= 1:
+        ap.error("--sst-shared-grad must be within [0, 1] (1: off; 0: sentiment trains only its own layers and head)")
     if a["para_val"] < 0:
         ap.error("--para-val must be 0 (off) or a number of pairs")
     if a["sst_rdrop"] < 0:

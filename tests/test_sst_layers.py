@@ -137,3 +137,36 @@ def test_freeze_encoder_freezes_the_private_copies_too(tiny_model_dir, data_dir,
     for (name, w), ref in zip(trained.sst_encoder.named_parameters(), base.sst_encoder.parameters()):
         torch.testing.assert_close(w.float(), ref.half().float(), rtol=0, atol=0, msg=name)  # fp16 of the start
 
+
+@pytest.mark.parametrize("private", [0, 1, 2])
+def test_shared_grad_scales_only_sentiments_gradient_into_the_shared_layers(private):
+    """--sst-shared-grad: against the unscaled model, the shared layers' gradients from a sentiment batch are
+    `scale` times as large; its head's and own layers' are the same, as are every gradient of a pair task."""
+    import dataclasses
+    grads, logits = {}, {}
+    for scale in (1.0, 0.25):
+        model = tiny(sst_layers=private).train()
+        model.config = dataclasses.replace(model.config, sst_shared_grad=scale)
+        for task in ("sst", "sts"):
+            model.zero_grad()
+            torch.manual_seed(2)  # the same dropout masks in both models
+            x = inputs(n=4 if task == "sst" else 8)
+            out = model.run_task(task, **x)
+            labels = torch.tensor([0, 1, 3, 4]) if task == "sst" else torch.tensor([0.5, 2.0, 3.5, 5.0])
+            model.head(task).loss(out, labels).backward()
+            logits[scale, task] = out["logits"] if task == "sst" else None
+            grads[scale, task] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    shared = [n for n in grads[1.0, "sst"] if n.startswith("bert.")]
+    assert shared and all(n.startswith(("sst.", "sst_encoder.")) for n in grads[1.0, "sst"].keys() - set(shared))
+    for n, g in grads[1.0, "sst"].items():
+        torch.testing.assert_close(grads[0.25, "sst"][n], g * 0.25 if n in shared else g, msg=n)
+    for n, g in grads[1.0, "sts"].items():
+        torch.testing.assert_close(grads[0.25, "sts"][n], g, msg=n)
+    assert torch.equal(logits[0.25, "sst"], logits[1.0, "sst"])  # the forward pass is untouched
+
+
+def test_shared_grad_bounds_get_a_message():
+    with pytest.raises(ValueError, match="within"):
+        MultitaskConfig(sst_shared_grad=1.5)
+    with pytest.raises(SystemExit):
+        parse_args(["--sst-shared-grad", "-0.1"])
