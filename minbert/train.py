@@ -245,6 +245,8 @@ def fit(cfg: TrainConfig) -> Path | None:
         model.bert.requires_grad_(False)
         if model.sst_encoder is not None:  # sentiment's own copies of the top layers are encoder too
             model.sst_encoder.requires_grad_(False)
+    if cfg.freeze_embeddings:
+        model.bert.embeddings.word_embeddings.requires_grad_(False)  # (V, hidden): out of the optimizer and EMA
     if cfg.class_balance:
         balance_classes(model, train)
     progress = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "mlm_history": [],

@@ -17,7 +17,7 @@ from .sampling import SCHEMES
 # config without one of them was trained with this value (not with today's default).
 ADDED_OFF = {"sst_phrases": 0, "layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1,
              "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0, "sst_layers": 0, "sst_shared_grad": 1.0,
-             "para_hard_margin": 0.95}  # the margin is inert without --para-hard
+             "para_hard_margin": 0.95, "freeze_embeddings": False}  # the margin is inert without --para-hard
 # Fields that say how a run was launched, not what it trains: two runs differing only in these train the same model.
 PER_RUN = ("out_dir", "command", "threads", "quiet", "resume")  # threads: speed only; quiet: no progress bars
 
@@ -74,6 +74,7 @@ class TrainConfig:
     train_limit: int = 0
     dev_limit: int = 0
     freeze_encoder: bool = False
+    freeze_embeddings: bool = False  # keep the word-embedding table at its pretrained values
     train_eval_size: int = 600
     save_every: int = 200
     max_steps: int = 0
@@ -157,6 +158,8 @@ HELP = {
     "train_limit": "use a fixed random sample of N training examples per task (0: all); for short budgets",
     "dev_limit": "score only a fixed random sample of N dev examples per task (0: all); for short budgets",
     "freeze_encoder": "train the heads only, on a frozen encoder (the ablation's frozen-base row)",
+    "freeze_embeddings": "keep the word-embedding table (30,522 x 384, half the encoder) at its pretrained values: "
+                         "rows of words a batch lacks are otherwise still moved by AdamW's momentum",
     "train_eval_size": "training examples per task scored each epoch for the train-vs-dev plot",
     "save_every": "save resumable state every N steps (0: only at epoch ends)",
     "max_steps": "stop after N steps in total, leaving resumable state (0: no limit)",

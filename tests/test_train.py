@@ -70,6 +70,24 @@ def test_ema_is_evaluated_exported_and_resumed(tiny_model_dir, data_dir, tmp_pat
     assert torch.equal(best[name], state[f"ema.{name}"]) and not torch.equal(best[name], state[f"model.{name}"])
 
 
+def test_freeze_embeddings_keeps_only_the_word_table(tiny_model_dir, data_dir, tmp_path):
+    """--freeze-embeddings: the word table leaves training bit for bit; positions and the layers still train."""
+    from minbert.model import BertModel
+    start = BertModel.from_pretrained(tiny_model_dir).state_dict()
+    runs = {}
+    for flag in ("--freeze-embeddings", "--no-freeze-embeddings"):
+        out = tmp_path / flag.strip("-")
+        assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", flag)) == 0
+        runs[flag] = load_file(str(out / "state.safetensors"))
+    word, pos, ffn = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                      "encoder.layer.0.output.dense.weight")
+    frozen, live = runs["--freeze-embeddings"], runs["--no-freeze-embeddings"]
+    assert torch.equal(frozen[f"model.bert.{word}"], start[word])
+    assert not torch.equal(live[f"model.bert.{word}"], start[word])  # the reference: it trains without the flag
+    for name in (pos, ffn):
+        assert not torch.equal(frozen[f"model.bert.{name}"], start[name]), name
+
+
 def test_ema_update_by_hand():
     from minbert.ema import EMA
     lin = torch.nn.Linear(1, 1, bias=False)
