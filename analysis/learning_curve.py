@@ -119,6 +119,7 @@ def cell_flags(cfg: CurveConfig, size: int, seed: int) -> list[str]:
     where = [*(["--data-dir", cfg.data_dir] if cfg.data_dir else []),
              *(["--base-model", cfg.base_model] if cfg.base_model else [])]
     return ["--tasks", cfg.task, *TASK_FLAGS[cfg.task], "--sst-layers", "0",  # one task alone: nothing to keep apart
+            "--ema", "0",  # the live weights, as the curves' finished runs were scored
             "--train-limit", str(size), "--epochs", str(cfg.epochs),
             "--seed", str(seed), "--threads", str(cfg.threads), "--dev-limit", str(cfg.dev_limit), *where]
 

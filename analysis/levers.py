@@ -18,7 +18,7 @@ from minbert.checkpoint import update_sidecar
 from .seeded import Row, add_budget_args, budget_of, markdown, run_seeded
 
 BASE = ["--sst-phrases", "0", "--sst-ordinal", "0", "--para-max", "10000",
-        "--para-val", "0", "--sst-layers", "0"]  # the first shipped recipe, which every lever row starts from
+        "--para-val", "0", "--sst-layers", "0", "--ema", "0"]  # the first shipped recipe: every lever row starts here
 LEVERS = {  # key -> (row name, flags added to BASE)
     "baseline": ("baseline (the first shipped recipe: no phrases, one-hot SST loss)", []),
     "phrases": ("+ SST treebank phrases (9,000 per epoch)", ["--sst-phrases", "9000"]),
