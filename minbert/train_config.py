@@ -17,7 +17,7 @@ from .sampling import SCHEMES
 # config without one of them was trained with this value (not with today's default).
 ADDED_OFF = {"sst_phrases": 0, "layer_decay": 1.0, "ema": 0.0, "sst_ordinal": 0.0, "sst_samples": 1,
              "sst_rdrop": 0.0, "para_val": 0, "para_hard": 0, "sst_layers": 0, "sst_shared_grad": 1.0,
-             "para_hard_margin": 0.95, "freeze_embeddings": False}  # the margin is inert without --para-hard
+             "freeze_embeddings": False, "para_hard_margin": 0.95}  # the margin is inert without --para-hard
 # Fields that say how a run was launched, not what it trains: two runs differing only in these train the same model.
 PER_RUN = ("out_dir", "command", "threads", "quiet", "resume")  # threads: speed only; quiet: no progress bars
 
