@@ -2,7 +2,7 @@
 
 `sst-train-trees.txt` holds the 8,544 training sentences of the SST train split as PTB-style trees,
 `(3 (2 (2 The) (2 Rock)) (4 ...))`, one per line, in the order of `ids-sst-train.csv`. Every node's
-phrase is an example with the node's 0..4 label: its leaves joined by spaces, PTB escapes (`-LRB-`, `\/`)
+phrase is an example with the node's 0..4 label: its leaves joined by spaces, PTB escapes (`-LRB-`, `\\/`)
 kept, exactly as the CSV writes its sentences (8,541 of the 8,544 roots equal the CSV's sentence and label;
 three differ by a no-break space). The root is the sentence itself, which the CSV already provides.
 """
