@@ -159,7 +159,8 @@ HELP = {
     "dev_limit": "score only a fixed random sample of N dev examples per task (0: all); for short budgets",
     "freeze_encoder": "train the heads only, on a frozen encoder (the ablation's frozen-base row)",
     "freeze_embeddings": "keep the word-embedding table (30,522 x 384, half the encoder) at its pretrained values: "
-                         "rows of words a batch lacks are otherwise still moved by AdamW's momentum",
+                         "rows of words a batch lacks are otherwise still moved by AdamW's momentum; level with the "
+                         "default on every task over three seeds, with about 12%% less training time (README)",
     "train_eval_size": "training examples per task scored each epoch for the train-vs-dev plot",
     "save_every": "save resumable state every N steps (0: only at epoch ends)",
     "max_steps": "stop after N steps in total, leaving resumable state (0: no limit)",
