@@ -13,17 +13,17 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from analysis import behaviour_view
+from analysis.studio import behaviour_view
 from analysis.behaviour import EXPECTATIONS
-from analysis.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
-from analysis.compare_view import DIRECTIONS, FLIP_COLUMNS
-from analysis.errors import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
-from analysis.heads_view import PRESETS
+from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
+from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
+from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
+from analysis.studio.heads_view import PRESETS
 from minbert.data import SST_CLASSES
-from minbert.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
+from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
-UPLOAD_LIMIT = "20mb"  # = analysis.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
+UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
 MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
 
@@ -210,7 +210,7 @@ def errors_tab(studio, demo):
 
 def own_file_block(studio):
     """The user's labelled file gets every breakdown the dev sets get."""
-    from analysis import file_eval
+    from analysis.studio import file_eval
     with gr.Accordion("Evaluate your own labelled file (CSV / TSV / JSONL, up to 10,000 rows)", open=False):
         gr.Markdown("Sentiment: a text column and a label 0-4 · paraphrase: two sentences and 0/1 · similarity: "
                     "two sentences and a 0-5 score. Columns are found by name (sentence, sentence1/2, label, "
@@ -444,7 +444,7 @@ def fewer_malloc_arenas() -> None:
 def main(argv=None) -> None:
     import torch
 
-    from analysis.studio import Studio
+    from analysis.studio.service import Studio
     args = parse_args(argv)
     fewer_malloc_arenas()
     torch.set_num_threads(min(2, os.cpu_count() or 1))

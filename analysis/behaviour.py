@@ -29,7 +29,7 @@ from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.model import BertModel
 from minbert.multitask import MultitaskModel
 
-from .results import store_analysis
+from analysis.results import store_analysis
 
 CASES = 60  # cases per test (sampled from the template expansions with a fixed seed)
 WORST = 10  # failing cases kept per test, most severe first

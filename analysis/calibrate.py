@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from minbert.calibration import calibrate, threshold_check
+from minbert.evaluate.temperature import calibrate, threshold_check
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import gold
-from minbert.tasks import predict
+from minbert.data.batching import predict
 
 
 def run(checkpoint: Path, data_dir: str | None, batch_size: int) -> dict:

@@ -22,11 +22,11 @@ import numpy as np
 
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, paths, read_sidecar
-from minbert.epoch_predictions import FILE as EPOCH_FILE
-from minbert.metrics import pearson
+from minbert.train.epoch_predictions import FILE as EPOCH_FILE
+from minbert.evaluate.metrics import pearson
 
-from .precompute import results_paths
-from .significance import mcnemar, paired_bootstrap
+from analysis.precompute import results_paths
+from analysis.significance import mcnemar, paired_bootstrap
 
 TASKS = ("sst", "para", "sts")
 TASK_NAMES = {"sst": "SST-5", "para": "Quora", "sts": "STS-B"}

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 
 from minbert.data import SST_CLASSES
 
-from .results import DevResults
-from .theme import layout
+from analysis.results import DevResults
+from analysis.studio.theme import layout
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
 TASK_NAMES = {"sst": "SST", "sts": "STS-B", "para": "Quora"}

@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from minbert.atomic import atomic_write_json
-from minbert.bootstrap import SUMMARY_KEYS, confidence_intervals
+from minbert.evaluate.bootstrap import SUMMARY_KEYS, confidence_intervals
 from minbert.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_sidecar
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import evaluate_model, gold, score_outputs
 
-from .compare import checkpoint_stem
-from .significance import paired_bootstrap
+from analysis.compare import checkpoint_stem
+from analysis.significance import paired_bootstrap
 
 MAX_MEMBERS = 16  # each is held in memory (about 100 MB for the shipped size) for the soup
 KEYS = ("sst_acc", "para_acc", "sts_pearson", "overall")
@@ -55,7 +55,7 @@ SERVING = ("pooling", "para_head", "sts_discrete", "sst_layers")  # model-config
 
 def soup(members: list[Checkpoint]) -> Checkpoint | None:
     """The weight average of the members, or None unless they share the encoder's shape, the vocabulary and the
-    fields of SERVING (members trained with different losses, e.g. --sst-ordinal, can be averaged)."""
+    fields of SERVING (members trained with different losses, e.g. --sts-loss, can be averaged)."""
     first = members[0]
     shapes = lambda c: {k: tuple(v.shape) for k, v in c.model.state_dict().items()}  # noqa: E731
     serving = lambda c: [getattr(c.model.config, f) for f in SERVING]  # noqa: E731

@@ -28,9 +28,9 @@ import torch
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import DataError, bucket_batches, load_tasks
 from minbert.multitask import MultitaskModel
-from minbert.tasks import example_lengths, make_batch
+from minbert.data.batching import example_lengths, make_batch
 
-from .results import store_analysis
+from analysis.results import store_analysis
 
 TASKS = ("sst", "para", "sts")
 

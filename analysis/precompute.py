@@ -6,7 +6,7 @@ Writes beside the checkpoint, with no sentence text (dataset text is never commi
   NAME.dev.json         per-example ids, gold labels, predictions, probabilities; label distributions;
                         2-D UMAP coordinates of the dev sentence embeddings, fine-tuned and base model
   NAME.dev.safetensors  int8 L2-normalised embeddings of the mapped sentences (to place new sentences)
-Head importance (analysis.heads) and behavioural tests (analysis.behaviour) add to NAME.dev.json; a new
+Head importance (analysis.head_importance) and behavioural tests (analysis.behaviour) add to NAME.dev.json; a new
 precompute keeps them when the weights are unchanged.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint, paths
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import QUORA_CAVEAT, gold
-from minbert.predictor import Predictor
-from minbert.tasks import predict
+from minbert.serve.predictor import Predictor
+from minbert.data.batching import predict
 
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=42)
 QUORA_MAP_PAIRS = 500  # held-out pairs shown on the map (both sentences)
@@ -77,7 +77,7 @@ def distributions(data) -> dict:
             "sts_dev": np.histogram([e.label for e in data.sts_dev], bins=5, range=(0, 5))[0].tolist()}
 
 
-KEPT = ("heads", "behaviour")  # slower analyses (analysis.heads, analysis.behaviour) stored in the same file
+KEPT = ("heads", "behaviour")  # slower analyses (analysis.head_importance, analysis.behaviour) stored in the same file
 
 
 def kept_analyses(json_path: Path, sha256: str) -> dict:

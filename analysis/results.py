@@ -10,7 +10,7 @@ from safetensors.numpy import load_file
 
 from minbert.data import DataError, find_data_dir, read_task_file
 
-from .precompute import results_paths
+from analysis.precompute import results_paths
 
 TASK_FILES = {"sst": "ids-sst-dev.csv", "sts": "sts-dev.csv", "para": "quora-dev.csv"}
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from minbert.bootstrap import N_RESAMPLES, SEED, resampled_metrics
+from minbert.evaluate.bootstrap import N_RESAMPLES, SEED, resampled_metrics
 
 
 def binom_cdf_half(k: int, n: int) -> float:

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from app_server import AppServer  # noqa: E402
-from hostile import call, cases, files, tracebacks  # noqa: E402
+from tests.app_server import AppServer  # noqa: E402
+from tests.hostile import call, cases, files, tracebacks  # noqa: E402
 
 from bench import machine  # noqa: E402
 from bench.app_load import echo_app, load  # noqa: E402

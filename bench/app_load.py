@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from app_server import AppServer, free_port  # noqa: E402
+from tests.app_server import AppServer, free_port  # noqa: E402
 from bench import machine
 
 SST = [("A gorgeous, witty and moving film.",), ("The plot is thin and the jokes fall flat.",)]

@@ -18,9 +18,9 @@ from minbert.data import bucket_batches, load_tasks
 from minbert.evaluate import evaluate_model
 from minbert.multitask import pool
 from minbert.pretrained import default_model_dir
-from minbert.quantize import INT8_KERNELS, describe, kernel_available, quantize_int8
+from minbert.serve.quantize import INT8_KERNELS, describe, kernel_available, quantize_int8
 
-from .encoder import real_sentences
+from bench.encoder import real_sentences
 from bench import machine
 
 

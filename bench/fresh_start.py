@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from app_server import ROOT, AppServer  # noqa: E402
-from data_server import serve_folder  # noqa: E402
+from tests.app_server import ROOT, AppServer  # noqa: E402
+from tests.data_server import serve_folder  # noqa: E402
 
 from bench import machine  # noqa: E402
 from minbert.data import find_data_dir  # noqa: E402

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from minbert.quantize import QUANTIZE_CHOICES
+from minbert.serve.quantize import QUANTIZE_CHOICES
 
-from .encoder import real_sentences
+from bench.encoder import real_sentences
 from bench import machine
 
 

@@ -10,8 +10,8 @@ import torch
 
 from minbert.checkpoint import load_checkpoint
 from minbert.data import load_tasks
-from minbert.quantize import SMOOTH_ALPHA, kernel_available, quantize_int8
-from minbert.tasks import predict
+from minbert.serve.quantize import SMOOTH_ALPHA, kernel_available, quantize_int8
+from minbert.data.batching import predict
 
 from bench import machine
 

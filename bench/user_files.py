@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from app_server import ROOT, AppServer  # noqa: E402
+from tests.app_server import ROOT, AppServer  # noqa: E402
 
 from bench import machine  # noqa: E402
 from bench.abuse import Sampler  # noqa: E402

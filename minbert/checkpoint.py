@@ -15,11 +15,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .atomic import atomic_write_bytes, atomic_write_json
-from .config import BertConfig
-from .model import BertModel
-from .multitask import MultitaskConfig, MultitaskModel
-from .tokenizer import Tokenizer
+from minbert.atomic import atomic_write_bytes, atomic_write_json
+from minbert.config import BertConfig
+from minbert.model import BertModel
+from minbert.multitask import MultitaskConfig, MultitaskModel
+from minbert.tokenizer import Tokenizer
 
 FORMAT = "minbert-multitask/1"
 ADDED_BUFFERS = ("para.threshold",)  # buffers newer than some checkpoints: absent ones load as their defaults

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import BertConfig
+from minbert.config import BertConfig
 
 ACTIVATIONS = {
     "gelu": F.gelu,  # exact erf form
@@ -165,7 +165,7 @@ class BertModel(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> "BertModel":
         """Load an HF-format BERT directory; None means the bundled all-MiniLM-L6-v2."""
-        from .pretrained import load_encoder_weights, resolve_model_dir
+        from minbert.pretrained import load_encoder_weights, resolve_model_dir
         model_dir = resolve_model_dir(path)
         model = cls(BertConfig.from_json(model_dir / "config.json"))
         load_encoder_weights(model, model_dir)

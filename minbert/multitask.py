@@ -8,38 +8,37 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .heads import ParaphraseHead, SentimentHead, SimilarityHead
-from .model import BertModel
+from minbert.task_heads import ParaphraseHead, SentimentHead, SimilarityHead
+from minbert.model import BertModel
 
 TASKS = ("sst", "para", "sts")
 
 
 @dataclass
 class MultitaskConfig:
+    """The model's shape beyond the encoder; the defaults are the shipped recipe's."""
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
     sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
-    sst_ordinal: float = 0.0  # width (in classes) of Gaussian soft SST labels; 0: one-hot cross-entropy
-    sst_samples: int = 1  # dropout masks per SST batch in the head (multi-sample dropout); 1: off
-    sst_rdrop: float = 0.0  # weight of R-Drop's symmetric KL between two passes of each SST batch; 0: off
-    para_head: str = "cosine"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
-    mnrl_weight: float = 0.0  # weight of Multiple Negatives Ranking Loss on paraphrase positives
+    para_head: str = "features"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
     sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
     sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
-    sst_layers: int = 0  # top encoder layers sentiment runs through its own copies of (0: all shared)
-    sst_shared_grad: float = 1.0  # factor on sentiment's gradient into the shared layers in training; 1: off
+    sst_layers: int = 1  # top encoder layers sentiment runs through its own copies of (0: all shared)
 
     def __post_init__(self):
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
         if self.sst_layers < 0:
             raise ValueError(f"sst_layers must be 0 (all shared) or a number of layers, got {self.sst_layers}")
-        if not 0.0 <= self.sst_shared_grad <= 1.0:
-            raise ValueError(f"sst_shared_grad must be within [0, 1], got {self.sst_shared_grad}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "MultitaskConfig":
+        """A saved model_config; a field it lacks is newer than it, and the model was built without it."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**ADDED_OFF, **{k: v for k, v in d.items() if k in names}})
+
+
+# Model fields newer than some saved checkpoints, at the value those checkpoints were built with.
+ADDED_OFF = {"para_head": "cosine", "sst_layers": 0}
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -50,31 +49,14 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
-class _ScaleGrad(torch.autograd.Function):
-    """Identity forward; the gradient times `scale` backward (a gradient-reversal layer's kin, Ganin & Lempitsky)."""
-
-    @staticmethod
-    def forward(ctx, x, scale: float):
-        ctx.scale = scale
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad * ctx.scale, None
-
-
-def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
-    return x if scale == 1.0 else _ScaleGrad.apply(x, scale)
-
-
 class MultitaskModel(nn.Module):
     def __init__(self, bert: BertModel, config: MultitaskConfig):
         super().__init__()
         self.config = config
         self.bert = bert
         H = bert.config.hidden_size
-        self.sst = SentimentHead(H, config.sst_dropout, config.sst_ordinal, config.sst_samples, config.sst_rdrop)
-        self.para = ParaphraseHead(H, config.para_head, config.mnrl_weight)
+        self.sst = SentimentHead(H, config.sst_dropout)
+        self.para = ParaphraseHead(H, config.para_head)
         self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
         L = len(bert.encoder.layer)
         if config.sst_layers > L:
@@ -109,17 +91,9 @@ class MultitaskModel(nn.Module):
               task: str | None = None) -> torch.Tensor:
         """Sentence embeddings (B, H) for a task: "sst" takes sentiment's private top layers where it has them;
         any other task (or None) the shared encoder that the pair tasks, the embedding map and attention use."""
-        layers, scale = self.layers(task), self.config.sst_shared_grad
-        damp = task == "sst" and self.training and scale != 1.0  # --sst-shared-grad
-        private = len(self.sst_encoder) if self.sst_encoder is not None else 0
-        if damp and private:  # the first private layer's input is the shared stack's output
-            k = len(layers) - private
-            first = layers[k]
-            layers = [*layers[:k], lambda x, *rest: first(scale_grad(x, scale), *rest), *layers[k + 1:]]
         h = self.bert(input_ids, attention_mask, token_type_ids, inputs_embeds=inputs_embeds, head_mask=head_mask,
-                      layers=layers).last_hidden_state
-        emb = pool(h, attention_mask, self.config.pooling)  # (B, H)
-        return scale_grad(emb, scale) if damp and not private else emb  # all shared: damp at the head's input
+                      layers=self.layers(task)).last_hidden_state  # (B, T, H)
+        return pool(h, attention_mask, self.config.pooling)  # (B, H)
 
     def forward(self, batches: list[tuple[str, dict[str, torch.Tensor]]]) -> list[dict[str, torch.Tensor]]:
         """All batches of one training step in one call, so DistributedDataParallel sees one forward."""
@@ -127,9 +101,6 @@ class MultitaskModel(nn.Module):
 
     def run_task(self, task: str, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
         """Single-sentence tasks and joint pairs take B rows; other pair tasks 2B rows: sentences 1 then 2."""
-        if task == "sst" and self.training and self.config.sst_rdrop > 0:  # R-Drop: each sentence twice
-            input_ids, attention_mask = input_ids.repeat(2, 1), attention_mask.repeat(2, 1)  # (2B, T)
-            token_type_ids = None if token_type_ids is None else token_type_ids.repeat(2, 1)
         emb = self.embed(input_ids, attention_mask, token_type_ids, task=task)
         if task == "sst":
             return self.sst(emb)

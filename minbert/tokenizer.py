@@ -76,7 +76,7 @@ class Tokenizer:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> "Tokenizer":
         """The vocab.txt of an HF BERT directory; None means the bundled all-MiniLM-L6-v2."""
-        from .pretrained import resolve_model_dir
+        from minbert.pretrained import resolve_model_dir
         return cls(resolve_model_dir(path) / "vocab.txt")
 
     @property

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests needing task data skip without it, except under CI=true, where they fail."""
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +9,10 @@ from minbert import BertModel, Tokenizer
 from minbert.data import find_data_dir
 from minbert.pretrained import default_model_dir
 
-torch.set_num_threads(2)
+# The tests' data is the folder beside the checkout (CI lays ../shared there); product code never names it.
+_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+if _SHARED.is_dir():
+    os.environ.setdefault("MINBERT_DATA", str(_SHARED))
 
 
 @pytest.fixture(scope="session")

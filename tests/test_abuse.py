@@ -1,8 +1,8 @@
 """A small version of bench/abuse.py for CI: hostile input to every endpoint, no traceback, bounded memory."""
 import pytest
 
-from app_server import CHECKPOINT, AppServer
-from hostile import call, cases, files, tracebacks
+from tests.app_server import CHECKPOINT, AppServer
+from tests.hostile import call, cases, files, tracebacks
 
 pytestmark = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
 

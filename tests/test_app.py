@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from app_server import CHECKPOINT, AppServer
+from tests.app_server import CHECKPOINT, AppServer
 
 pytestmark = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
 
@@ -19,7 +19,7 @@ def server():
 @pytest.fixture(scope="module")
 def studio():
     """The app's logic in-process, for the HTML that the UI shows but no API returns."""
-    from analysis.studio import Studio
+    from analysis.studio.service import Studio
     return Studio(CHECKPOINT)
 
 
@@ -187,7 +187,7 @@ def test_importing_app_starts_nothing():
 
 
 def test_compare_endpoint_self_and_first_epoch(client):
-    from app_server import CHECKPOINT as ck
+    from tests.app_server import CHECKPOINT as ck
     msg, _, report = client.predict(str(ck), str(ck), api_name="/compare")
     assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in report["tasks"].values()), msg
     msg, fig, report = client.predict(str(ck), f"{ck}@epoch1", api_name="/compare")

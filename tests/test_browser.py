@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app_server import CHECKPOINT, ROOT, AppServer
+from tests.app_server import CHECKPOINT, ROOT, AppServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
@@ -165,7 +165,7 @@ def fresh_machine_app(tmp_path, source):
 
 
 def test_fresh_machine_fetches_the_data_and_the_map_fills_in(browser, data_dir, tmp_path):
-    from data_server import serve_folder
+    from tests.data_server import serve_folder
     with serve_folder(data_dir) as url, fresh_machine_app(tmp_path, url) as server:
         pg = open_page(browser, server)
         open_tab(pg, "Embeddings")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from minbert import calibration as C
+from minbert.evaluate import temperature as C
 
 
 def overconfident(n=2000, seed=0):
@@ -51,7 +51,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
     from minbert.checkpoint import load_checkpoint, save_checkpoint
     from minbert.model import BertModel
     from minbert.multitask import MultitaskConfig, MultitaskModel
-    from minbert.predictor import Predictor
+    from minbert.serve.predictor import Predictor
     from minbert.tokenizer import Tokenizer
     torch.manual_seed(0)
     model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(para_head="features")).eval()
@@ -78,7 +78,7 @@ def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_di
 def test_threshold_check_matches_a_brute_force_search():
     import numpy as np
 
-    from minbert.calibration import half_b, threshold_check
+    from minbert.evaluate.temperature import half_b, threshold_check
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 2, 400)
     logit = rng.normal(0, 1, 400) + 1.5 * gold + 0.8  # shifted: too many pairs called duplicates at 0
@@ -98,7 +98,7 @@ def test_threshold_check_matches_a_brute_force_search():
 
 
 def test_best_threshold_matches_brute_force():
-    from minbert.calibration import best_threshold
+    from minbert.evaluate.temperature import best_threshold
     rng = np.random.default_rng(3)
     for n in (1, 2, 7, 50):
         logit, gold = rng.normal(size=n).round(1), rng.integers(0, 2, n)  # rounding makes ties
@@ -112,7 +112,7 @@ def test_a_fitted_threshold_moves_the_cosine_heads_boundary(tiny_model_dir, tmp_
     from minbert.checkpoint import save_checkpoint
     from minbert.model import BertModel
     from minbert.multitask import MultitaskConfig, MultitaskModel
-    from minbert.predictor import Predictor
+    from minbert.serve.predictor import Predictor
     from minbert.tokenizer import Tokenizer
     model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(para_head="cosine")).eval()
     model.para.threshold.fill_(0.4)

@@ -6,7 +6,8 @@ import pytest
 
 from analysis import compare
 from analysis.significance import mcnemar, paired_bootstrap
-from app_server import CHECKPOINT
+from tests.app_server import CHECKPOINT
+from tests.tiny_recipe import TINY_RECIPE
 
 needs_ckpt = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
 
@@ -71,10 +72,10 @@ def test_missing_sources_are_named(tmp_path):
 
 
 def test_training_records_every_epoch_and_the_cli_compares_them(data_dir, tmp_path, capsys):
-    from minbert.train import main as train
+    from minbert.train.loop import main as train
     run = tmp_path / "run"
     assert train(["--data-dir", str(data_dir), "--limit", "24", "--epochs", "2", "--out-dir", str(run), "--quiet",
-                  "--save-every", "0"]) == 0
+                  *TINY_RECIPE]) == 0
     rec = json.loads((run / "epoch_predictions.json").read_text())
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in rec["epochs"]] == [1, 2] and "final" in rec
@@ -88,7 +89,7 @@ def test_training_records_every_epoch_and_the_cli_compares_them(data_dir, tmp_pa
 
 @needs_ckpt
 def test_the_app_lists_its_own_epochs_first_and_takes_compare_other(tmp_path):
-    from analysis.studio import Studio
+    from analysis.studio.service import Studio
     other = f"{CHECKPOINT}@epoch1"
     s = Studio(CHECKPOINT, compare_with=other)
     src = s.compare_sources()

@@ -14,7 +14,7 @@ def tiny_checkpoint(tiny_model_dir, path, seed, threshold=0.0, **config):
     from minbert.multitask import MultitaskConfig, MultitaskModel
     from minbert.tokenizer import Tokenizer
     torch.manual_seed(seed)
-    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(**{"para_head": "features", **config})).eval()
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(**{"para_head": "features", "sst_layers": 0, **config})).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))  # members that differ everywhere, as fine-tuned seeds do
@@ -49,8 +49,8 @@ def test_the_soup_is_the_mean_of_the_weights_buffers_included(tiny_model_dir, tm
     assert ensemble.soup([a, other]) is None  # another head: no weight average
     private = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "e", 4, sst_layers=1))
     assert ensemble.soup([a, private]) is None  # sentiment's own top layer: other weights, no average
-    ordinal = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "d", 3, sst_ordinal=0.5))
-    assert ensemble.soup([a, ordinal]) is not None  # another loss only: the same forward pass
+    mse = load_checkpoint(tiny_checkpoint(tiny_model_dir, tmp_path / "d", 3, sts_loss="mse"))
+    assert ensemble.soup([a, mse]) is not None  # another loss only: the same forward pass
 
 
 def test_a_model_combined_with_itself_is_itself(tiny_model_dir, data_dir, tmp_path):

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from data_server import serve_folder
+from tests.data_server import serve_folder
 
-from minbert.fetch import BLOB_SHA1, git_blob_sha1, main
+from minbert.data.fetch import BLOB_SHA1, git_blob_sha1, main
 
 PRESENT = [n for n in BLOB_SHA1 if n not in ("quora-train.csv", "quora-test-student.csv")]
 
@@ -60,7 +60,7 @@ def test_cli_exit_code_and_message(tmp_path):
 def test_a_cut_file_keeps_only_the_leading_lines(tmp_path, monkeypatch):
     """The trees' upstream appends dev-split lines: fetch verifies the whole file, keeps the first N lines,
     verifies those; a source that already holds the cut file is accepted as it is."""
-    import minbert.fetch as F
+    import minbert.data.fetch as F
     whole = b"".join(b"(2 train%d)\n" % i for i in range(5)) + b"(2 dev)\n(2 dev)\n"
     cut = b"".join(whole.splitlines(keepends=True)[:5])
     monkeypatch.setitem(F.BLOB_SHA1, "trees.txt", git_blob_sha1(cut))

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import heads
-from analysis.heads_view import parse_heads, preset_heads
-from app_server import CHECKPOINT
+from analysis import head_importance as heads
+from analysis.studio.heads_view import parse_heads, preset_heads
+from tests.app_server import CHECKPOINT
 
 needs_ckpt = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
 

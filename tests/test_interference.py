@@ -10,7 +10,7 @@ from minbert.checkpoint import save_checkpoint
 from minbert.data import load_tasks
 from minbert.model import BertModel
 from minbert.multitask import MultitaskConfig, MultitaskModel
-from minbert.tasks import make_batch
+from minbert.data.batching import make_batch
 
 
 def test_parameters_map_to_shared_layers_only():
@@ -39,7 +39,7 @@ def test_layer_gradients_match_autograd_and_cosines_match_scipy(tiny):
     # reference: each batch's loss by hand, the mean of their gradients for layer 2's query weight
     w = model.bert.encoder.layer[1].attention.self.query.weight
     from minbert.data import bucket_batches
-    from minbert.tasks import example_lengths
+    from minbert.data.batching import example_lengths
     batches = bucket_batches(example_lengths("sts", ex, tok), 4, shuffle=False)
     ref = sum(torch.autograd.grad(model.sts.loss(model.run_task("sts", **b.inputs), b.labels), w)[0]
               for b in (make_batch("sts", ex, i, tok, 128) for i in batches)) / len(batches)
@@ -72,7 +72,7 @@ def test_summary_against_scipy_and_a_task_against_itself():
 
 
 def test_cli_end_to_end_and_the_figure(tiny, tmp_path, data_dir, capsys):
-    from analysis.training_view import interference_figure
+    from analysis.studio.training_view import interference_figure
     model, tok, _ = tiny
     save_checkpoint(tmp_path / "m", model, tok, {}, dtype=torch.float32)
     assert itf.main(["--checkpoint", str(tmp_path / "m"), "--data-dir", str(data_dir), "--examples", "16",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import linregress
 
-from analysis.learning_curve import CurveConfig, fit_line, markdown, parse_args, run_curve, size_for, summarise, verdict
+from analysis.experiments.learning_curve import CurveConfig, fit_line, markdown, parse_args, run_curve, size_for, summarise, verdict
 
 
 def test_the_line_is_scipys_least_squares_in_log2_size():
@@ -60,7 +60,7 @@ def test_a_tiny_curve_end_to_end_and_reused(tiny_model_dir, data_dir, tmp_path):
 
 
 def test_the_training_tab_figure_draws_each_recorded_curve():
-    from analysis.training_view import learning_curve_figure
+    from analysis.studio.training_view import learning_curve_figure
     cells = {n: {1: (n, 0.7 + 0.02 * i, 1.0), 2: (n, 0.71 + 0.02 * i, 1.0)} for i, n in enumerate((1000, 2000, 4000))}
     meta = {"learning_curves": {"para": summarise(cells, "para", 0.87), "sts": summarise(cells, "sts", None)}}
     fig = learning_curve_figure(meta)
@@ -75,7 +75,7 @@ def test_the_training_tab_figure_draws_each_recorded_curve():
 
 
 def test_curves_of_several_tasks_share_the_sidecar(tmp_path, monkeypatch):
-    import analysis.learning_curve as lc
+    import analysis.experiments.learning_curve as lc
     from minbert.checkpoint import read_sidecar
     stem = tmp_path / "ck"
     from minbert.checkpoint import FORMAT

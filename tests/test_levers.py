@@ -1,7 +1,7 @@
 """Seeded tables (levers, ablation, grid search): mean ± sd over seeds and the "beyond the seed spread" mark, by hand."""
 import pytest
 
-from analysis.seeded import Row, cells, markdown, summarise
+from analysis.experiments.seeded import Row, cells, markdown, summarise
 
 
 def metrics(sst, para=0.8, sts=0.85):
@@ -36,8 +36,8 @@ def test_one_seed_has_no_sd_and_no_mark():
 
 
 def test_grid_cells_share_the_lever_baseline_and_start_from_it():
-    from analysis.grid_search import grid_rows
-    from analysis.levers import BASE, LEVERS
+    from analysis.experiments.grid_search import grid_rows
+    from analysis.experiments.levers import BASE, LEVERS
     g = grid_rows(["2e-5", "5e-5", "1e-4"], ["0.3"], ["1"])
     assert [r.key for r in g][0] == "baseline" and len(g) == 3
     assert g[0].flags == [*BASE, *LEVERS["baseline"][1]]  # the same run as the lever table's baseline
@@ -45,7 +45,7 @@ def test_grid_cells_share_the_lever_baseline_and_start_from_it():
 
 
 def test_a_seeded_table_renders_in_the_training_tab():
-    from analysis.training_view import any_table
+    from analysis.studio.training_view import any_table
     t = summarise({"baseline": {1: metrics(0.4), 2: metrics(0.42)}, "x": {1: metrics(0.5), 2: metrics(0.52)}},
                   rows("baseline", "x"))
     t.update(title="Grid search", row_label="cell")
@@ -70,9 +70,9 @@ def test_a_row_is_compared_with_its_parent_when_it_names_one():
 
 
 def test_ablation_rows_walk_from_the_report_to_the_lever_baseline():
-    from analysis.ablation import FIRST, cumulative_rows
-    from analysis.levers import BASE
-    from minbert.train_config import parse_args
+    from analysis.experiments.ablation import FIRST, cumulative_rows
+    from analysis.experiments.levers import BASE
+    from minbert.train.recipe import parse_args
     for use_mlm in (False, True):
         rows = FIRST + cumulative_rows(use_mlm)
         keys = [r.key for r in rows]
@@ -89,25 +89,29 @@ def test_a_finished_run_is_reused_only_for_its_own_settings(tmp_path):
     import json
     from dataclasses import asdict
 
-    from analysis.experiments import check_same_config
-    from minbert.train_config import parse_args
+    from analysis.experiments.runner import check_same_config
+    from minbert.train.recipe import parse_args
     cfg = parse_args(["--lr", "1e-4", "--para-val", "0", "--out-dir", str(tmp_path)])
     stored = asdict(cfg)
-    del stored["mnrl_weight"]  # a setting added after the run: it had the default
+    del stored["sst_layers"]  # a setting added after the run: it had it off
     del stored["para_val"]  # added after the run with a default that is not off: the run had it off
     (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "out_dir": "elsewhere"}}))
     check_same_config(tmp_path, cfg)
     check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--threads", "1"]))  # speed only
     with pytest.raises(SystemExit, match="lr: 0.0001 there, 5e-05 now"):
         check_same_config(tmp_path, parse_args(["--para-val", "0", "--out-dir", str(tmp_path)]))
-    with pytest.raises(SystemExit, match="mnrl_weight"):
-        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--mnrl-weight", "1"]))
+    with pytest.raises(SystemExit, match="sst_layers: 0 there, 1 now"):
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--out-dir", str(tmp_path)]))
+    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--sst-layers", "0"]))
+    (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "mnrl_weight": 1.0}}))
+    with pytest.raises(SystemExit, match="mnrl_weight: 1.0 there"):  # a retired lever, on: not today's run
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--sst-layers", "0"]))
     with pytest.raises(SystemExit, match="para_val: 0 there, 1000 now"):
         check_same_config(tmp_path, parse_args(["--lr", "1e-4"]))
 
 
 def test_the_ablation_carries_mlm_only_beyond_the_seed_spread():
-    from analysis.ablation import FIRST, mlm_helps
+    from analysis.experiments.ablation import FIRST, mlm_helps
     close = {"abl-finetune": {1: metrics(0.30), 2: metrics(0.32)}, "abl-mlm": {1: metrics(0.31), 2: metrics(0.33)}}
     clear = {"abl-finetune": {1: metrics(0.30), 2: metrics(0.32)}, "abl-mlm": {1: metrics(0.36), 2: metrics(0.38)}}
     worse = {"abl-finetune": {1: metrics(0.36), 2: metrics(0.38)}, "abl-mlm": {1: metrics(0.30), 2: metrics(0.32)}}

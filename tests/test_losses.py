@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from minbert.heads import ParaphraseHead, SentimentHead, SimilarityHead, cosent_loss, mnrl_loss
+from minbert.task_heads import ParaphraseHead, SentimentHead, SimilarityHead, cosent_loss
 
 
 def test_sentiment_cross_entropy_by_hand():
@@ -56,75 +56,6 @@ def test_similarity_calibration_and_discrete_scores():
     assert head(u, v)["score"].item() == pytest.approx(2 / math.sqrt(2) + 1, rel=1e-5)
     head.discrete = True
     assert head(u, v)["score"].item() == 2.0
-
-
-def test_mnrl_by_hand():
-    u = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    v = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
-    labels = torch.tensor([1.0, 1.0, 0.0])  # the third pair is a negative: a distractor column only
-    c = 1 / math.sqrt(2)
-    row0 = [20.0, 0.0, 20.0]  # u0 against v0, v1, v2
-    row1 = [0.0, 20.0, 0.0]
-    ce = lambda row, t: -row[t] + math.log(sum(math.exp(x) for x in row))  # noqa: E731
-    assert mnrl_loss(u, v, labels).item() == pytest.approx((ce(row0, 0) + ce(row1, 1)) / 2, rel=1e-5)
-    assert c > 0 and mnrl_loss(u, v, torch.tensor([1.0, 0.0, 0.0])).item() == 0.0
-
-
-def test_ordinal_sentiment_loss_is_cross_entropy_against_soft_neighbour_labels():
-    import torch.nn.functional as F
-    from minbert.heads import SentimentHead, ordinal_targets
-    torch.manual_seed(0)
-    logits, y = torch.randn(7, 5), torch.tensor([0, 1, 2, 3, 4, 2, 0])
-    soft = ordinal_targets(y, 0.6)
-    assert torch.allclose(soft.sum(-1), torch.ones(7)) and torch.equal(soft.argmax(-1), y)
-    assert soft[0, 1] > soft[0, 2] > soft[0, 3]  # neighbours first
-    head = SentimentHead(8, 0.0, ordinal_sigma=0.6)
-    assert torch.allclose(head.loss({"logits": logits}, y), F.cross_entropy(logits, soft))  # torch's soft-target CE
-    sharp = SentimentHead(8, 0.0, ordinal_sigma=0.05)  # a narrow Gaussian is one-hot
-    assert torch.allclose(sharp.loss({"logits": logits}, y), F.cross_entropy(logits, y), atol=1e-5)
-
-
-def test_multi_sample_dropout_averages_the_loss_over_masks():
-    torch.manual_seed(0)
-    head = SentimentHead(8, dropout=0.5, samples=4).train()
-    emb, labels = torch.randn(6, 8), torch.tensor([0, 1, 2, 3, 4, 0])
-    out = head(emb)
-    assert out["sample_logits"].shape == (4, 6, 5) and torch.allclose(out["logits"], out["sample_logits"].mean(0))
-    assert not torch.allclose(out["sample_logits"][0], out["sample_logits"][1])  # different masks
-    expected = sum(torch.nn.functional.cross_entropy(lg, labels) for lg in out["sample_logits"]) / 4
-    assert head.loss(out, labels).item() == pytest.approx(expected.item(), rel=1e-6)
-    head.eval()  # no dropout at inference: one pass, the plain classifier
-    assert torch.equal(head(emb)["logits"], head.classifier(emb))
-
-
-def test_r_drop_adds_the_symmetric_kl_of_the_two_passes():
-    head = SentimentHead(4, rdrop=0.7)
-    labels = torch.tensor([1, 3])
-    logits = torch.tensor([[2.0, 0, 0, 0, 0], [0, 0, 1, 0, 0], [1.0, 1, 0, 0, 0], [0, 0, 0, 2, 0]])  # (2B, 5)
-    p, q = logits.softmax(-1).chunk(2)
-    kl = lambda a, b: (a * (a / b).log()).sum(-1).mean()  # noqa: E731  KL(a || b), mean over the batch
-    ce = torch.nn.functional.cross_entropy(logits, labels.repeat(2))
-    expected = ce + 0.7 * (kl(p, q) + kl(q, p)) / 2
-    assert head.loss({"logits": logits}, labels).item() == pytest.approx(expected.item(), rel=1e-6)
-    same = logits[:2].repeat(2, 1)  # identical passes: no KL, just the cross-entropy of both copies
-    assert head.loss({"logits": same}, labels).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(logits[:2], labels).item(), rel=1e-6)
-
-
-def test_r_drop_doubles_sentiment_batches_in_training_only():
-    from minbert.config import BertConfig
-    from minbert.model import BertModel
-    from minbert.multitask import MultitaskConfig, MultitaskModel
-    bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                intermediate_size=32, max_position_embeddings=32))
-    model = MultitaskModel(bert, MultitaskConfig(sst_rdrop=1.0))
-    ids, mask = torch.randint(5, 50, (3, 7)), torch.ones(3, 7, dtype=torch.long)
-    torch.manual_seed(0)
-    out = model.train().run_task("sst", ids, mask)
-    assert out["logits"].shape == (6, 5)
-    assert not torch.allclose(out["logits"][:3], out["logits"][3:])  # the two copies saw different dropout
-    assert model.sst.loss(out, torch.tensor([0, 1, 2])).item() > 0
-    assert model.eval().run_task("sst", ids, mask)["logits"].shape == (3, 5)
 
 
 def test_paraphrase_threshold_shifts_the_served_logit_only():

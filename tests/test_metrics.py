@@ -4,7 +4,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from minbert.metrics import classification_report, expected_calibration_error, overall, pearson, spearman, task_metrics
+from minbert.evaluate.metrics import classification_report, expected_calibration_error, overall, pearson, spearman, task_metrics
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_bootstrap_intervals_against_scipy():
     """Percentile intervals from our vectorised resampling match scipy.stats.bootstrap on the same draws."""
     from scipy import stats
 
-    from minbert.bootstrap import confidence_intervals, resampled_metrics
+    from minbert.evaluate.bootstrap import confidence_intervals, resampled_metrics
     rng = np.random.default_rng(3)
     gold = rng.integers(0, 5, 400)
     pred = np.where(rng.random(400) < 0.5, gold, rng.integers(0, 5, 400))

@@ -1,7 +1,7 @@
 """MLM masking statistics and the tied decoder."""
 import torch
 
-from minbert.mlm import IGNORE, MLMModel, mask_tokens
+from minbert.train.mlm import IGNORE, MLMModel, mask_tokens
 
 
 def test_masking_statistics(tokenizer, data_dir):

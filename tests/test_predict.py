@@ -7,15 +7,16 @@ import sys
 import numpy as np
 import pytest
 
-from minbert.predict import main as predict_main
+from minbert.serve.batch_predict import main as predict_main
+from tests.tiny_recipe import TINY_RECIPE
 
 
 @pytest.fixture(scope="module")
 def ckpt(tiny_model_dir, data_dir, tmp_path_factory):
-    from minbert.train import main as train_main
+    from minbert.train.loop import main as train_main
     out = tmp_path_factory.mktemp("ckpt") / "run"
     assert train_main(["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
-                       "--limit", "16", "--batch-size", "8", "--train-eval-size", "8", "--quiet", "--epochs", "1"]) == 0
+                       "--limit", "16", "--batch-size", "8", *TINY_RECIPE, "--quiet", "--epochs", "1"]) == 0
     return out / "model"
 
 

@@ -6,7 +6,8 @@ import torch
 from minbert.config import BertConfig
 from minbert.model import BertModel
 from minbert.multitask import MultitaskConfig, MultitaskModel
-from minbert.train_config import parse_args
+from minbert.train.recipe import parse_args
+from tests.tiny_recipe import TINY_RECIPE
 
 
 def tiny(sst_layers: int = 1, layers: int = 3) -> MultitaskModel:
@@ -65,9 +66,9 @@ def test_the_private_layers_round_trip_through_a_checkpoint(tmp_path, tokenizer)
 
 
 def test_the_private_layers_train_at_the_rate_of_the_layers_they_copy():
-    from minbert.train import param_groups
+    from minbert.train.loop import param_groups
     model = tiny(sst_layers=2)
-    groups = param_groups(model, parse_args(["--lr", "1e-4", "--layer-decay", "0.5", "--head-lr", "1e-3"]))
+    groups = param_groups(model, parse_args(["--lr", "1e-4", "--head-lr", "1e-3"]))
     lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
     for i in (1, 2):
         assert lr_of[id(model.sst_encoder[i - 1].output.dense.weight)] == \
@@ -77,7 +78,7 @@ def test_the_private_layers_train_at_the_rate_of_the_layers_they_copy():
 
 
 def test_head_masks_reach_sentiments_own_layers():
-    from analysis.heads import run_layers
+    from analysis.head_importance import run_layers
     from minbert.model import attention_bias
     model, x = tiny(), inputs()
     with torch.no_grad():
@@ -100,7 +101,7 @@ def test_reset_copies_the_shared_top_layers_again():
 
 
 def test_int8_covers_the_private_layers():
-    from minbert.quantize import is_encoder_linear
+    from minbert.serve.quantize import is_encoder_linear
     model = tiny()
     names = [n for n, m in model.named_modules() if is_encoder_linear(n, m)]
     assert "sst_encoder.0.attention.self.query" in names and "sst_encoder.0.output.dense" in names
@@ -115,7 +116,7 @@ def test_bad_counts_get_a_message():
 
 
 def test_the_attention_view_says_which_top_layer_it_draws(tiny_model_dir, tmp_path, tokenizer):
-    from analysis.studio import Studio
+    from analysis.studio.service import Studio
     from minbert.checkpoint import save_checkpoint
     msgs = {}
     for k in (0, 1):
@@ -127,46 +128,12 @@ def test_the_attention_view_says_which_top_layer_it_draws(tiny_model_dir, tmp_pa
 
 def test_freeze_encoder_freezes_the_private_copies_too(tiny_model_dir, data_dir, tmp_path):
     from minbert.checkpoint import load_checkpoint
-    from minbert.train import main as train_main
+    from minbert.train.loop import main as train_main
     base = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=1))
     out = tmp_path / "frozen"
     assert train_main(["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
-                       "--limit", "24", "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0",
+                       "--limit", "24", "--batch-size", "8", *TINY_RECIPE, "--quiet",
                        "--epochs", "1", "--freeze-encoder", "--sst-layers", "1", "--sst-dropout", "0"]) == 0
     trained = load_checkpoint(out / "model").model
     for (name, w), ref in zip(trained.sst_encoder.named_parameters(), base.sst_encoder.parameters()):
         torch.testing.assert_close(w.float(), ref.half().float(), rtol=0, atol=0, msg=name)  # fp16 of the start
-
-
-@pytest.mark.parametrize("private", [0, 1, 2])
-def test_shared_grad_scales_only_sentiments_gradient_into_the_shared_layers(private):
-    """--sst-shared-grad: against the unscaled model, the shared layers' gradients from a sentiment batch are
-    `scale` times as large; its head's and own layers' are the same, as are every gradient of a pair task."""
-    import dataclasses
-    grads, logits = {}, {}
-    for scale in (1.0, 0.25):
-        model = tiny(sst_layers=private).train()
-        model.config = dataclasses.replace(model.config, sst_shared_grad=scale)
-        for task in ("sst", "sts"):
-            model.zero_grad()
-            torch.manual_seed(2)  # the same dropout masks in both models
-            x = inputs(n=4 if task == "sst" else 8)
-            out = model.run_task(task, **x)
-            labels = torch.tensor([0, 1, 3, 4]) if task == "sst" else torch.tensor([0.5, 2.0, 3.5, 5.0])
-            model.head(task).loss(out, labels).backward()
-            logits[scale, task] = out["logits"] if task == "sst" else None
-            grads[scale, task] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    shared = [n for n in grads[1.0, "sst"] if n.startswith("bert.")]
-    assert shared and all(n.startswith(("sst.", "sst_encoder.")) for n in grads[1.0, "sst"].keys() - set(shared))
-    for n, g in grads[1.0, "sst"].items():
-        torch.testing.assert_close(grads[0.25, "sst"][n], g * 0.25 if n in shared else g, msg=n)
-    for n, g in grads[1.0, "sts"].items():
-        torch.testing.assert_close(grads[0.25, "sts"][n], g, msg=n)
-    assert torch.equal(logits[0.25, "sst"], logits[1.0, "sst"])  # the forward pass is untouched
-
-
-def test_shared_grad_bounds_get_a_message():
-    with pytest.raises(ValueError, match="within"):
-        MultitaskConfig(sst_shared_grad=1.5)
-    with pytest.raises(SystemExit):
-        parse_args(["--sst-shared-grad", "-0.1"])

@@ -4,7 +4,8 @@ import json
 import pytest
 
 from minbert.data import DataError, read_task_file
-from minbert.sst_trees import TREES_FILE, parse_tree, read_phrases
+from minbert.data.sst_trees import TREES_FILE, parse_tree, read_phrases
+from tests.tiny_recipe import TINY_RECIPE
 
 
 def test_parse_tree_gives_every_node_root_first():
@@ -36,12 +37,12 @@ def test_phrases_match_the_sentence_file_and_skip_roots(data_dir, tmp_path):
 
 
 def test_training_samples_phrases_per_epoch(tiny_model_dir, data_dir, tmp_path):
-    from minbert.train import main as train_main
+    from minbert.train.loop import main as train_main
     if not (data_dir / TREES_FILE).is_file():
         pytest.skip(f"no {TREES_FILE}")
     out = tmp_path / "run"
     args = ["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out), "--limit", "24",
-            "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0", "--epochs", "1",
+            "--batch-size", "8", *TINY_RECIPE, "--quiet", "--epochs", "1",
             "--tasks", "sst", "--sst-phrases", "16"]
     assert train_main(args) == 0
     log = json.loads((out / "log.jsonl").read_text().splitlines()[0])

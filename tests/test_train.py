@@ -10,20 +10,20 @@ import torch
 from safetensors.torch import load_file
 
 from minbert.checkpoint import CheckpointError, load_checkpoint
-from minbert.train import main as train_main
-from minbert.train_config import parse_args
+from minbert.train.loop import main as train_main
+from minbert.train.recipe import parse_args
+from tests.tiny_recipe import TINY_RECIPE
 
 
 def _args(tiny_model_dir, data_dir, out, *extra):
     return ["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
-            "--limit", "24", "--batch-size", "8", "--train-eval-size", "16", "--quiet", "--save-every", "0", *extra]
+            "--limit", "24", "--batch-size", "8", *TINY_RECIPE, "--quiet", *extra]
 
 
 def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--mlm-epochs", "1",
-                            "--class-balance", "--para-head", "features", "--sst-rdrop", "1",
-                            "--sst-samples", "2")) == 0
+                            "--para-head", "features")) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert {"sst_acc", "para_acc", "sts_pearson", "overall"} <= log[-1]["dev"].keys()
@@ -31,7 +31,6 @@ def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data
     ckpt = load_checkpoint(out / "model")
     assert ckpt.meta["dtype"] == "float16" and ckpt.meta["mlm_history"] is not None
     assert ckpt.meta["model_config"]["para_head"] == "features"
-    assert (ckpt.meta["model_config"]["sst_rdrop"], ckpt.meta["model_config"]["sst_samples"]) == (1.0, 2)
     assert 0 <= ckpt.meta["metrics"]["sst_acc"] <= 1 and "para_protocol" in ckpt.meta
     assert json.loads((out / "config.json").read_text())["config"]["epochs"] == 2
 
@@ -70,26 +69,8 @@ def test_ema_is_evaluated_exported_and_resumed(tiny_model_dir, data_dir, tmp_pat
     assert torch.equal(best[name], state[f"ema.{name}"]) and not torch.equal(best[name], state[f"model.{name}"])
 
 
-def test_freeze_embeddings_keeps_only_the_word_table(tiny_model_dir, data_dir, tmp_path):
-    """--freeze-embeddings: the word table leaves training bit for bit; positions and the layers still train."""
-    from minbert.model import BertModel
-    start = BertModel.from_pretrained(tiny_model_dir).state_dict()
-    runs = {}
-    for flag in ("--freeze-embeddings", "--no-freeze-embeddings"):
-        out = tmp_path / flag.strip("-")
-        assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", flag)) == 0
-        runs[flag] = load_file(str(out / "state.safetensors"))
-    word, pos, ffn = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-                      "encoder.layer.0.output.dense.weight")
-    frozen, live = runs["--freeze-embeddings"], runs["--no-freeze-embeddings"]
-    assert torch.equal(frozen[f"model.bert.{word}"], start[word])
-    assert not torch.equal(live[f"model.bert.{word}"], start[word])  # the reference: it trains without the flag
-    for name in (pos, ffn):
-        assert not torch.equal(frozen[f"model.bert.{name}"], start[name]), name
-
-
 def test_ema_update_by_hand():
-    from minbert.ema import EMA
+    from minbert.train.ema import EMA
     lin = torch.nn.Linear(1, 1, bias=False)
     lin.weight.data.fill_(0.0)
     ema, shadow = EMA(lin, 0.5), 0.0
@@ -183,29 +164,27 @@ def test_bf16_autocast_on_cpu_runs(tiny_model_dir, data_dir, tmp_path):
     assert load_checkpoint(out / "model").meta["train_config"]["precision"] == "bf16"
 
 
-def test_layer_wise_lr_decay_groups():
+def test_param_groups_encoder_at_lr_heads_at_head_lr():
     from minbert.config import BertConfig
     from minbert.model import BertModel
     from minbert.multitask import MultitaskConfig, MultitaskModel
-    from minbert.train import param_groups
+    from minbert.train.loop import param_groups
     bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
                                 intermediate_size=32, max_position_embeddings=32))
-    model = MultitaskModel(bert, MultitaskConfig())
-    groups = param_groups(model, parse_args(["--lr", "1e-4", "--layer-decay", "0.5", "--head-lr", "1e-3"]))
+    model = MultitaskModel(bert, MultitaskConfig(sst_layers=1))
+    groups = param_groups(model, parse_args(["--lr", "1e-4", "--head-lr", "1e-3"]))
     lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
-    assert lr_of[id(bert.encoder.layer[2].output.dense.weight)] == pytest.approx(1e-4)  # the top layer: --lr
-    assert lr_of[id(bert.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** 2)
-    assert lr_of[id(bert.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** 3)
-    assert lr_of[id(bert.pooler.dense.weight)] == pytest.approx(1e-4)
+    assert len(lr_of) == len(list(model.parameters()))  # every parameter, once
+    for p in (bert.encoder.layer[2].output.dense.weight, bert.embeddings.word_embeddings.weight,
+              bert.pooler.dense.weight, model.sst_encoder[0].output.dense.weight):
+        assert lr_of[id(p)] == pytest.approx(1e-4)
     assert lr_of[id(model.sst.classifier.weight)] == pytest.approx(1e-3)
-    assert len(lr_of) == sum(1 for p in model.parameters() if p.requires_grad)  # every parameter, once
-    flat = param_groups(model, parse_args(["--lr", "1e-4"]))
-    assert {g["base_lr"] for g in flat} == {1e-4, 1e-3}
+    assert lr_of[id(model.para.scale)] == pytest.approx(1e-3)
 
 
 def test_ship_copies_the_export_verified_and_keeps_recipe_tables(tiny_model_dir, data_dir, tmp_path):
     from minbert.checkpoint import update_sidecar
-    from minbert.ship import main as ship_main
+    from minbert.train.ship import main as ship_main
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
     dest = tmp_path / "ckpt" / "model-a"
@@ -232,7 +211,7 @@ def test_the_default_recipe_is_the_shipped_models():
     from pathlib import Path
 
     from minbert.checkpoint import read_sidecar
-    from minbert.train_config import ADDED_OFF, PER_RUN, TrainConfig
+    from minbert.train.recipe import ADDED_OFF, PER_RUN, TrainConfig
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
     for key in PER_RUN:  # how the run was launched (its folder, --quiet, threads), not what it trained
@@ -243,7 +222,7 @@ def test_the_default_recipe_is_the_shipped_models():
 
 def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, data_dir, tmp_path):
     from minbert.data import load_tasks
-    from minbert.train import task_splits
+    from minbert.train.loop import task_splits
     data = load_tasks(str(data_dir))
     splits = lambda *extra: task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *extra)))  # noqa: E731
     plain, held = splits("--para-val", "0"), splits("--para-val", "6", "--limit", "60")

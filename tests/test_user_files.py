@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from analysis import user_files as uf
-from minbert.predictor import InputError
+from analysis.studio import user_files as uf
+from minbert.serve.predictor import InputError
 
 
 def test_pasted_pairs_keep_order_and_name_bad_lines():

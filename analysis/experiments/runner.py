@@ -1,0 +1,52 @@
+"""Running short training runs and collecting their dev metrics: the engine of the seeded tables (levers, ablation,
+grid search)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from minbert.checkpoint import update_sidecar
+from minbert.train.loop import fit, score
+from minbert.train.recipe import ADDED_OFF, PER_RUN, RETIRED, TrainConfig, parse_args
+
+
+def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
+    """Train one configuration (reused if it finished, resumed if it stopped midway) and return its table row."""
+    out = out_root / re.sub(r"[^A-Za-z0-9.-]+", "_", name.replace("+", "plus")).strip("_")
+    log = out / "log.jsonl"
+    cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--resume"])
+    if (out / "model.json").exists():
+        check_same_config(out, cfg)
+        minutes = json.loads((out / "model.json").read_text()).get("wall_minutes", float("nan"))
+    else:
+        t0 = time.time()
+        fit(cfg)
+        minutes = (time.time() - t0) / 60
+    best = max((json.loads(line) for line in log.read_text().splitlines()), key=score)  # overall, or the trained tasks' mean
+    update_sidecar(out / "model", wall_minutes=minutes)
+    d = best["dev"]
+    return [name, d.get("sst_acc"), d.get("para_acc"), d.get("sts_pearson"), d.get("overall"), round(minutes, 1),
+            " ".join(flags)]  # None for a task the run did not train
+
+
+def check_same_config(out: Path, cfg: TrainConfig) -> None:
+    """A finished run is reused only for the configuration it was trained with (tables share run folders); a
+    setting its config lacks was added later, and the run trained as that setting's ADDED_OFF value does; a retired
+    lever it names must be at its off value, which is what every run trains now."""
+    stored = json.loads((out / "model.json").read_text()).get("train_config", {})
+    default = {f.name: ADDED_OFF.get(f.name, getattr(TrainConfig(), f.name)) for f in fields(TrainConfig)}
+    now = asdict(cfg)
+    differ = [k for k in now if k not in PER_RUN and _norm(stored.get(k, default[k])) != _norm(now[k])]
+    differ += [k for k, off in RETIRED.items() if stored.get(k, off) != off]
+    default.update(RETIRED)
+    now.update({k: off for k, off in RETIRED.items() if k in differ})
+    if differ:
+        what = ", ".join(f"{k}: {stored.get(k, default[k])!r} there, {now[k]!r} now" for k in differ)
+        raise SystemExit(f"{out} was trained with other settings ({what}); move it away or use another --out")
+
+
+def _norm(v):
+    return list(v) if isinstance(v, tuple) else v

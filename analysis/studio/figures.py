@@ -1,0 +1,180 @@
+"""Plotly figures and HTML for the live-prediction tabs (sentiment, pairs, cross-task, attention)."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from minbert.data import SST_CLASSES
+
+from analysis.studio.theme import layout
+
+SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
+GRID_TOKENS = 64  # tokens per map in the 72-map model view (the head view shows all MAX_VIEW_TOKENS)
+LAYOUT = layout()
+
+
+def probability_bars(probs: list[float], title: str = "Sentiment probabilities") -> go.Figure:
+    best = int(np.argmax(probs))
+    colors = ["#c0392b", "#e67e22", "#95a5a6", "#27ae60", "#1e8449"]
+    fig = go.Figure(go.Bar(x=list(SST_CLASSES), y=probs, marker_color=colors,
+                           marker_line_width=[3 if i == best else 0 for i in range(5)],
+                           text=[f"{p:.1%}" for p in probs], textposition="outside"))
+    fig.update_layout(title=title, yaxis=dict(range=[0, 1.1], title="probability"), height=360, **LAYOUT)
+    return fig
+
+
+def token_highlight(tokens: list[str], scores: list[float], caption: str) -> str:
+    """HTML spans coloured by signed contribution (green supports the predicted class, red opposes)."""
+    vals = [s for t, s in zip(tokens, scores) if t not in SPECIAL]
+    scale = max((abs(s) for s in vals), default=1.0) or 1.0
+    spans = []
+    for tok, s in zip(tokens, scores):
+        if tok in SPECIAL:
+            continue
+        a = min(abs(s) / scale, 1.0)
+        rgb = "39,174,96" if s >= 0 else "192,57,43"
+        text = html.escape(tok[2:] if tok.startswith("##") else tok)
+        sep = "" if tok.startswith("##") else " "
+        spans.append(f'{sep}<span title="{s:+.4f}" style="background: rgba({rgb},{a:.2f}); '
+                     f'padding: 2px 3px; border-radius: 3px">{text}</span>')
+    return (f'<div style="font-size: 1.15em; line-height: 2.1em">{"".join(spans)}</div>'
+            f'<div style="color: #666; font-size: 0.85em; margin-top: 6px">{html.escape(caption)}</div>')
+
+
+def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]], title: str) -> go.Figure:
+    names = list(values)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
+    for i, n in enumerate(names, 1):
+        lo, hi = ranges[n]
+        fig.add_trace(go.Bar(x=[n], y=[values[n]], text=[f"{values[n]:.3f}"], textposition="outside",
+                             marker_color="#2e86c1", showlegend=False), row=1, col=i)
+        fig.update_yaxes(range=[lo, hi * 1.15 if hi > 0 else hi], row=1, col=i)
+    fig.update_layout(title=title, height=330, **LAYOUT)
+    return fig
+
+
+def alignment_heatmap(tokens1: list[str], tokens2: list[str], sim: list[list[float]]) -> go.Figure:
+    """Token cosines with the colour scaled to this pair's own range (contextual cosines crowd into 0.5-1,
+    so a fixed -1..1 scale shows nothing), and each token's best match marked: BERTScore's greedy alignment."""
+    z = np.asarray(sim, dtype=float)  # (T1, T2)
+    if z.size == 0:
+        return go.Figure()
+    x, y = _unique(tokens2), _unique(tokens1)
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale="Viridis", zmin=float(z.min()), zmax=float(z.max()),
+                               colorbar=dict(title="cosine"),
+                               hovertemplate="s1 %{y}<br>s2 %{x}<br>cosine %{z:.3f}<extra></extra>"))
+    best2, best1 = z.argmax(1), z.argmax(0)  # each s1 token's best s2 token, and the reverse
+    fig.add_trace(go.Scatter(x=[x[j] for j in best2], y=y, mode="markers", name="best match of each s1 token",
+                             marker=dict(symbol="circle-open", size=14, color="#ff7f0e", line=dict(width=2.5))))
+    fig.add_trace(go.Scatter(x=x, y=[y[i] for i in best1], mode="markers", name="best match of each s2 token",
+                             marker=dict(symbol="x-thin-open", size=10, color="#ff5a5f", line=dict(width=2))))
+    r, p = float(z.max(1).mean()), float(z.max(0).mean())  # BERTScore recall (over s1) and precision (over s2)
+    fig.update_layout(title=f"Token alignment: colour scaled to this pair ({z.min():.2f} to {z.max():.2f}); marks = "
+                            f"greedy best matches · BERTScore-style R {r:.3f}, P {p:.3f}, F1 {2 * r * p / (r + p):.3f}",
+                      height=460, xaxis_title="sentence 2", yaxis=dict(title="sentence 1", autorange="reversed"),
+                      legend=dict(orientation="h", y=-0.25), **layout(60, 20, 60, 90))
+    return fig
+
+
+def _unique(tokens: list[str]) -> list[str]:
+    """Plotly merges equal category labels; number repeated tokens so every row/column stays distinct."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in tokens:
+        seen[t] = seen.get(t, 0) + 1
+        out.append(t if seen[t] == 1 else f"{t} ({seen[t]})")
+    return out
+
+
+def cross_task_figure(r: dict) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65],
+                        subplot_titles=("pair scores", "sentiment of each sentence"))
+    fig.add_trace(go.Bar(x=["STS / 5", "P(paraphrase)", "cosine"],
+                         y=[r["sts_score"] / 5, r["paraphrase_probability"], r["cosine"]],
+                         text=[f"{r['sts_score']:.2f} / 5", f"{r['paraphrase_probability']:.1%}", f"{r['cosine']:.3f}"],
+                         textposition="outside", marker_color="#2e86c1", showlegend=False), row=1, col=1)
+    for name, probs, color in (("sentence 1", r["sentiment1"], "#8e44ad"), ("sentence 2", r["sentiment2"], "#f39c12")):
+        fig.add_trace(go.Bar(x=list(SST_CLASSES), y=probs, name=name, marker_color=color), row=1, col=2)
+    fig.update_yaxes(range=[0, 1.15])
+    fig.update_layout(barmode="group", height=380, **LAYOUT)
+    return fig
+
+
+def _mask_special(tokens: list[str], att: np.ndarray, hide: bool) -> tuple[list[str], np.ndarray]:
+    if not hide:
+        return tokens, att
+    keep = [i for i, t in enumerate(tokens) if t not in SPECIAL]
+    return [tokens[i] for i in keep], att[..., keep, :][..., keep]
+
+
+def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title: str) -> go.Figure:
+    """Model view: a layers x heads grid of small attention maps (rows = layers, columns = heads), of the
+    first GRID_TOKENS tokens: 72 maps of 128 x 128 would be over a million cells for the browser."""
+    tokens, att = _mask_special(tokens, att, hide_special)
+    if len(tokens) > GRID_TOKENS:
+        tokens, att = tokens[:GRID_TOKENS], att[..., :GRID_TOKENS, :GRID_TOKENS]
+        title += f" (first {GRID_TOKENS} tokens)"
+    att = np.round(att, 3)  # 3 decimals are plenty for colour; keeps the figure small
+    L, H = att.shape[:2]
+    fig = make_subplots(rows=L, cols=H, horizontal_spacing=0.005, vertical_spacing=0.01,
+                        row_titles=[f"L{i}" for i in range(L)], column_titles=[f"H{j}" for j in range(H)])
+    for i in range(L):
+        for j in range(H):
+            fig.add_trace(go.Heatmap(z=att[i, j], colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                                     hovertemplate=f"layer {i} head {j}<br>%{{z:.3f}}<extra></extra>"),
+                          row=i + 1, col=j + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_layout(title=title, height=110 * L + 80, **layout(30, 30, 80, 10))
+    return fig
+
+
+def head_view(tokens: list[str], att: np.ndarray, layer: int, head: int, hide_special: bool, title: str) -> go.Figure:
+    tokens, att = _mask_special(tokens, att, hide_special)
+    labels = _unique(tokens)
+    fig = go.Figure(go.Heatmap(z=att[layer, head], x=labels, y=labels, colorscale="Blues", zmin=0,
+                               colorbar=dict(title="p"),
+                               hovertemplate="query %{y}<br>key %{x}<br>p %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"{title}: layer {layer}, head {head}", height=520, xaxis_title="attended token (key)",
+                      yaxis=dict(title="query token", autorange="reversed"), **LAYOUT)
+    return fig
+
+
+def entropy_panels(finetuned: np.ndarray, base: np.ndarray) -> go.Figure:
+    """Per-head attention entropy (layers, heads) of both models, and fine-tuned minus base."""
+    L, H = finetuned.shape
+    x, y = [f"H{j}" for j in range(H)], [f"L{i}" for i in range(L)]
+    diff = finetuned - base
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
+                        subplot_titles=("fine-tuned", "pretrained base", "fine-tuned minus base (< 0: sharper)"))
+    for col, (z, axis) in enumerate(((finetuned, "coloraxis"), (base, "coloraxis"), (diff, "coloraxis2")), 1):
+        fig.add_trace(go.Heatmap(z=z, x=x, y=y, coloraxis=axis,
+                                 hovertemplate="%{y} %{x}<br>%{z:.3f} nats<extra></extra>"), row=1, col=col)
+    span = float(np.abs(diff).max()) or 1.0
+    bar = dict(thickness=12, len=0.9, xanchor="left")
+    fig.update_layout(title="Per-head attention entropy (nats, mean over query tokens; low = a focused head)",
+                      height=340, coloraxis=dict(colorscale="Viridis", cmin=0, cmax=float(max(finetuned.max(), base.max())),
+                                                 colorbar=dict(title="nats", x=0.64, **bar)),
+                      coloraxis2=dict(colorscale="RdBu", cmid=0, cmin=-span, cmax=span,
+                                      colorbar=dict(title="Δ", x=1.01, **bar)), **LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def mask_figure(r: dict) -> go.Figure:
+    """All heads vs the masked model: class probabilities for a sentence, P(paraphrase) and STS/5 for a pair."""
+    full, masked = r["all heads"], r["masked"]
+    if r["pair"]:
+        names = ["P(paraphrase)", "STS score / 5"]
+        a = [full["paraphrase_probability"], full["sts_score"] / 5]
+        b = [masked["paraphrase_probability"], masked["sts_score"] / 5]
+    else:
+        names, a, b = list(SST_CLASSES), full["sentiment"], masked["sentiment"]
+    fig = go.Figure([go.Bar(x=names, y=a, name="all heads", marker_color="#95a5a6"),
+                     go.Bar(x=names, y=b, name=f"{r['removed']} heads removed", marker_color="#2c3e50")])
+    fig.update_layout(barmode="group", title="With and without the masked heads", yaxis=dict(range=[0, 1.05]),
+                      height=340, **LAYOUT)
+    return fig

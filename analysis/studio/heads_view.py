@@ -1,0 +1,96 @@
+"""The Attention tab's head-importance views, read from the precomputed "heads" result, and the live mask."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis.studio.theme import layout
+
+TASK_NAMES = {"sst": "SST-5 accuracy", "para": "Quora accuracy", "sts": "STS-B Pearson r"}
+PRESETS = ["none", "3 most important for SST", "3 most important for Quora", "3 most important for STS",
+           "50% least important for SST", "50% least important for Quora", "50% least important for STS", "all of layer 0"]
+_SHORT = {"SST": "sst", "Quora": "para", "STS": "sts"}
+
+
+def importance_figure(heads: dict) -> go.Figure:
+    """Layer x head maps per task: the metric change when the head alone is masked, and Michel's importance."""
+    tasks = list(TASK_NAMES)
+    fig = make_subplots(rows=2, cols=3, vertical_spacing=0.16, horizontal_spacing=0.06,
+                        subplot_titles=[f"{TASK_NAMES[t]}: change, head masked" for t in tasks]
+                        + [f"{TASK_NAMES[t]}: gradient importance" for t in tasks])
+    for col, t in enumerate(tasks, 1):
+        d = np.array(heads["masked_delta"][t])
+        lim = max(1e-4, float(np.abs(d).max()))
+        fig.add_trace(go.Heatmap(z=d, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=False,
+                                 hovertemplate="layer %{y} head %{x}<br>change %{z:+.4f}<extra></extra>"), row=1, col=col)
+        fig.add_trace(go.Heatmap(z=np.array(heads["importance"][t]), colorscale="Viridis", showscale=False,
+                                 hovertemplate="layer %{y} head %{x}<br>importance %{z:.3f}<extra></extra>"), row=2, col=col)
+    fig.update_xaxes(title_text="head", dtick=1)
+    fig.update_yaxes(title_text="layer", dtick=1, autorange="reversed")
+    fig.update_layout(title="Head importance (red: masking the head costs the task; blue: it helps)", height=560,
+                      **layout(50, 20, 80, 50))
+    return fig
+
+
+def pruning_figure(heads: dict) -> go.Figure:
+    tasks = list(TASK_NAMES)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[TASK_NAMES[t] for t in tasks], horizontal_spacing=0.07)
+    for col, t in enumerate(tasks, 1):
+        c = heads["pruning"][t]
+        x = [0] + [round(100 * f) for f in c["fractions"]]
+        for key, name, dash in (("by_importance", "least important first", None), ("random", "random order", "dot")):
+            fig.add_trace(go.Scatter(x=x, y=[heads["full"][t], *c[key]], name=name, mode="lines+markers",
+                                     line=dict(dash=dash, color="#2c3e50" if dash is None else "#e67e22"),
+                                     showlegend=col == 1, legendgroup=key), row=1, col=col)
+        fig.update_xaxes(title_text="% of heads pruned", row=1, col=col)
+    fig.update_layout(title="Pruning curves (heads removed together, by the task's own importance order)", height=380,
+                      **layout(50, 20, 80, 50))
+    return fig
+
+
+def summary(heads: dict) -> str:
+    from analysis.head_importance import FRACTIONS, ranked
+    lines = [f"<small>{heads['method']}</small>", "", "| task | full | 50% pruned | most important (layer.head: change) "
+             "| least important |", "|---|---|---|---|---|"]
+    for t, name in TASK_NAMES.items():
+        most, least = ranked(heads, t)
+        half = heads["pruning"][t]["by_importance"][FRACTIONS.index(0.5)]
+        fmt = lambda hs: ", ".join(f"{l}.{h}: {d:+.4f}" for l, h, d in hs)  # noqa: E731
+        lines.append(f"| {name} | {heads['full'][t]:.4f} | {half:.4f} | {fmt(most)} | {fmt(least)} |")
+    return "\n".join(lines)
+
+
+def preset_heads(heads: dict | None, preset: str) -> str:
+    """The head list a preset stands for, as 'layer.head' text for the mask box."""
+    if preset == "all of layer 0":
+        return "L0"
+    m = re.fullmatch(r"(3 most|50% least) important for (SST|Quora|STS)", preset or "")
+    if not m or not heads:
+        return ""
+    t = _SHORT[m.group(2)]
+    if m.group(1) == "3 most":
+        from analysis.head_importance import ranked
+        return " ".join(f"{l}.{h}" for l, h, _ in ranked(heads, t)[0])
+    imp = np.array(heads["importance"][t])
+    order = np.argsort(imp.ravel(), kind="stable")[:imp.size // 2]
+    return " ".join(f"{i // imp.shape[1]}.{i % imp.shape[1]}" for i in sorted(order))
+
+
+def parse_heads(spec: str, layers: int, n_heads: int) -> np.ndarray:
+    """'0.3 5.11 L2' -> a (layers, heads) 0/1 mask: layer.head removes one head, L<k> a whole layer."""
+    mask = np.ones((layers, n_heads), dtype=np.float32)
+    for tok in re.split(r"[\s,;]+", (spec or "").strip()):
+        if not tok:
+            continue
+        m, whole = re.fullmatch(r"(\d+)\.(\d+)", tok), re.fullmatch(r"[Ll](\d+)", tok)
+        if m and int(m.group(1)) < layers and int(m.group(2)) < n_heads:
+            mask[int(m.group(1)), int(m.group(2))] = 0
+        elif whole and int(whole.group(1)) < layers:
+            mask[int(whole.group(1))] = 0
+        else:
+            raise ValueError(f"'{tok[:20]}' is not a head: write layer.head with layer 0-{layers - 1} and head "
+                             f"0-{n_heads - 1} (e.g. 2.7), or L<layer> for a whole layer")
+    return mask

@@ -1,0 +1,414 @@
+"""Everything the app's tabs compute, as plain methods returning figures, HTML, tables and JSON.
+
+app.py only wires these to Gradio components; nothing here imports gradio, so it is testable directly.
+Bad input never raises out of a tab method: it returns a warning message and empty outputs.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import tempfile
+from functools import wraps
+from pathlib import Path
+
+import numpy as np
+
+from minbert.data import SST_CLASSES
+from minbert.evaluate import QUORA_CAVEAT
+from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
+
+from analysis import behaviour, compare, embedding_map
+from analysis.studio import (behaviour_view, compare_view, errors_view as errors, figures, file_eval, heads_view,
+                             training_view, user_files)
+from analysis.studio.data_fetch import DataFetch, offline_requested
+from analysis.results import DevResults, load_results
+
+NO_TEXT_OFFLINE = ("Sentence text needs the task data, and fetching it is off (offline). The maps and tables "
+                   "show ids and labels; set MINBERT_DATA to a folder with the files and restart for the text.")
+NO_RESULTS = ("**No precomputed dev results for this checkpoint.** Run "
+              "`python -m analysis.precompute --checkpoint <path>` to create them.")
+TRUNCATED = f"⚠️ Input longer than {MAX_TOKENS} tokens: only the first {MAX_TOKENS} were used."
+VIEW_TRUNCATED = f"⚠️ Only the first {MAX_VIEW_TOKENS} tokens are shown (and, for attention, encoded)."
+
+
+def guarded(n_outputs: int):
+    """Turn an InputError into (message, None, None, ...) so the UI shows it and nothing breaks."""
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except InputError as e:
+                return (f"⚠️ {html.escape(str(e))}",) + (None,) * (n_outputs - 1)
+        return wrapper
+    return deco
+
+
+class Studio:
+    def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None,
+                 offline: bool = False, compare_with: str | None = None):
+        self.predictor = Predictor(checkpoint, quantize)
+        self.checkpoint = str(checkpoint)
+        self.compare_with = compare_with
+        self._sources: list[str] | None = None  # the Compare tab's list, read on first use
+        self.meta = self.predictor.meta
+        self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
+        self.offline = offline_requested(offline)
+        self.fetch: DataFetch | None = None
+        if self.results is not None and not self.results.has_texts and not self.offline:
+            self.fetch = DataFetch().start()  # the page never waits for it
+
+    # --- task data ---------------------------------------------------------------------------
+    def data_notice(self) -> str:
+        """One line on the sentence text behind the maps and tables; empty when it is there."""
+        if self.results is None or self.results.has_texts:
+            return ""
+        if self.fetch is None:
+            return NO_TEXT_OFFLINE
+        if self.fetch.state == "done":
+            if self.results.attach_texts(self.fetch.dest):
+                return ""
+            return f"Sentence text needs the task data; the files fetched into `{self.fetch.dest}` could not be read."
+        return self.fetch.describe()
+
+    def data_pending(self) -> bool:
+        """True while a background fetch may still bring the sentence text."""
+        return self.fetch is not None and not self.fetch.finished
+
+    # --- live predictions -------------------------------------------------------------------
+    @guarded(3)
+    def sentiment(self, text: str):
+        r = self.predictor.sentiment(text)
+        msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
+        if r["truncated"]:
+            msg += f"\n\n{TRUNCATED}"
+        return msg, figures.probability_bars(r["probs"]), r
+
+    def sentiment_highlight(self, text: str) -> str:
+        """The token-contribution HTML shown under the probabilities; empty for input sentiment() refused."""
+        try:
+            r = self.predictor.sentiment_attributions(text)
+        except Busy as e:
+            return f"<div>⚠️ {html.escape(str(e))}</div>"
+        except InputError:
+            return ""
+        c = r["completeness"]
+        return figures.token_highlight(r["tokens"], r["contributions"],
+                                       f"Token contributions to the '{r['label_name']}' logit: {r['method']}. "
+                                       "Green supports the predicted class, red speaks against it. "
+                                       f"They sum to {c['sum']:+.3f}; the logit moves {c['logit'] - c['baseline_logit']:+.3f} "
+                                       "from the all-[PAD] baseline to the sentence (IG's completeness check).")
+
+    def sentiment_explain_api(self, text: str) -> dict:
+        """Plain JSON for API clients: tokens, their integrated-gradients contributions to the predicted
+        class, the class and the method. Bad input gives {"error": message}."""
+        try:
+            return self.predictor.sentiment_attributions(text)
+        except InputError as e:
+            return {"error": str(e)}
+
+    @guarded(3)
+    def paraphrase(self, s1: str, s2: str):
+        r = self.predictor.paraphrase(s1, s2)
+        verdict = "paraphrase" if r["is_paraphrase"] else "not a paraphrase"
+        msg = (f"**{verdict}** · P(paraphrase) {r['probability']:.1%} · cosine {r['cosine']:.3f}"
+               + (f" · decision threshold: cosine {r['cosine_threshold']:.3f}" if "cosine_threshold" in r else
+                  " · decision threshold: P = 0.5")
+               + (f" (logit threshold {r['logit_threshold']:+.2f}, fit on Quora training pairs held out of "
+                  "training)" if r.get("logit_threshold") else "") + _temperature_note(r["temperature"])
+               + f"\n\n<small>{QUORA_CAVEAT}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+        fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
+                                 {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase")
+        return msg, fig, r
+
+    @guarded(3)
+    def similarity(self, s1: str, s2: str):
+        r = self.predictor.similarity(s1, s2)
+        msg = (f"**Similarity {r['score']:.2f} / 5** · cosine {r['cosine']:.3f}"
+               + (f"\n\n{TRUNCATED}" if r["truncated"] else "")
+               + (f"\n\n{VIEW_TRUNCATED}" if max(len(r["tokens1"]), len(r["tokens2"])) >= MAX_VIEW_TOKENS else ""))
+        fig = figures.alignment_heatmap(r["tokens1"], r["tokens2"], r["alignment"])
+        return msg, fig, {k: r[k] for k in ("score", "cosine", "tokens1", "tokens2", "alignment")}
+
+    @guarded(3)
+    def cross_task(self, s1: str, s2: str):
+        r = self.predictor.cross_task(s1, s2)
+        names = [SST_CLASSES[int(np.argmax(r[k]))] for k in ("sentiment1", "sentiment2")]
+        flags = "".join(f"\n- **Flag:** {f}" for f in r["flags"]) or "\n- No contradiction between the tasks."
+        msg = (f"**STS {r['sts_score']:.2f} / 5 · P(paraphrase) {r['paraphrase_probability']:.1%} · "
+               f"sentiment: {names[0]} vs {names[1]}**{flags}")
+        return msg, figures.cross_task_figure(r), r
+
+    # --- attention ----------------------------------------------------------------------------
+    @guarded(6)
+    def attention(self, text: str, text2: str, layer: int, head: int, hide_special: bool):
+        ft = self.predictor.attention(text, text2, "finetuned")
+        base = self.predictor.attention(text, text2, "base")
+        state = {"finetuned": ft, "base": base}
+        msg = f"{len(ft['tokens'])} tokens" + (f" · {VIEW_TRUNCATED}" if ft["truncated"] else "")
+        k = self.predictor.model.config.sst_layers
+        if k:  # --sst-layers: the shared stack is drawn; sentiment's own top layers are not
+            msg += (f" · the top {k} layer(s) drawn are the shared ones, which the paraphrase and similarity embeddings "
+                    "come from; sentiment runs its own copy of them (head masks below reach it)")
+        return (msg, *self.attention_views(state, layer, head, hide_special), state)
+
+    def attention_views(self, state, layer: int, head: int, hide_special: bool):
+        if not state:
+            return None, None, None, None
+        ft, base = state["finetuned"], state["base"]
+        layer, head = int(layer), int(head)
+        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
+                figures.head_view(ft["tokens"], ft["attentions"], layer, head, hide_special, "Fine-tuned"),
+                figures.head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base"),
+                figures.entropy_panels(ft["entropy"], base["entropy"]))
+
+    def attention_api(self, text: str, text2: str | None = None, layer: int | None = None,
+                      head: int | None = None) -> dict:
+        """Plain-JSON attention for API clients, per model: tokens and per-head entropy of the first
+        MAX_VIEW_TOKENS tokens; the probabilities of one layer (`layer`), one head (`layer` and `head`), or of
+        every layer and head for the first GRID_TOKENS tokens ("attention_tokens" says how many).
+        Bad input gives {"error": message}."""
+        cfg = self.predictor.model.bert.config
+        try:
+            layer, head = _index(layer, cfg.num_hidden_layers, "layer"), _index(head, cfg.num_attention_heads, "head")
+            if head is not None and layer is None:
+                raise InputError("Give a layer with the head.")
+            out = {}
+            for which in ("finetuned", "base"):
+                a = self.predictor.attention(text, text2, which)
+                att = a["attentions"]  # (L, H, T, T)
+                if layer is None:  # every map: the first GRID_TOKENS tokens, as the model view draws them
+                    att = att[..., :figures.GRID_TOKENS, :figures.GRID_TOKENS]
+                else:
+                    att = att[layer] if head is None else att[layer, head]
+                out[which] = {"tokens": a["tokens"], "entropy": np.round(a["entropy"].astype(np.float64), 4).tolist(),
+                              "attentions": np.round(att.astype(np.float64), 4).tolist(), "truncated": a["truncated"],
+                              "layer": layer, "head": head, "max_tokens": MAX_VIEW_TOKENS,
+                              "attention_tokens": att.shape[-1]}
+        except InputError as e:
+            return {"error": str(e)}
+        return out
+
+    # --- embeddings ---------------------------------------------------------------------------
+    def map_available(self) -> str | None:
+        """None when the map can be drawn (with or without sentence text), else the notice to show."""
+        return NO_RESULTS if self.results is None else None
+
+    def maps(self, color_by: str, tasks: list[str], text: str | None = None):
+        if self.map_available():
+            return self.map_available(), None, None, None
+        tasks = [t for t, n in embedding_map.TASK_NAMES.items() if n in tasks] or ["sst"]
+        msg = ("Hover a point for its labels and id (its sentence text needs the task data: see the notice above)."
+               if self.data_notice() else "Hover a point for its sentence and labels.")
+        points, rows = {}, None
+        if text and text.strip():
+            try:
+                for which in ("finetuned", "base"):
+                    emb = self.predictor.embed([text.strip()[:5000]], which)[0]
+                    points[which], nn = embedding_map.place(self.results, emb, which)
+                    if which == "finetuned":
+                        rows = embedding_map.neighbour_rows(self.results, nn)
+                msg = ("★ marks your sentence, placed at the similarity-weighted mean of its 10 nearest dev "
+                       "sentences (how UMAP initialises new points); its nearest neighbours are listed below.")
+            except InputError as e:
+                msg = f"⚠️ {e}"
+        figs = [embedding_map.map_figure(self.results, w, color_by, tasks, points.get(w)) for w in ("finetuned", "base")]
+        return msg, figs[0], figs[1], rows
+
+    # --- errors & imbalance ------------------------------------------------------------------
+    @property
+    def preds(self) -> dict | None:
+        return None if self.results is None else self.results.data["predictions"]
+
+    def error_overview(self):
+        if self.preds is None:
+            return (NO_RESULTS,) + (None,) * 6
+        scatter, buckets = errors.sts_figures(self.preds)
+        return ("", errors.distribution_figure(self.results.data["distributions"], self.preds),
+                errors.ordinal_distance_figure(self.preds),
+                errors.reliability_figure(self.preds, self.meta.get("calibration")),
+                scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
+
+    def confusion(self, task_name: str, normalise: bool):
+        if self.preds is None:
+            return None, None, NO_RESULTS
+        task = "sst" if task_name.startswith("SST") else "para"
+        rows, summary = errors.per_class_table(task, self.preds)
+        return errors.confusion_figure(task, self.preds, normalise), rows, summary
+
+    def threshold(self, t: float):
+        if self.preds is None:
+            return None, NO_RESULTS
+        return errors.threshold_figure(self.preds, float(t))
+
+    def misclassified(self, task_name: str, gold: str, pred: str):
+        if self.preds is None:
+            return []
+        task = "sst" if task_name.startswith("SST") else "para"
+        return errors.misclassified_rows(self.results, task, gold or "any", pred or "any")
+
+    # --- the user's own pairs and files ---------------------------------------------------------
+    def score_pairs(self, text: str | None, file: str | None, progress: Progress | None = None):
+        """Many pairs at once: (message, JSON rows, table rows, CSV path)."""
+        try:
+            parsed = user_files.read_file(file, pair=True) if file else user_files.pasted_pairs(text)
+            if not parsed.examples:
+                raise InputError("Paste lines of 'sentence 1<TAB>sentence 2', or upload a CSV/TSV/JSONL file "
+                                 "with sentence1 and sentence2 columns. " + parsed.bad_summary())
+            scores = self.predictor.score_pairs(parsed.examples, progress)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, [], None
+        rows = [{"line": int(e.id), "sentence1": e.text, "sentence2": e.text2, **s} for e, s in zip(parsed.examples, scores)]
+        table = [[r["line"], round(r["cosine"], 4), round(r["score"], 3), round(r["probability"], 4),
+                  "yes" if r["is_paraphrase"] else "no", r["sentence1"][:200], r["sentence2"][:200]] for r in rows]
+        msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
+               + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
+               + f"\n\n<small>{QUORA_CAVEAT}</small>")
+        return msg, {"rows": rows, "bad_lines": parsed.bad}, table, _write_csv(rows)
+
+    def evaluate_file(self, file: str | None, task: str, text_col: str = "", text2_col: str = "",
+                      label_col: str = "", progress: Progress | None = None):
+        """The user's labelled file: (message, metrics JSON, state for the views)."""
+        try:
+            if not file:
+                raise InputError("Upload a labelled CSV, TSV or JSONL file first.")
+            if task not in file_eval.TASKS:
+                raise InputError(f"Pick a task: {', '.join(file_eval.TASKS)}.")
+            parsed = user_files.read_file(file, task != "sentiment", user_files.KIND[task],
+                                          {"text": text_col, "text2": text2_col, "label": label_col})
+            state = file_eval.evaluate(self.predictor, parsed, task, progress)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, None
+        return file_eval.message(state, html.escape(parsed.bad_summary())), state["metrics"], state
+
+    # --- head importance (Attention tab) --------------------------------------------------------
+    @property
+    def heads(self) -> dict | None:
+        return None if self.results is None else self.results.data.get("heads")
+
+    def head_views(self):
+        """(summary, importance maps, pruning curves), or a notice on how to compute them."""
+        if self.heads is None:
+            return ("No head-importance results for this checkpoint: run `python -m analysis.heads --checkpoint "
+                    f"{self.checkpoint}`.", None, None)
+        return heads_view.summary(self.heads), heads_view.importance_figure(self.heads), heads_view.pruning_figure(self.heads)
+
+    def head_preset(self, preset: str) -> str:
+        return heads_view.preset_heads(self.heads, preset)
+
+    @guarded(3)
+    def head_mask_run(self, spec: str, text: str, text2: str | None = None):
+        cfg = self.predictor.model.bert.config
+        try:
+            mask = heads_view.parse_heads(str(spec or "")[:2000], cfg.num_hidden_layers, cfg.num_attention_heads)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        r = self.predictor.with_head_mask(text, text2, mask)
+        full, masked = r["all heads"], r["masked"]
+        if r["pair"]:
+            msg = (f"**{r['removed']} heads removed** · P(paraphrase) {full['paraphrase_probability']:.1%} → "
+                   f"{masked['paraphrase_probability']:.1%} · STS {full['sts_score']:.2f} → {masked['sts_score']:.2f}")
+        else:
+            a, b = int(np.argmax(full["sentiment"])), int(np.argmax(masked["sentiment"]))
+            msg = (f"**{r['removed']} heads removed** · sentiment {SST_CLASSES[a]} ({full['sentiment'][a]:.1%}) → "
+                   f"{SST_CLASSES[b]} ({masked['sentiment'][b]:.1%})")
+        return msg, figures.mask_figure(r), r
+
+    # --- behavioural tests (Behaviour tab) ----------------------------------------------------
+    @property
+    def behaviour(self) -> dict | None:
+        return None if self.results is None else self.results.data.get("behaviour")
+
+    def behaviour_cases(self, which_test: str, model: str):
+        return behaviour_view.worst_rows(self.behaviour, which_test or "", model or "fine-tuned")
+
+    def behaviour_template(self, template: str, fills: str, expectation: str):
+        """The user's own template, run live on the fine-tuned model (at most 200 cases)."""
+        scorer = behaviour.Scorer(self.predictor.model, self.predictor.tok, self.predictor.lock)
+        try:
+            with self.predictor.heavy():
+                res = behaviour.run_template(scorer, str(template or ""), str(fills or "")[:5000], str(expectation or ""))
+        except (behaviour.TemplateError, InputError) as e:
+            return f"⚠️ {html.escape(str(e))}", []
+        return (f"**{res['failures']} of {res['n']} cases fail ({res['failure_rate']:.0%})** · outputs: "
+                f"{res['outputs']} · failing cases first", behaviour_view.template_rows(res))
+
+    # --- comparing two models (Compare tab) -------------------------------------------------------
+    def compare_sources(self, refresh: bool = False) -> list[str]:
+        """This checkpoint and its epochs first, then --compare, then whatever checkpoints/ and runs/ hold;
+        read once (every sidecar under runs/ is parsed) and again only on refresh."""
+        if self._sources is not None and not refresh:
+            return self._sources
+        own = compare.specs_of(Path(self.checkpoint))
+        mine = {compare.split_spec(s)[0].resolve() for s in own}
+        found = [s for s in compare.list_sources() if compare.split_spec(s)[0].resolve() not in mine]
+        self._sources = list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
+        return self._sources
+
+    def compare(self, a: str, b: str):
+        """(summary, confusion difference, report); only sources the app lists (no arbitrary paths)."""
+        allowed = self.compare_sources()
+        if a not in allowed or b not in allowed:
+            return "⚠️ Pick both models from the lists (checkpoints and runs with stored dev predictions).", None, None
+        try:
+            report = compare.compare(compare.load_source(a), compare.load_source(b))
+        except (compare.CompareError, OSError, ValueError, KeyError) as e:
+            return f"⚠️ {html.escape(str(e))}", None, None
+        return compare.summary_markdown(report), compare_view.confusion_diff_figure(report), report
+
+    def flips(self, report: dict | None, task_name: str, direction: str):
+        def text(task, i, k):
+            return self.results.text(task, i, k) if self.results else None
+        return (compare_view.flip_caption(report, task_name or "", direction or ""),
+                compare_view.flip_rows(report, task_name or "", direction or "", text))
+
+    # --- training ---------------------------------------------------------------------------
+    def training(self):
+        m = self.meta.get("metrics", {})
+        cfg = self.meta.get("train_config", {})
+        ci = self.meta.get("metrics_ci95", {})
+        parts = " · ".join(_with_ci(m, ci, k, n) for k, n in (("sst_acc", "SST acc"), ("para_acc", "Quora acc"),
+                                                              ("sts_pearson", "STS r"), ("overall", "overall")))
+        summary = (f"**Dev metrics of this checkpoint** (fp16 weights): {parts} · trained in "
+                   f"{self.meta.get('train_minutes', 0):.1f} min"
+                   + (f"\n\n<small>[lo, hi]: {self.meta.get('ci95_method')}</small>" if ci else "") + "\n\n"
+                   f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
+                   f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
+                   f"of {cfg.get('epochs', '?')})")
+        tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
+                  for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
+        interference = None if self.results is None else self.results.data.get("interference")
+        return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
+                training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta),
+                training_view.interference_figure(interference), *tables)
+
+
+def _index(value, n: int, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        i = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a whole number in 0..{n - 1}.") from None
+    if not 0 <= i < n:
+        raise InputError(f"{name} must be in 0..{n - 1}, got {i}.")
+    return i
+
+
+def _write_csv(rows: list[dict]) -> str:
+    """The scored pairs as a CSV download, in a fresh temporary folder Gradio may serve."""
+    path = Path(tempfile.mkdtemp(prefix="minbert-pairs-")) / "scored_pairs.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["line", "sentence1", "sentence2", "cosine", "score", "probability", "is_paraphrase"])
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)
+
+
+def _with_ci(metrics: dict, ci: dict, key: str, name: str) -> str:
+    lo_hi = ci.get(f"{key}_ci95")
+    return f"{name} {metrics.get(key, float('nan')):.4f}" + (f" [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else "")
+
+
+def _temperature_note(t: float) -> str:
+    return "" if t == 1.0 else f" · <small>calibrated probability (temperature {t:.2f}; raw logits in the JSON)</small>"

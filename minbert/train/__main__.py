@@ -1,0 +1,6 @@
+"""`python -m minbert.train`: the training command (see minbert/train/loop.py)."""
+import sys
+
+from minbert.train.loop import main
+
+sys.exit(main())

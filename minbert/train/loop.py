@@ -1,0 +1,350 @@
+"""Multitask training: optional MLM further pretraining, then SST + Quora + STS on one shared encoder.
+
+    python -m minbert.train [--config recipe.yaml] [--flag value ...]
+    torchrun --nproc_per_node=2 -m minbert.train ...   # DistributedDataParallel (gloo on CPU, nccl on GPU)
+
+Writes into --out-dir: config.json (resolved config and command), log.jsonl (one line per epoch),
+state.* (for --resume), best.* (fp32, best dev overall) and model.* (fp16 export of best, re-evaluated).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from minbert import distributed as dist
+from minbert.train import epoch_predictions
+from minbert.atomic import atomic_write_json
+from minbert.checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
+from minbert.data import Example, TaskData, bucket_batches, find_data_dir, load_tasks
+from minbert.train.ema import EMA
+from minbert.evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model, fit_para_threshold
+from minbert.train.lr_schedule import lr_multiplier
+from minbert.train.mlm_stage import run_mlm_stage
+from minbert.model import BertModel
+from minbert.multitask import MultitaskModel
+from minbert.optimizer import AdamW
+from minbert.train.sampling import epoch_plan
+from minbert.data.sst_trees import TREES_FILE, read_phrases
+from minbert.data.batching import example_lengths, make_batch, predict
+from minbert.tokenizer import Tokenizer
+from minbert.train.recipe import TrainConfig, parse_args
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Splits(NamedTuple):
+    """The examples a run sees, per task."""
+    train: dict  # task -> training examples
+    dev: dict  # task -> dev examples (model selection and the exported metrics)
+    train_eval: dict  # task -> a training subset scored each epoch (the overfitting gap; fits the STS map)
+    para_val: list  # --para-val Quora pairs held out of training; the paraphrase threshold is fit on them
+
+
+def task_splits(data: TaskData, cfg: TrainConfig) -> Splits:
+    """The run's examples, with --limit, --train-limit, --dev-limit and --para-val applied."""
+    train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
+    dev = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    if cfg.limit:
+        train = {t: ex[:cfg.limit] for t, ex in train.items()}
+        dev = {t: ex[:cfg.limit] for t, ex in dev.items()}
+    pool = train.get("para", [])
+    rng = random.Random(cfg.seed)
+    if cfg.train_limit:
+        train = {t: rng.sample(ex, min(len(ex), cfg.train_limit)) for t, ex in train.items()}
+    held = hold_out_pairs(pool, train, cfg) if cfg.para_val and "para" in cfg.tasks else []
+    if cfg.dev_limit:
+        dev = {t: random.Random(0).sample(ex, min(len(ex), cfg.dev_limit)) for t, ex in dev.items()}
+    train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
+    return Splits({t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks},
+                  {t: train_eval[t] for t in cfg.tasks}, held)
+
+
+def hold_out_pairs(pool: list, train: dict, cfg: TrainConfig) -> list:
+    """--para-val Quora pairs never trained on: taken from the pairs a --train-limit sample left unused (the
+    training sample stays the same as without the flag), else removed from the training pairs (a tenth at most)."""
+    used = {id(e) for e in train["para"]}
+    spare = [e for e in pool if id(e) not in used]
+    if len(spare) >= cfg.para_val:
+        return random.Random(cfg.seed + 1).sample(spare, cfg.para_val)
+    n = min(cfg.para_val, len(train["para"]) // 10)
+    if n < cfg.para_val:
+        dist.print0(f"--para-val {cfg.para_val}: holding out {n} of the {len(train['para']):,} Quora training pairs "
+                    "(a tenth at most)" + ("; the decision stays at logit 0" if n == 0 else ""))
+    pick = set(random.Random(cfg.seed + 1).sample(range(len(train["para"])), n))
+    held = [e for i, e in enumerate(train["para"]) if i in pick]
+    train["para"] = [e for i, e in enumerate(train["para"]) if i not in pick]
+    return held
+
+
+def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
+    """With --sst-phrases, append the treebank's labelled phrases to the SST training list; returns how many
+    leading rows per task are always used (the rest is sampled per epoch by epoch_batches)."""
+    core = {t: len(ex) for t, ex in train.items()}  # rows past core[t] are extras: --sst-phrases
+    if cfg.sst_phrases and "sst" in train:
+        phrases = read_phrases(find_data_dir(cfg.data_dir) / TREES_FILE, cfg.sst_phrase_min_words)
+        phrases = phrases[:cfg.limit] if cfg.limit else phrases  # --limit caps every pool, phrases too
+        train["sst"] = train["sst"] + phrases
+        dist.print0(f"SST: {core['sst']:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled phrases per epoch")
+    return core
+
+
+def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int,
+                  core: dict[str, int] | None = None) -> dict[str, list[list[int]]]:
+    """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set; rows past
+    core[t] (SST phrases) sampled, --sst-phrases of them."""
+    out = {}
+    extras = {"sst": cfg.sst_phrases}  # extra rows sampled per epoch
+    for t, ex in train.items():
+        n = (core or {}).get(t, len(ex))
+        idx = list(range(n))
+        if t == "para" and cfg.para_max and cfg.para_max < n:
+            idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
+        if n < len(ex):
+            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(extras[t], len(ex) - n))
+            idx = idx + sorted(extra)
+        sub = bucket_batches([lengths[t][i] for i in idx], cfg.batch_size * dist.world_size(), True,
+                             seed=cfg.seed * 31 + epoch)
+        out[t] = [[idx[j] for j in b] for b in sub]
+    return out
+
+
+def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, opt, device, ema=None) -> dict[str, float]:
+    batches = []
+    for task, idx in step:
+        shard = idx[dist.rank()::dist.world_size()] or idx[:1]  # each rank its share of the global batch
+        batches.append(make_batch(task, train[task], shard, tok, cfg.max_length, raw.joint_input(task)).to(device))
+    dtype = cfg.autocast_dtype(device.type)
+    with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        outs = model([(b.task, b.inputs) for b in batches])
+        losses = {b.task: raw.head(b.task).loss(o, b.labels) for b, o in zip(batches, outs)}  # each head owns its loss
+    opt.zero_grad(set_to_none=True)
+    total = sum(losses.values())
+    if total.requires_grad:  # not so for a parameter-free head on a frozen encoder
+        total.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(trainable(raw), cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update(raw)
+    return {t: v.item() for t, v in losses.items()}
+
+
+def evaluate_epoch(raw: MultitaskModel, tok, splits: Splits, cfg, device) -> dict:
+    """Fit the STS score map and (with --para-val) the paraphrase threshold on training pairs, then score."""
+    if "sts" in splits.train:
+        calibrate_sts(raw, tok, splits.train_eval["sts"], device=device)
+    extra = ({"para_threshold": fit_para_threshold(raw, tok, splits.para_val, max_length=cfg.max_length, device=device)}
+             if splits.para_val else {})
+    dev_m, dev_out = evaluate_model(raw, tok, splits.dev, max_length=cfg.max_length, device=device)
+    train_m, _ = evaluate_model(raw, tok, splits.train_eval, max_length=cfg.max_length, device=device)
+    keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
+    return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m},
+            "dev_outputs": dev_out, **extra}
+
+
+def score(metrics: dict) -> float:
+    """Model selection: the overall score, or the mean of whatever tasks are trained."""
+    d = metrics["dev"]
+    if "overall" in d:
+        return d["overall"]
+    parts = [d.get("sst_acc"), d.get("para_acc"), (d["sts_pearson"] + 1) / 2 if "sts_pearson" in d else None]
+    return float(np.mean([p for p in parts if p is not None]))
+
+
+def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def param_groups(model: MultitaskModel, cfg: TrainConfig) -> list[dict]:
+    """The encoder (sentiment's private top layers included) at --lr, the heads at --head-lr; `base_lr` is what
+    the schedule multiplies."""
+    encoder = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(("bert.", "sst_encoder."))]
+    ids = {id(p) for p in encoder}
+    heads = [p for p in trainable(model) if id(p) not in ids]
+    groups = [{"params": encoder, "lr": cfg.lr, "base_lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr,
+                                                                     "base_lr": cfg.head_lr}]
+    return [g for g in groups if g["params"]]
+
+
+def build(cfg: TrainConfig, device) -> tuple[Tokenizer, MultitaskModel]:
+    seed_everything(cfg.seed)
+    bert = BertModel.from_pretrained(cfg.base_model)
+    model = MultitaskModel(bert, cfg.model_config()).to(device)
+    if cfg.freeze_encoder:  # sentiment's own copies of the top layers are encoder too
+        for part in (model.bert, model.sst_encoder):
+            if part is not None:
+                part.requires_grad_(False)
+    return Tokenizer.from_pretrained(cfg.base_model), model
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; saved with every resumable state and read back by --resume."""
+    epoch: int = 0  # finished epochs
+    step_in_epoch: int = 0  # steps done in the current epoch
+    global_step: int = 0
+    history: list = field(default_factory=list)  # one record per finished epoch, as in log.jsonl
+    mlm_history: list = field(default_factory=list)  # the MLM stage's loss per epoch
+    best_score: float = -1.0  # best dev score so far (model selection)
+    mlm_done: bool = False
+    elapsed_s: float = 0.0  # training time, summed over resumed sessions
+
+
+def fit(cfg: TrainConfig) -> Path | None:
+    """The whole recipe. Returns the fp16 model path (rank 0), or None on other ranks and on --max-steps."""
+    device = dist.setup(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.time()
+    data = load_tasks(cfg.data_dir)
+    splits = task_splits(data, cfg)
+    core = add_phrases(splits.train, cfg)
+    tok, model = build(cfg, device)
+    opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state, saved = start_or_resume(model, opt, cfg)
+    if not state.mlm_done:  # stage 1
+        sentences = {t: ex[:core[t]] for t, ex in splits.train.items()}  # the phrases are spans of the SST sentences
+        state.mlm_history = run_mlm_stage(model.bert, tok, sentences, cfg, device)
+        model.reset_sst_layers()  # sentiment's private layers start from the further-pretrained ones too
+        state.mlm_done = True
+        opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
+    ddp = dist.wrap(model, device)
+    lengths = {t: example_lengths(t, ex, tok) for t, ex in splits.train.items()}
+    ema = EMA(model, cfg.ema) if cfg.ema else None  # made after the MLM stage: it averages stage 2's weights
+    if ema is not None and "ema_steps" in saved:
+        ema.load_tensors(saved)
+
+    def plan_of(epoch: int) -> list:  # the epoch's steps, each a list of (task, example indices)
+        batches = epoch_batches(splits.train, lengths, cfg, epoch, core)
+        return epoch_plan(batches, cfg.sampling, epoch, cfg.epochs, cfg.seed)
+
+    steps_per_epoch, elapsed0 = len(plan_of(0)), state.elapsed_s
+    while state.epoch < cfg.epochs:  # stage 2
+        plan, losses = plan_of(state.epoch), {}
+        bar = tqdm(total=len(plan), initial=state.step_in_epoch, desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+                   disable=not dist.is_main() or cfg.quiet, dynamic_ncols=True)
+        ddp.train()
+        for i in range(state.step_in_epoch, len(plan)):
+            set_lr(opt, cfg, state.global_step, steps_per_epoch)
+            for t, v in train_step(ddp, model, plan[i], splits.train, tok, cfg, opt, device, ema).items():
+                losses.setdefault(t, []).append(v)
+            state.step_in_epoch, state.global_step = i + 1, state.global_step + 1
+            state.elapsed_s = elapsed0 + time.time() - t0
+            bar.update(1)
+            bar.set_postfix({t: f"{np.mean(v[-50:]):.3f}" for t, v in losses.items()}, refresh=False)
+            if cfg.max_steps and state.global_step >= cfg.max_steps and i + 1 < len(plan):
+                save_state(model, opt, state, cfg, ema)
+                dist.print0(f"\nstopped after {cfg.max_steps} steps; continue with --resume")
+                dist.cleanup()
+                return None
+            if cfg.save_every and state.global_step % cfg.save_every == 0:
+                save_state(model, opt, state, cfg, ema)
+        bar.close()
+        with ema.applied(model) if ema is not None else contextlib.nullcontext():  # evaluate and keep the average
+            end_epoch(model, tok, splits, cfg, opt, state, losses, device)
+        save_state(model, opt, state, cfg, ema)  # the live weights go on training
+        dist.barrier()
+    path = export(Path(cfg.out_dir), tok, data, splits.dev, cfg, state, device) if dist.is_main() else None
+    dist.cleanup()
+    return path
+
+
+def start_or_resume(model: MultitaskModel, opt, cfg: TrainConfig) -> tuple[TrainState, dict]:
+    """With --resume and a saved state: that state, with weights, moments and RNG restored, and the tensors saved
+    beside them (the EMA's). Otherwise a fresh state and run folder."""
+    out, saved = Path(cfg.out_dir), {}
+    if cfg.resume and (out / "state.json").is_file():
+        state = TrainState(**load_train_state(out / "state", model, opt, saved))
+        dist.print0(f"resumed at epoch {state.epoch} step {state.step_in_epoch}")
+        return state, saved
+    if dist.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", {"command": cfg.command, "config": asdict(cfg)})
+        (out / "log.jsonl").unlink(missing_ok=True)
+    return TrainState(mlm_done=cfg.mlm_epochs == 0), saved
+
+
+def set_lr(opt, cfg: TrainConfig, step: int, steps_per_epoch: int) -> None:
+    m = lr_multiplier(cfg.schedule, step, steps_per_epoch, steps_per_epoch * cfg.epochs, cfg.gamma, cfg.warmup_ratio)
+    for g in opt.param_groups:
+        g["lr"] = g["base_lr"] * m
+
+
+def end_epoch(raw, tok, splits: Splits, cfg, opt, state: TrainState, losses, device) -> None:
+    """Score the epoch on dev, log it, keep the best weights; the epoch counts as done on every rank."""
+    if dist.is_main():
+        metrics = evaluate_epoch(raw, tok, splits, cfg, device)
+        outputs = metrics.pop("dev_outputs")
+        epoch_predictions.append(cfg.out_dir, state.epoch + 1, splits.dev, outputs, metrics["dev"])
+        record = {"epoch": state.epoch + 1, "step": state.global_step, "lr": top_lr(opt, cfg),
+                  "loss": {t: float(np.mean(v)) for t, v in losses.items()}, "loss_curve": {
+                      t: [float(np.mean(v[j:j + 20])) for j in range(0, len(v), 20)] for t, v in losses.items()},
+                  "minutes": state.elapsed_s / 60, **metrics}
+        state.history.append(record)
+        with open(Path(cfg.out_dir) / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        shift = f" | para threshold {metrics['para_threshold']:+.3f}" if "para_threshold" in metrics else ""
+        dist.print0(" | ".join(f"{k} {v:.4f}" for k, v in metrics["dev"].items()) + shift + f" | {record['minutes']:.1f} min")
+        if score(metrics) > state.best_score:
+            state.best_score = score(metrics)
+            save_checkpoint(Path(cfg.out_dir) / "best", raw, tok, meta_for(cfg, state), dtype=torch.float32)
+    state.epoch, state.step_in_epoch = state.epoch + 1, 0
+
+
+def top_lr(opt, cfg: TrainConfig) -> float:
+    """The encoder's learning rate (= --lr at the schedule's peak)."""
+    return next((g["lr"] for g in opt.param_groups if g["base_lr"] == cfg.lr), opt.param_groups[0]["lr"])
+
+
+def save_state(raw, opt, state: TrainState, cfg, ema=None) -> None:
+    if dist.is_main():
+        save_train_state(Path(cfg.out_dir) / "state", raw, opt, asdict(state), None if ema is None else ema.state_tensors())
+
+
+def meta_for(cfg: TrainConfig, state: TrainState) -> dict:
+    return {"command": cfg.command, "train_config": asdict(cfg), "history": state.history,
+            "mlm_history": state.mlm_history, "train_minutes": state.elapsed_s / 60}
+
+
+def export(out: Path, tok, data: TaskData, dev, cfg, state: TrainState, device) -> Path:
+    """fp16 copy of the best checkpoint, with its dev metrics measured on the fp16 weights themselves."""
+    best = load_checkpoint(out / "best", device)
+    path = save_checkpoint(out / "model", best.model, tok, best.meta, dtype=torch.float16)
+    fp16 = load_checkpoint(path, device)
+    metrics, outputs = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
+    epochs = epoch_predictions.add_final(out, outputs, {k: v for k, v in metrics.items() if k != "tasks"})
+    meta = {**best.meta, "metrics": metrics, "para_protocol": data.para_protocol, "para_caveat": QUORA_CAVEAT,
+            "dropped_rows": data.dropped, "train_minutes": state.elapsed_s / 60,
+            "history": state.history, "best_epoch": best.meta["history"][-1]["epoch"],
+            "epoch_predictions": epochs}
+    path = save_checkpoint(out / "model", fp16.model, tok, meta, dtype=torch.float16)
+    dist.print0(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB) after {meta['train_minutes']:.1f} min")
+    return path
+
+
+def main(argv=None) -> int:
+    cfg = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        fit(cfg)
+    except (FileNotFoundError, ValueError) as e:  # DataError, ConfigError, WeightLoadError's kin
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
