@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 
 import gradio as gr
@@ -19,7 +20,8 @@ from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_
 from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.studio.heads_view import PRESETS
-from minbert.data import SST_CLASSES
+from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
+from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
 from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
@@ -158,7 +160,8 @@ def embeddings_tab(studio):
         return None
     with gr.Row():
         color = gr.Radio(["gold label", "prediction", "correct / incorrect", "task"], value="gold label", label="Colour by")
-        tasks = gr.CheckboxGroup(["SST", "STS-B", "Quora"], value=["SST"], label="Sentences shown")
+        tasks = gr.CheckboxGroup([TASKS[k].name for k in ("sst", "sts", "para")], value=[TASKS["sst"].name],
+                                  label="Sentences shown")
     with gr.Row():
         text = gr.Textbox(label="Place a sentence on the map", scale=4)
         btn = gr.Button("Place", variant="primary", scale=1)
@@ -270,7 +273,7 @@ def misclassified_block(studio, demo):
     table = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, column_widths=MISCLASSIFIED_WIDTHS)
 
     def task_changed(t):
-        names = ["any", *(SST_CLASSES if t == "SST-5" else ("not duplicate", "duplicate"))]
+        names = ["any", *(SST_CLASSES if t == "SST-5" else PARA_CLASSES)]
         return gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any")
 
     task.change(task_changed, [task], [gold, pred], api_visibility="private")
@@ -417,11 +420,10 @@ def text_arrives(studio, demo, notice, wired, mis):
 
 def parse_args(argv=None) -> AppArgs:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint to explore (stem)")
+    ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint to explore (stem)")
     ap.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
-    ap.add_argument("--data-dir", default=None,
-                    help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data, the user cache)")
+    add_data_dir(ap)
     ap.add_argument("--offline", action="store_true",
                     help="never fetch the task data (also MINBERT_OFFLINE=1); the maps then show ids, not text")
     ap.add_argument("--compare", default=None, metavar="OTHER",
@@ -433,21 +435,15 @@ def parse_args(argv=None) -> AppArgs:
 
 def fewer_malloc_arenas() -> None:
     """glibc gives each thread its own malloc arena; with a dozen request threads that bloats resident memory.
-    Two arenas (as MALLOC_ARENA_MAX=2 would set) keep it bounded; a no-op off glibc."""
-    import ctypes
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
+    glibc reads MALLOC_ARENA_MAX only as a process starts, so without it the app restarts itself once with two."""
+    if sys.platform == "linux" and "MALLOC_ARENA_MAX" not in os.environ:
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
 def main(argv=None) -> None:
-    import torch
-
     from analysis.studio.service import Studio
     args = parse_args(argv)
-    fewer_malloc_arenas()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
     studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline, args.compare)
     demo = build_demo(studio)
     demo.queue(default_concurrency_limit=4).launch(  # light requests; model work is serialised inside anyway
@@ -456,4 +452,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    fewer_malloc_arenas()
     main()

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minbert.cli import add_checkpoint, add_threads, apply_threads, fail
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.model import BertModel
@@ -342,7 +343,6 @@ def run_template(scorer: Scorer, template: str, fills_text: str, expectation: st
 
 # --- CLI ------------------------------------------------------------------------------------------------
 def run(checkpoint: Path, with_base: bool = True) -> dict:
-    torch.set_num_threads(2)
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.model.eval().requires_grad_(False)
     out = {"weights_sha256": ckpt.meta["weights_sha256"], "cases_per_test": CASES,
@@ -358,19 +358,21 @@ def table(res: dict) -> str:
     lines = ["| task | test | cases | fine-tuned fails | base fails |", "|---|---|---|---|---|"]
     for r in res["finetuned"]:
         b = base.get((r["task"], r["test"]))
-        lines.append(f"| {r['task']} | {r['test']} | {r['n']} | {r['failure_rate']:.1%} | "
-                     f"{b['failure_rate']:.1%} |" if b else "n/a |")
+        base_fails = f"{b['failure_rate']:.1%}" if b else "n/a"
+        lines.append(f"| {r['task']} | {r['test']} | {r['n']} | {r['failure_rate']:.1%} | {base_fails} |")
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.behaviour", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
+    add_threads(ap)
+    add_checkpoint(ap)
     ap.add_argument("--out-json", default=None, help="also write the whole result (every test, worst cases) here")
     ap.add_argument("--no-base", action="store_true", help="skip the pretrained-base comparison")
     ap.add_argument("--no-store", action="store_true", help="do not write into the checkpoint's dev results")
     a = ap.parse_args(argv)
+    apply_threads(a.threads)
     try:
         res = run(Path(a.checkpoint), not a.no_base)
         if a.out_json:
@@ -378,8 +380,7 @@ def main(argv=None) -> int:
         if not a.no_store:
             print(f"wrote {store_analysis(a.checkpoint, 'behaviour', res)}")
     except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     print(table(res))
     return 0
 

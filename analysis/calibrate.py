@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.evaluate.temperature import calibrate, threshold_check
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, load_tasks
@@ -24,7 +25,6 @@ from minbert.data.batching import predict
 
 
 def run(checkpoint: Path, data_dir: str | None, batch_size: int) -> dict:
-    torch.set_num_threads(2)
     ckpt = load_checkpoint(checkpoint)
     data = load_tasks(data_dir)
     result = {}
@@ -42,15 +42,16 @@ def run(checkpoint: Path, data_dir: str | None, batch_size: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.calibrate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: the usual search order)")
+    add_threads(ap)
+    add_checkpoint(ap)
+    add_data_dir(ap)
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
     a = ap.parse_args(argv)
+    apply_threads(a.threads)
     try:
         res = run(Path(a.checkpoint), a.data_dir, a.batch_size)
     except (CheckpointError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     for task, name in (("sst", "SST-5"), ("para", "Quora")):
         r = res[task]
         print(f"{name}: T = {r['temperature']:.3f} (fit on {r['fit_on']}; halves: {r['cross_fit']['t_half_a']:.3f} and "

@@ -24,12 +24,13 @@ from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, paths, read_sidecar
 from minbert.train.epoch_predictions import FILE as EPOCH_FILE
 from minbert.evaluate.metrics import pearson
+from minbert.tasks import TASK_KEYS, TASKS as ALL_TASKS
 
 from analysis.precompute import results_paths
 from analysis.significance import mcnemar, paired_bootstrap
 
-TASKS = ("sst", "para", "sts")
-TASK_NAMES = {"sst": "SST-5", "para": "Quora", "sts": "STS-B"}
+TASKS = TASK_KEYS
+TASK_NAMES = {k: t.name for k, t in ALL_TASKS.items()}
 METRIC = {"sst": "accuracy", "para": "accuracy", "sts": "pearson"}
 N_CLASSES = {"sst": 5, "para": 2}
 MAX_FLIPS = 2000  # per direction kept in the JSON

@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from minbert.data import SST_CLASSES
+from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
 
 from analysis.results import DevResults
 from analysis.studio.theme import layout
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
-TASK_NAMES = {"sst": "SST", "sts": "STS-B", "para": "Quora"}
+TASK_NAMES = {k: t.name for k, t in TASKS.items()}
 NEIGHBOURS = 10
 
 
@@ -24,7 +24,7 @@ def _point_labels(res: DevResults) -> list[dict]:
         if task == "sst":
             gold, pred = SST_CLASSES[int(p["gold"][n])], SST_CLASSES[int(p["pred"][n])]
         elif task == "para":
-            gold, pred = ("duplicate" if p["gold"][n] else "not duplicate"), ("duplicate" if p["pred"][n] else "not duplicate")
+            gold, pred = PARA_CLASSES[int(p["gold"][n])], PARA_CLASSES[int(p["pred"][n])]
         else:
             gold, pred = f"{p['gold'][n]:.1f}", f"{p['score'][n]:.2f}"
         correct = gold == pred if task != "sts" else abs(p["gold"][n] - p["score"][n]) <= 1.0

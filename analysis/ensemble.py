@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minbert.cli import add_data_dir, add_threads, apply_threads
 from minbert.atomic import atomic_write_json
 from minbert.evaluate.bootstrap import SUMMARY_KEYS, confidence_intervals
 from minbert.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_sidecar
@@ -134,11 +135,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.ensemble", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="+", help=f"2 to {MAX_MEMBERS} checkpoint stems or training run folders")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: the usual search order)")
+    add_data_dir(ap)
+    add_threads(ap)
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
     ap.add_argument("--out-json", default=None, help="write the full result to this JSON file")
     a = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    apply_threads(a.threads)
     try:
         res = run(a.checkpoints, a.data_dir, a.batch_size)
     except (CheckpointError, DataError, ValueError) as e:

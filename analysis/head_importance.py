@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import DataError, bucket_batches, load_tasks
@@ -30,10 +31,11 @@ from minbert.evaluate.metrics import pearson
 from minbert.model import attention_bias
 from minbert.multitask import MultitaskModel, pool
 from minbert.data.batching import Batch, example_lengths, make_batch
+from minbert.tasks import TASK_KEYS
 
 from analysis.results import store_analysis
 
-TASKS = ("sst", "para", "sts")
+TASKS = TASK_KEYS
 METRIC = {"sst": "accuracy", "para": "accuracy", "sts": "pearson"}
 FRACTIONS = [round(0.1 * k, 1) for k in range(1, 10)]  # share of all heads pruned
 
@@ -171,7 +173,6 @@ def pruning_curves(model, batches: dict, imp: dict[str, np.ndarray], seed: int) 
 
 
 def run(args: HeadsArgs, log=print) -> dict:
-    torch.set_num_threads(2)
     ckpt = load_checkpoint(args.checkpoint)
     model = ckpt.model.eval().requires_grad_(False)
     batches = dev_batches(model, ckpt.tokenizer, load_tasks(args.data_dir), args)
@@ -200,8 +201,9 @@ def ranked(heads: dict, task: str, k: int = 3) -> tuple[list, list]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.head_importance", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    add_threads(ap)
+    add_checkpoint(ap)
+    add_data_dir(ap)
     ap.add_argument("--quora-pairs", type=int, default=2000, help="held-out Quora pairs to score (seeded sample)")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences or pairs per batch")
     ap.add_argument("--seed", type=int, default=0, help="seed of the Quora sample and of the random pruning order")
@@ -209,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out-json", default=None, help="also write the result here (default: only into NAME.dev.json)")
     ap.add_argument("--no-store", action="store_true", help="do not write into the checkpoint's dev results")
     a = ap.parse_args(argv)
+    apply_threads(a.threads)
     args = HeadsArgs(Path(a.checkpoint), a.data_dir, a.quora_pairs, a.dev_limit, a.batch_size, a.seed, a.out_json)
     try:
         heads = run(args)
@@ -217,8 +220,7 @@ def main(argv=None) -> int:
         if not a.no_store:
             print(f"wrote {store_analysis(args.checkpoint, 'heads', heads)}")
     except (CheckpointError, DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     for t in TASKS:
         most, least = ranked(heads, t)
         half = heads["pruning"][t]["by_importance"][FRACTIONS.index(0.5)]

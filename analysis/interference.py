@@ -25,25 +25,27 @@ from dataclasses import dataclass
 
 import torch
 
+from minbert.cli import add_data_dir, add_threads, apply_threads, fail
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import DataError, bucket_batches, load_tasks
 from minbert.multitask import MultitaskModel
 from minbert.data.batching import example_lengths, make_batch
+from minbert.tasks import TASK_KEYS
 
 from analysis.results import store_analysis
 
-TASKS = ("sst", "para", "sts")
+TASKS = TASK_KEYS
 
 
 @dataclass
 class InterferenceConfig:
     checkpoint: str = "checkpoints/minbert-multitask"
-    data_dir: str | None = None  # None: $MINBERT_DATA, ./data, ../shared/data
+    data_dir: str | None = None  # None: $MINBERT_DATA, ./data, then the user cache
     examples: int = 1024  # training examples (sentences or pairs) per task, split into two halves for the noise reference
     batch_size: int = 32  # as in training: CoSENT ranks the pairs within a batch
     max_length: int = 128  # tokens per sentence, as in training
     seed: int = 0  # the sample
-    threads: int = 2  # torch intra-op threads
+    threads: int = 0  # torch intra-op threads (0: torch's default)
     store: bool = True  # write into the checkpoint's dev results
 
 
@@ -98,7 +100,7 @@ def summarise(halves: dict[str, tuple[dict, dict]]) -> dict:
 
 
 def run(cfg: InterferenceConfig, log=print) -> dict:
-    torch.set_num_threads(cfg.threads)
+    apply_threads(cfg.threads)
     ckpt = load_checkpoint(cfg.checkpoint)
     model = ckpt.model.eval().requires_grad_(False)
     if model.joint_input("para"):
@@ -142,12 +144,12 @@ def parse_args(argv: list[str]) -> InterferenceConfig:
     ap = argparse.ArgumentParser(prog="python -m analysis.interference", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=InterferenceConfig.checkpoint, help="checkpoint path (stem) or run's model")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    add_data_dir(ap)
     ap.add_argument("--examples", type=int, default=InterferenceConfig.examples,
                     help="training examples per task (pairs for Quora and STS), split in two halves for the noise reference")
     ap.add_argument("--batch-size", type=int, default=InterferenceConfig.batch_size, help="examples per batch (as in training)")
     ap.add_argument("--seed", type=int, default=InterferenceConfig.seed, help="seed of the training sample")
-    ap.add_argument("--threads", type=int, default=InterferenceConfig.threads, help="torch intra-op threads")
+    add_threads(ap)
     ap.add_argument("--no-store", action="store_true", help="print only; do not write into the checkpoint's dev results")
     a = ap.parse_args(argv)
     if a.examples < 2 * a.batch_size or a.batch_size < 2:
@@ -164,8 +166,7 @@ def main(argv=None) -> int:
         if cfg.store:
             print(f"wrote {store_analysis(cfg.checkpoint, 'interference', res)}")
     except (CheckpointError, DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     return 0
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import save as st_save
 
+from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint, paths
 from minbert.data import DataError, load_tasks
@@ -90,7 +91,6 @@ def kept_analyses(json_path: Path, sha256: str) -> dict:
 
 
 def run(args: PrecomputeArgs) -> tuple[Path, Path]:
-    torch.set_num_threads(2)
     ckpt = load_checkpoint(args.checkpoint)
     pred = Predictor(args.checkpoint)
     data = load_tasks(args.data_dir)
@@ -117,16 +117,17 @@ def run(args: PrecomputeArgs) -> tuple[Path, Path]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.precompute", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    add_threads(ap)
+    add_checkpoint(ap)
+    add_data_dir(ap)
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
     a = ap.parse_args(argv)
+    apply_threads(a.threads)
     try:
         for p in run(PrecomputeArgs(Path(a.checkpoint), a.data_dir, a.batch_size)):
             print(f"wrote {p} ({p.stat().st_size / 1e6:.1f} MB)")
     except (CheckpointError, DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     return 0
 
 

@@ -12,6 +12,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from minbert.cli import add_threads, apply_threads
 from minbert import BertModel, Tokenizer
 from minbert.checkpoint import load_checkpoint
 from minbert.data import bucket_batches, load_tasks
@@ -95,11 +96,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000, help="number of real sentences (>= 5000 for the target)")
     ap.add_argument("--batch-size", type=int, default=32, help="sentences per batch, all three ways")
     ap.add_argument("--repeats", type=int, default=3, help="alternating timed runs per way")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_threads(ap)
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint for the int8 metric deltas")
     ap.add_argument("--skip-metrics", action="store_true", help="only the speed comparison")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     print(machine.describe())
     speed(args)
     if not args.skip_metrics:

@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from minbert.cli import add_threads, apply_threads
 from minbert import BertModel, Tokenizer
 from minbert.data import bucket_batches, find_data_dir, read_task_file
 from minbert.pretrained import default_model_dir
@@ -40,10 +41,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="number of real sentences")
     ap.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     ap.add_argument("--repeats", type=int, default=5, help="alternating timed runs per model")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_threads(ap)
     args = ap.parse_args()
     import transformers  # benchmark reference only
-    torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     print(machine.describe())
     tok = Tokenizer.from_pretrained()
     texts = real_sentences(args.n)

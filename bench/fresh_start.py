@@ -3,7 +3,7 @@ anywhere, an empty user cache, the task files served by a loopback HTTP server (
 
 Times launch -> first page, and launch -> the Embeddings map showing sentence text (Playwright + Debian's
 Chromium, when present), and prints the server's RSS.
-    python -m bench.fresh_start [--data-dir ../shared/data]
+    python -m bench.fresh_start [--data-dir DATA]
 """
 import argparse
 import subprocess

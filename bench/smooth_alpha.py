@@ -8,6 +8,7 @@ import argparse
 
 import torch
 
+from minbert.cli import add_threads, apply_threads
 from minbert.checkpoint import load_checkpoint
 from minbert.data import load_tasks
 from minbert.serve.quantize import SMOOTH_ALPHA, kernel_available, quantize_int8
@@ -21,9 +22,9 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--alphas", default="0.5,0.6,0.7,0.8", help="comma-separated SmoothQuant strengths to try")
     ap.add_argument("--checkpoints", default="checkpoints/minbert-multitask", help="comma-separated checkpoints")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_threads(ap)
     a = ap.parse_args(argv)
-    torch.set_num_threads(a.threads)
+    apply_threads(a.threads)
     print(machine.describe())
     if not kernel_available("fbgemm"):
         print("fbgemm is not available on this CPU: nothing to measure")

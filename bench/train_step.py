@@ -11,6 +11,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from minbert.cli import add_threads, apply_threads
 from minbert import AdamW, BertModel, Tokenizer
 from minbert.data import bucket_batches, find_data_dir, read_task_file
 from minbert.multitask import pool
@@ -45,10 +46,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30, help="training steps per timed run")
     ap.add_argument("--batch-size", type=int, default=32, help="sentences per step")
     ap.add_argument("--repeats", type=int, default=3, help="alternating timed runs per implementation")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_threads(ap)
     args = ap.parse_args()
     import transformers  # benchmark reference only
-    torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     print(machine.describe())
     data = batches(args.steps, args.batch_size)
     n_seq = sum(len(lab) for _, lab in data)

@@ -34,9 +34,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,10 +45,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from safetensors.torch import save as st_save
 
-from .checkpoint import CheckpointError, load_checkpoint, paths
-from .config import BertConfig, ConfigError
-from .multitask import MultitaskModel
-from .tokenizer import MAX_LENGTH_LIMIT, Tokenizer
+from minbert.checkpoint import CheckpointError, load_checkpoint, paths
+from minbert.config import BertConfig, ConfigError
+from minbert.multitask import MultitaskModel
+from minbert.tokenizer import MAX_LENGTH_LIMIT, Tokenizer
 
 FORMATS = ("transformers", "sentence-transformers")
 HEADS_FORMAT = "minbert-heads/1"
@@ -360,7 +360,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path, force: bool = Fals
     pooling, config = model.config.pooling, model.bert.config
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
+    tmp = out.parent / f".{out.name}.{secrets.token_hex(6)}.part"
+    tmp.mkdir(0o777)  # the usual permissions: the umask applies
     try:
         write_encoder_folder(tmp, encoder_state(model), config, tok, fmt, pooling, max_seq_length)
         if model.sst_encoder is not None:
@@ -370,7 +371,6 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path, force: bool = Fals
         _write(tmp / "heads.safetensors", st_save(heads, metadata={"format": "pt"}))
         _write(tmp / "heads.json", _json(heads_description(model, meta, heads, fmt)).encode("utf-8"))
         _write(tmp / "README.md", model_card(meta, model, fmt, max_seq_length).encode("utf-8"))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -382,12 +382,6 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path, force: bool = Fals
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _json(obj) -> str:

@@ -11,8 +11,6 @@ import torch.nn as nn
 from minbert.task_heads import ParaphraseHead, SentimentHead, SimilarityHead
 from minbert.model import BertModel
 
-TASKS = ("sst", "para", "sts")
-
 
 @dataclass
 class MultitaskConfig:

@@ -75,3 +75,8 @@ def test_templates_never_reach_str_format(tpl):
         return
     assert all("__class__" not in r["case"] or "{noun.__class__" in r["case"] for r in res["rows"])
     assert all(len(r["case"]) < 1000 for r in res["rows"])
+
+
+def test_table_without_the_base_fills_only_the_base_column():
+    res = {"finetuned": [{"task": "sst", "test": "negation", "n": 10, "failure_rate": 0.2}]}
+    assert B.table(res).splitlines()[-1] == "| sst | negation | 10 | 20.0% | n/a |"

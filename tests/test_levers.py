@@ -38,7 +38,7 @@ def test_one_seed_has_no_sd_and_no_mark():
 def test_grid_cells_share_the_lever_baseline_and_start_from_it():
     from analysis.experiments.grid_search import grid_rows
     from analysis.experiments.levers import BASE, LEVERS
-    g = grid_rows(["2e-5", "5e-5", "1e-4"], ["0.3"], ["1"])
+    g = grid_rows(["2e-5", "5e-5", "1e-4"], ["0.3"])
     assert [r.key for r in g][0] == "baseline" and len(g) == 3
     assert g[0].flags == [*BASE, *LEVERS["baseline"][1]]  # the same run as the lever table's baseline
     assert all(r.flags[:len(BASE)] == BASE for r in g) and "--lr" in g[1].flags
@@ -91,23 +91,24 @@ def test_a_finished_run_is_reused_only_for_its_own_settings(tmp_path):
 
     from analysis.experiments.runner import check_same_config
     from minbert.train.recipe import parse_args
-    cfg = parse_args(["--lr", "1e-4", "--para-val", "0", "--out-dir", str(tmp_path)])
+    flags = ["--lr", "1e-4", "--para-val", "0", "--sst-layers", "0"]
+    cfg = parse_args([*flags, "--out-dir", str(tmp_path)])
     stored = asdict(cfg)
-    del stored["sst_layers"]  # a setting added after the run: it had it off
-    del stored["para_val"]  # added after the run with a default that is not off: the run had it off
+    del stored["para_val"], stored["sst_layers"]  # added after the run with defaults that are not off: it had them off
     (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "out_dir": "elsewhere"}}))
     check_same_config(tmp_path, cfg)
-    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--threads", "1"]))  # speed only
+    check_same_config(tmp_path, parse_args([*flags, "--threads", "1"]))  # speed only
     with pytest.raises(SystemExit, match="lr: 0.0001 there, 5e-05 now"):
-        check_same_config(tmp_path, parse_args(["--para-val", "0", "--out-dir", str(tmp_path)]))
+        check_same_config(tmp_path, parse_args([*flags[2:], "--out-dir", str(tmp_path)]))
+    with pytest.raises(SystemExit, match="para_val: 0 there, 1000 now"):
+        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--sst-layers", "0"]))
     with pytest.raises(SystemExit, match="sst_layers: 0 there, 1 now"):
-        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--out-dir", str(tmp_path)]))
-    check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--sst-layers", "0"]))
+        check_same_config(tmp_path, parse_args(flags[:4]))
+    (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "mnrl_weight": 0.0}}))
+    check_same_config(tmp_path, cfg)  # a retired lever at its off value: what every run trains now
     (tmp_path / "model.json").write_text(json.dumps({"train_config": {**stored, "mnrl_weight": 1.0}}))
     with pytest.raises(SystemExit, match="mnrl_weight: 1.0 there"):  # a retired lever, on: not today's run
-        check_same_config(tmp_path, parse_args(["--lr", "1e-4", "--para-val", "0", "--sst-layers", "0"]))
-    with pytest.raises(SystemExit, match="para_val: 0 there, 1000 now"):
-        check_same_config(tmp_path, parse_args(["--lr", "1e-4"]))
+        check_same_config(tmp_path, cfg)
 
 
 def test_the_ablation_carries_mlm_only_beyond_the_seed_spread():
@@ -130,7 +131,7 @@ def test_markdown_escapes_pipes_in_row_names():
 def test_seeded_clis_share_the_budget_flags(cli, tmp_path, capsys):
     import importlib
     main = importlib.import_module(f"analysis.{cli}").main
-    for bad in (["--seeds", "1,x"], ["--threads", "0"]):
+    for bad in (["--seeds", "1,x"], ["--threads", "-1"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path), "--table-only", *bad])
         assert e.value.code == 2 and "error:" in capsys.readouterr().err

@@ -65,18 +65,6 @@ def test_the_private_layers_round_trip_through_a_checkpoint(tmp_path, tokenizer)
     torch.testing.assert_close(back.sst(back.embed(**x, task="sst"))["logits"], model.sst(model.embed(**x, task="sst"))["logits"])
 
 
-def test_the_private_layers_train_at_the_rate_of_the_layers_they_copy():
-    from minbert.train.loop import param_groups
-    model = tiny(sst_layers=2)
-    groups = param_groups(model, parse_args(["--lr", "1e-4", "--head-lr", "1e-3"]))
-    lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
-    for i in (1, 2):
-        assert lr_of[id(model.sst_encoder[i - 1].output.dense.weight)] == \
-            lr_of[id(model.bert.encoder.layer[i].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** (2 - i))
-    assert lr_of[id(model.sst.classifier.weight)] == pytest.approx(1e-3)
-    assert len(lr_of) == sum(1 for p in model.parameters() if p.requires_grad)  # every parameter, once
-
-
 def test_head_masks_reach_sentiments_own_layers():
     from analysis.head_importance import run_layers
     from minbert.model import attention_bias

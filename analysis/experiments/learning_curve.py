@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minbert.cli import add_data_dir
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import read_sidecar, update_sidecar
 from minbert.data import TaskData, load_tasks
@@ -38,7 +39,7 @@ class CurveConfig:
     seeds: tuple[int, ...] = (11711, 2)  # every size runs each
     epochs: int = 2  # per run, the same at every size
     target: float | None = None  # dev score to extrapolate to
-    threads: int = 2  # torch threads per run
+    threads: int = 0  # torch threads per run (0: torch's default)
     out: str = "runs/curve-para"  # folder for the runs and curve.json (the CLI's default: runs/curve-TASK)
     sidecar: str | None = None  # checkpoint whose sidecar receives the curve (key 'learning_curves', by task)
     table_only: bool = False  # train nothing: the curve of the runs already finished
@@ -159,15 +160,14 @@ def parse_args(argv=None) -> CurveConfig:
     ap.add_argument("--seeds", default="11711,2", help="comma-separated seeds; every size runs each")
     ap.add_argument("--epochs", type=int, default=2, help="epochs per run, the same at every size")
     ap.add_argument("--target", type=float, default=None, help="dev score to extrapolate the line to")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch's default)")
     ap.add_argument("--out", default=None, help="folder for the runs and curve.json (default runs/curve-TASK)")
     ap.add_argument("--sidecar", default=None,
                     help="checkpoint whose sidecar receives the curve (key 'learning_curves', by task)")
     ap.add_argument("--table-only", action="store_true", help="train nothing: the curve of the runs already finished")
     ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples (0: the full "
                     "dev set, as a curve needs; a limit is for smoke tests)")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: MINBERT_DATA, ./data, ../shared/data, "
-                    "the user cache)")
+    add_data_dir(ap)
     ap.add_argument("--base-model", default=None, help="HF-format BERT directory to start from (default: the "
                     "bundled all-MiniLM-L6-v2)")
     a = ap.parse_args(argv)
@@ -178,8 +178,8 @@ def parse_args(argv=None) -> CurveConfig:
         ap.error(f"--sizes and --seeds must be comma-separated whole numbers, got {a.sizes!r} and {a.seeds!r}")
     if any(s < 0 for s in sizes) or len(set(sizes)) != len(sizes):
         ap.error("--sizes must be distinct whole numbers, 0 or more")
-    if a.epochs < 1 or a.threads < 1 or a.dev_limit < 0:
-        ap.error("--epochs and --threads must be at least 1, --dev-limit 0 or more")
+    if a.epochs < 1 or a.threads < 0 or a.dev_limit < 0:
+        ap.error("--epochs must be at least 1, --threads and --dev-limit 0 or more")
     return CurveConfig(a.task, sizes, seeds, a.epochs, a.target, a.threads, a.out or f"runs/curve-{a.task}",
                        a.sidecar, a.table_only, a.dev_limit, a.data_dir, a.base_model)
 

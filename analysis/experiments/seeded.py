@@ -93,8 +93,8 @@ def add_budget_args(ap: argparse.ArgumentParser, what: str = "row") -> None:
     ap.add_argument("--epochs", type=int, default=1, help="epochs per run")
     ap.add_argument("--dev-limit", type=int, default=0, help="score a fixed sample of N dev examples per task "
                     "(0: the full dev sets, as decisions need; a limit is for smoke tests)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads per run (1 lets two tables share 2 cores; "
-                    "finished runs are reused whatever their thread count)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch's default; 1 lets two "
+                    "tables share 2 cores; finished runs are reused whatever their thread count)")
     ap.add_argument("--table-only", action="store_true", help="train nothing: the table of the runs already finished")
 
 
@@ -104,8 +104,8 @@ def budget_of(ap: argparse.ArgumentParser, a: argparse.Namespace) -> tuple[list[
         seeds = [int(s) for s in a.seeds.split(",")]
     except ValueError:
         ap.error(f"--seeds must be comma-separated whole numbers, got {a.seeds!r}")
-    if a.threads < 1:
-        ap.error("--threads must be at least 1")
+    if a.threads < 0:
+        ap.error("--threads must be 0 (torch's default) or more")
     budget = ["--train-limit", str(a.train_limit), "--epochs", str(a.epochs), "--dev-limit", str(a.dev_limit),
               "--threads", str(a.threads)]
     return seeds, budget, f"{a.dev_limit} dev examples per task" if a.dev_limit else "full dev sets"

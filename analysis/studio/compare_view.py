@@ -5,12 +5,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.data import SST_CLASSES
+from minbert.tasks import PARA_CLASSES as QUORA_CLASSES, SST_CLASSES
 
 from analysis.compare import TASK_NAMES
 from analysis.studio.theme import layout
 
-QUORA_CLASSES = ("not duplicate", "duplicate")
 DIRECTIONS = {"A right, B wrong": "a_right_b_wrong", "A wrong, B right": "a_wrong_b_right"}
 STS_DIRECTIONS = {"A right, B wrong": "closer_in_a", "A wrong, B right": "closer_in_b"}
 FLIP_COLUMNS = ["id", "gold", "A", "B", "sentence 1", "sentence 2"]

@@ -5,14 +5,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.data import SST_CLASSES
+from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASK_KEYS
 from minbert.evaluate.temperature import confidence_and_correct, ece as calibration_ece
 from minbert.evaluate.metrics import classification_report, expected_calibration_error, pearson
 
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
-PARA_CLASSES = ("not duplicate", "duplicate")
 TASK_TITLES = {"sst": "SST-5", "para": "Quora", "sts": "STS-B (score bins)"}
 DIST_SPLITS = (("train", "train", "#aab7b8"), ("dev", "dev gold", "#2e86c1"), ("file", "file gold", "#2e86c1"))
 
@@ -27,7 +26,7 @@ def distribution_figure(dist: dict, preds: dict, title: str = "Label and predict
     predicted = {"sst": lambda p: (list(SST_CLASSES), np.bincount(_arr(p, "pred").astype(int), minlength=5)),
                  "para": lambda p: (list(PARA_CLASSES), np.bincount(_arr(p, "pred").astype(int), minlength=2)),
                  "sts": lambda p: (bins, np.histogram(_arr(p, "score"), bins=5, range=(0, 5))[0])}
-    tasks = [t for t in ("sst", "para", "sts") if t in preds]
+    tasks = [t for t in TASK_KEYS if t in preds]
     fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=[TASK_TITLES[t] for t in tasks])
     for col, task in enumerate(tasks, 1):
         x, pred = predicted[task](preds[task])

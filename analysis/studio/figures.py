@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.data import SST_CLASSES
+from minbert.tasks import SST_CLASSES
 
 from analysis.studio.theme import layout
 

@@ -7,9 +7,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from minbert.tasks import TASKS
+
 from analysis.studio.theme import layout
 
-TASK_NAMES = {"sst": "SST-5 accuracy", "para": "Quora accuracy", "sts": "STS-B Pearson r"}
+TASK_NAMES = {k: t.title for k, t in TASKS.items()}  # "SST-5 accuracy", ...
 PRESETS = ["none", "3 most important for SST", "3 most important for Quora", "3 most important for STS",
            "50% least important for SST", "50% least important for Quora", "50% least important for STS", "all of layer 0"]
 _SHORT = {"SST": "sst", "Quora": "para", "STS": "sts"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minbert.data import SST_CLASSES
+from minbert.tasks import SST_CLASSES
 from minbert.evaluate import QUORA_CAVEAT
 from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
 

@@ -22,7 +22,6 @@ FILES = {  # name -> (label column or None, label kind)
     "sts-test-student.csv": (None, "sts"),
 }
 LABEL_RANGE = {"sst": (0, 4), "quora": (0, 1), "sts": (0.0, 5.0)}
-SST_CLASSES = ("negative", "somewhat negative", "neutral", "somewhat positive", "positive")
 HELD_OUT_MOD = 3  # quora-dev rows with int(id, 16) % 10 < 3 are the held-out part
 
 
@@ -53,9 +52,8 @@ def cache_data_dir() -> Path:
 
 
 def find_data_dir(data_dir: str | Path | None = None, required: bool = True) -> Path | None:
-    """--data-dir, then $MINBERT_DATA, then ./data, then ../shared/data, then the user cache; first existing wins."""
-    candidates = [(data_dir, "--data-dir"), (os.environ.get(DATA_ENV), f"${DATA_ENV}"),
-                  ("data", "./data"), (Path("..") / "shared" / "data", "../shared/data"),
+    """--data-dir, then $MINBERT_DATA, then ./data, then the user cache; first existing wins."""
+    candidates = [(data_dir, "--data-dir"), (os.environ.get(DATA_ENV), f"${DATA_ENV}"), ("data", "./data"),
                   (cache_data_dir(), "the user cache")]
     for path, origin in candidates:
         if not path:

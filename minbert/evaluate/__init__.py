@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.evaluate.bootstrap import N_RESAMPLES, confidence_intervals
 from minbert.evaluate.temperature import best_threshold
@@ -124,8 +125,9 @@ class EvalArgs:
 def parse_args(argv) -> EvalArgs:
     ap = argparse.ArgumentParser(prog="python -m minbert.evaluate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="checkpoint path (stem, .safetensors or .json)")
-    ap.add_argument("--data-dir", default=None, help="task data folder (default: $MINBERT_DATA, ./data, ../shared/data)")
+    add_threads(ap)
+    add_checkpoint(ap, required=True)
+    add_data_dir(ap)
     ap.add_argument("--out-json", default=None, help="write all metrics to this JSON file")
     ap.add_argument("--predict-dir", default=None, help="write CS224N-format prediction CSVs into this folder")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
@@ -137,6 +139,7 @@ def parse_args(argv) -> EvalArgs:
                     help="score the paraphrase decision at this logit threshold instead of the checkpoint's own "
                          "(0: the untuned head; what the fitted threshold of --para-val adds)")
     a = ap.parse_args(argv)
+    apply_threads(a.threads)
     if a.into_sidecar and (a.quantize != "none" or a.para_threshold is not None):
         ap.error("--into-sidecar stores the checkpoint's own (unquantized) intervals; drop --quantize/--para-threshold")
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
@@ -187,8 +190,7 @@ def main(argv=None) -> int:
     try:
         m = run(args)
     except (CheckpointError, DataError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return fail(e)
     print("\n".join(summary_lines(m)))
     return 0
 

@@ -14,9 +14,10 @@ import hashlib
 import numpy as np
 
 from minbert.evaluate.metrics import expected_calibration_error
+from minbert.tasks import TASKS as ALL_TASKS
 
 GRID = np.exp(np.linspace(np.log(0.05), np.log(20.0), 1201))  # candidate temperatures, log-spaced
-TASKS = ("sst", "para")
+TASKS = tuple(k for k, t in ALL_TASKS.items() if t.classes)  # the classification heads: ("sst", "para")
 
 
 def half_b(ids: list[str]) -> np.ndarray:

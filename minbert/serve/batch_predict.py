@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,12 @@ from tqdm import tqdm
 from minbert.atomic import atomic_open
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import CheckpointError, load_checkpoint
-from minbert.data import SST_CLASSES, Example
+from minbert.data import Example
+from minbert.tasks import BY_SKILL, SST_CLASSES
 from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
 from minbert.data.batching import predict
 
-TASKS = {"sentiment": "sst", "paraphrase": "para", "similarity": "sts", "embed": "embed"}
+TASKS = {**{skill: t.key for skill, t in BY_SKILL.items()}, "embed": "embed"}  # --task: what users ask for
 FORMATS = ("csv", "tsv", "jsonl")
 
 
@@ -206,7 +206,6 @@ def parse_args(argv) -> PredictArgs:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
     try:
         bad = run(args)
     except (CheckpointError, BadRow, FileNotFoundError) as e:

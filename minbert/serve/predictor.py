@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import load_checkpoint
-from minbert.data import SST_CLASSES, Example
+from minbert.data import Example
+from minbert.tasks import SST_CLASSES
 from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool

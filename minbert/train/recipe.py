@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minbert.train.lr_schedule import SCHEDULES
-from minbert.multitask import TASKS, MultitaskConfig
+from minbert.multitask import MultitaskConfig
+from minbert.tasks import TASK_KEYS
 from minbert.train.sampling import SCHEMES
 
 
@@ -32,7 +33,7 @@ class TrainConfig:
     data_dir: str | None = None  # None: $MINBERT_DATA, ./data, then the user cache
     base_model: str | None = None  # None: bundled all-MiniLM-L6-v2
     out_dir: str = "runs/default"
-    tasks: tuple[str, ...] = TASKS
+    tasks: tuple[str, ...] = TASK_KEYS
     epochs: int = 4
     batch_size: int = 32  # per task batch, summed over processes
     lr: float = 5e-5  # encoder peak LR (grid search: 2e-5, 5e-5, 1e-4)
@@ -185,8 +186,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
     a = vars(ap.parse_args(argv))
     a.pop("config")
     tasks = tuple(t.strip() for t in str(a["tasks"]).split(",") if t.strip())
-    if not tasks or set(tasks) - set(TASKS):
-        ap.error(f"--tasks must be a comma-separated subset of {','.join(TASKS)}")
+    if not tasks or set(tasks) - set(TASK_KEYS):
+        ap.error(f"--tasks must be a comma-separated subset of {','.join(TASK_KEYS)}")
     a["tasks"] = tasks
     choices = {"schedule": SCHEDULES, "sampling": SCHEMES, "pooling": ("mean", "cls"),
                "para_head": ("cosine", "features", "cross"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
