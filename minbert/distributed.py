@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as tdist
@@ -29,11 +30,20 @@ def print0(*args) -> None:
         print(*args, flush=True)
 
 
-def setup(device: str) -> torch.device:
-    """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+def launched() -> bool:
+    """Started by torchrun with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def setup(device: str, timeout_s: float | None = None) -> torch.device:
+    """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1).
+
+    timeout_s bounds every collective (barrier, gather, send/recv): a rank whose peers died or stalled
+    fails after that long instead of waiting forever (None: torch's default, 30 minutes for gloo)."""
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_distributed():
-        tdist.init_process_group("nccl" if use_cuda else "gloo")
+    if launched() and not is_distributed():
+        extra = {} if timeout_s is None else {"timeout": timedelta(seconds=timeout_s)}
+        tdist.init_process_group("nccl" if use_cuda else "gloo", **extra)
     if use_cuda:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)

@@ -6,12 +6,16 @@
 Input: .csv, .tsv or .jsonl (or --format). Rows are read in chunks, sorted by length inside a chunk for
 fast batching, and written back in input order, so memory stays bounded on any input size. The output
 is written to a temporary file and renamed when complete: an interrupted run leaves no partial output.
+
+Under torchrun (`torchrun --nproc_per_node=N [--nnodes=M --rdzv-endpoint=HOST:PORT] -m minbert.predict ...`)
+the ranks share the chunks and rank 0 writes the same output, byte for byte (minbert/serve/sharded.py).
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +28,11 @@ from minbert.atomic import atomic_open
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import Example
+from minbert.distributed import cleanup, is_main, launched, setup
 from minbert.tasks import BY_SKILL, SST_CLASSES
 from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
 from minbert.data.batching import predict
+from minbert.serve import sharded
 
 TASKS = {**{skill: t.key for skill, t in BY_SKILL.items()}, "embed": "embed"}  # --task: what users ask for
 FORMATS = ("csv", "tsv", "jsonl")
@@ -119,8 +125,8 @@ def run_chunk(model, tok, task: str, examples: list[Example], args: PredictArgs,
 
 
 class Writer:
-    def __init__(self, f, fmt: str):
-        self.f, self.fmt, self.csv = f, fmt, None
+    def __init__(self, f, fmt: str, header: bool = True):
+        self.f, self.fmt, self.csv, self.header = f, fmt, None, header
 
     def write(self, rec: dict) -> None:
         if self.fmt == "jsonl":
@@ -131,13 +137,25 @@ class Writer:
         if self.csv is None:
             self.csv = csv.DictWriter(self.f, list(rec), delimiter="\t" if self.fmt == "tsv" else ",",
                                       lineterminator="\n")
-            self.csv.writeheader()
+            if self.header:
+                self.csv.writeheader()
         self.csv.writerow(rec)
 
+    def end_chunk(self) -> None:
+        pass  # sharded.PartWriter marks chunk boundaries here; one file needs none
 
-def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, float]) -> int:
-    """Predict chunk by chunk; returns the number of bad rows skipped."""
-    task, bad, chunk = TASKS[args.task], 0, []
+
+def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, float], owns=lambda k: True) -> int:
+    """Predict chunk by chunk; returns the number of bad rows skipped. Chunk k is predicted only if owns(k)
+    (under torchrun every rank reads and checks every row, and predicts its share of the chunks)."""
+    task, bad, chunk, k = TASKS[args.task], 0, [], 0
+
+    def flush() -> None:
+        if owns(k):
+            for rec in run_chunk(model, tok, task, chunk, args, temps):
+                writer.write(rec)
+            writer.end_chunk()
+
     for n, row, err in read_rows(args.input, args.in_format):
         bar.update(1)
         try:
@@ -148,21 +166,26 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, 
             if args.on_error == "fail":
                 raise BadRow(f"{args.input}:{n}: {e}") from None
             bad += 1
-            tqdm.write(f"skipped {args.input}:{n}: {e}", file=sys.stderr)
+            if is_main():  # every rank sees every bad row; one reports it
+                tqdm.write(f"skipped {args.input}:{n}: {e}", file=sys.stderr)
         if len(chunk) >= args.chunk_size:
-            for rec in run_chunk(model, tok, task, chunk, args, temps):
-                writer.write(rec)
-            chunk = []
+            flush()
+            chunk, k = [], k + 1
     if chunk:
-        for rec in run_chunk(model, tok, task, chunk, args, temps):
-            writer.write(rec)
+        flush()
     return bad
 
 
-def run(args: PredictArgs) -> int:
+def run(args: PredictArgs, part: sharded.PartWriter | None = None) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
+    if part is not None:  # under torchrun: this rank's chunks into its part file (minbert/serve/sharded.py)
+        if is_main() and total <= args.chunk_size * (part.world - 1):
+            tqdm.write(f"note: {total} lines fill fewer --chunk-size {args.chunk_size} chunks than there are "
+                       f"{part.world} ranks: some ranks idle (a smaller --chunk-size shares the work)", file=sys.stderr)
+        with tqdm(total=total, unit="row", desc=args.task, disable=not is_main()) as bar:
+            return stream(args, model, ckpt.tokenizer, part, bar, temperatures(ckpt.meta), part.owns)
     with atomic_open(args.output, "w", newline="", encoding="utf-8") as f, \
             tqdm(total=total, unit="row", desc=args.task) as bar:
         return stream(args, model, ckpt.tokenizer, Writer(f, args.out_format), bar, temperatures(ckpt.meta))
@@ -206,16 +229,28 @@ def parse_args(argv) -> PredictArgs:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    reports = not launched() or os.environ.get("RANK") == "0"  # one "wrote" line under torchrun
     try:
-        bad = run(args)
-    except (CheckpointError, BadRow, FileNotFoundError) as e:
+        bad = run_sharded(args) if launched() else run(args)
+    except (CheckpointError, BadRow, OSError, sharded.ShardError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: no output written", file=sys.stderr)
         return 130
-    print(f"wrote {args.output}" + (f" ({bad} bad rows skipped)" if bad else ""))
+    if reports:
+        print(f"wrote {args.output}" + (f" ({bad} bad rows skipped)" if bad else ""))
     return 0
+
+
+def run_sharded(args: PredictArgs) -> int:
+    """torchrun: every rank predicts its chunks, rank 0 merges them into args.output in input order."""
+    setup("cpu", sharded.TIMEOUT_S)
+    try:
+        return sharded.run(args.output, lambda f, header: Writer(f, args.out_format, header),
+                           lambda part: run(args, part), (CheckpointError, BadRow, OSError))
+    finally:
+        cleanup()
 
 
 if __name__ == "__main__":
