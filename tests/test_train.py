@@ -211,13 +211,16 @@ def test_the_default_recipe_is_the_shipped_models():
     from pathlib import Path
 
     from minbert.checkpoint import read_sidecar
-    from minbert.train.recipe import ADDED_OFF, PER_RUN, TrainConfig
+    from minbert.train.recipe import ADDED_OFF, PER_RUN, RETIRED, TrainConfig, parse_args
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
     for key in PER_RUN:  # how the run was launched (its folder, --quiet, threads), not what it trained
         shipped.pop(key), default.pop(key)
     assert {k: shipped.get(k, ADDED_OFF.get(k)) for k in default} == default  # a field added since: trained as off
-    assert set(shipped) <= set(default)
+    assert {k: shipped[k] for k in RETIRED if k in shipped} == {k: RETIRED[k] for k in RETIRED if k in shipped}
+    assert set(shipped) <= set(default) | set(RETIRED)  # a retired lever was off in the shipped recipe
+    recipe = Path(__file__).parents[1] / "minbert" / "train" / "recipes" / "shipped.yaml"
+    assert dataclasses.replace(parse_args(["--config", str(recipe)]), command="") == TrainConfig()
 
 
 def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, data_dir, tmp_path):
@@ -248,3 +251,15 @@ def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, 
     capped = splits("--para-val", "24")  # more than the pool can spare: a tenth of the 24 pairs
     assert len(capped.para_val) == 2 and len(capped.train["para"]) == 22
     assert splits("--para-val", "5", "--limit", "9").para_val == []  # under 10 pairs: none held out, logit 0
+
+
+def test_a_retired_lever_in_a_recipe_file_gets_a_message(tmp_path):
+    from minbert.train.recipe import parse_args
+    f = tmp_path / "old.yaml"
+    f.write_text("mnrl_weight: 1\n")
+    with pytest.raises(SystemExit, match="retired option.*mnrl_weight.*8a2619e"):
+        parse_args(["--config", str(f)])
+    f.write_text("mnrl_weight: 0\nlr: 1.0e-4\n")  # at its off value: what every run trains now
+    assert parse_args(["--config", str(f)]).lr == 1e-4
+    with pytest.raises(SystemExit):
+        parse_args(["--mnrl-weight", "1"])  # no longer a flag
