@@ -13,19 +13,17 @@ probe's p95; and the targets.
 """
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from tests.app_server import AppServer  # noqa: E402
-from tests.hostile import call, cases, files, tracebacks  # noqa: E402
+from tests.app_server import AppServer
+from tests.hostile import call, cases, files, tracebacks
 
-from bench import machine  # noqa: E402
-from bench.app_load import echo_app, load  # noqa: E402
+from bench import machine
+from bench.app_load import echo_app, load
 
 
 def q(xs: list[float], p: float) -> float:

@@ -7,13 +7,10 @@ polling put under every call, whatever the model does.
     python -m bench.app_load [--users 16] [--requests 20] [--endpoint sentiment]
 """
 import argparse
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from tests.app_server import AppServer, free_port  # noqa: E402
+from tests.app_server import AppServer, free_port
 from bench import machine
 
 SST = [("A gorgeous, witty and moving film.",), ("The plot is thin and the jokes fall flat.",)]

@@ -7,17 +7,15 @@ Chromium, when present), and prints the server's RSS.
 """
 import argparse
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from tests.app_server import ROOT, AppServer  # noqa: E402
-from tests.data_server import serve_folder  # noqa: E402
+from tests.app_server import ROOT, AppServer
+from tests.data_server import serve_folder
 
-from bench import machine  # noqa: E402
-from minbert.data import find_data_dir  # noqa: E402
+from bench import machine
+from minbert.data import find_data_dir
 
 
 def main() -> None:

@@ -12,12 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from tests.app_server import ROOT, AppServer  # noqa: E402
+from tests.app_server import ROOT, AppServer
 
-from bench import machine  # noqa: E402
-from bench.abuse import Sampler  # noqa: E402
-from minbert.data import find_data_dir, read_task_file  # noqa: E402
+from bench import machine
+from bench.abuse import Sampler
+from minbert.data import find_data_dir, read_task_file
 
 
 def write_pairs(n: int, folder: Path) -> Path:

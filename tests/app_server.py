@@ -50,6 +50,7 @@ class AppServer:
                 with urllib.request.urlopen(self.url, timeout=2) as r:
                     if r.status == 200:
                         self.startup_s = time.time() - t0
+                        self.startup_rss_mb = self.rss_mb()  # before any request: a shared server grows later
                         return self
             except OSError:
                 time.sleep(0.25)

@@ -27,6 +27,17 @@ def data_dir():
 
 
 @pytest.fixture(scope="session")
+def live_app():
+    """One `python app.py` on the shipped checkpoint for the whole session, shared by the app, abuse and browser
+    tests (start-up costs 10-20 s each time). Tests that need an app configured otherwise start their own."""
+    from tests.app_server import CHECKPOINT, AppServer
+    if not CHECKPOINT.with_suffix(".json").exists():
+        pytest.skip("no shipped checkpoint")
+    with AppServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def model_dir():
     return default_model_dir()
 

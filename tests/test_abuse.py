@@ -1,21 +1,22 @@
 """A small version of bench/abuse.py for CI: hostile input to every endpoint, no traceback, bounded memory."""
 import pytest
 
-from tests.app_server import CHECKPOINT, AppServer
+from tests.app_server import CHECKPOINT
 from tests.hostile import call, cases, files, tracebacks
 
-pytestmark = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
+pytestmark = [pytest.mark.app, pytest.mark.slow,
+              pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")]
 
 
-def test_hostile_inputs_get_answers_not_tracebacks(tmp_path):
+def test_hostile_inputs_get_answers_not_tracebacks(live_app, tmp_path):
     from gradio_client import Client
     uploads = files(tmp_path / "uploads", big_mb=25)  # over the app's 20 MB upload limit
-    with AppServer() as server:
-        client = Client(server.url, verbose=False)
-        outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(56, uploads)]
-        rss = server.rss_mb()
-        alive = call(client, "/sentiment", ("Still alive?",))[1]
-        log = server.log()
+    before = len(live_app.log())  # the server is shared: judge only what this test's requests wrote
+    client = Client(live_app.url, verbose=False)
+    outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(56, uploads)]
+    rss = live_app.rss_mb()
+    alive = call(client, "/sentiment", ("Still alive?",))[1]
+    log = live_app.log()[before:]
     assert tracebacks(log) == 0, log[-3000:]
     assert alive == "ok"
     assert {ep for ep, *_ in outcomes} >= {"/sentiment", "/sentiment_explain", "/paraphrase", "/similarity",

@@ -5,15 +5,10 @@ import sys
 
 import pytest
 
-from tests.app_server import CHECKPOINT, AppServer
+from tests.app_server import CHECKPOINT
 
-pytestmark = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with AppServer() as s:
-        yield s
+pytestmark = [pytest.mark.app, pytest.mark.slow,
+              pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")]
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +19,14 @@ def studio():
 
 
 @pytest.fixture(scope="module")
-def client(server):
+def client(live_app):
     from gradio_client import Client
-    return Client(server.url, verbose=False)
+    return Client(live_app.url, verbose=False)
 
 
-def test_starts_fast_and_small(server):
-    assert server.startup_s <= 15, server.startup_s
-    assert server.rss_mb() <= 1500
+def test_starts_fast_and_small(live_app):
+    assert live_app.startup_s <= 15, live_app.startup_s
+    assert live_app.startup_rss_mb <= 1500
 
 
 def test_sentiment_and_its_attributions(client):

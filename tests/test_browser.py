@@ -7,6 +7,8 @@ import pytest
 
 from tests.app_server import CHECKPOINT, ROOT, AppServer
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,11 +41,10 @@ def open_page(browser, server):
 
 
 @pytest.fixture(scope="module")
-def page(browser):
-    with AppServer() as server:
-        pg = open_page(browser, server)
-        yield pg
-        pg.close()
+def page(browser, live_app):
+    pg = open_page(browser, live_app)
+    yield pg
+    pg.close()
 
 
 def open_tab(page, name):

@@ -71,6 +71,7 @@ def test_missing_sources_are_named(tmp_path):
             compare.load_source(f"{CHECKPOINT}@epoch9")
 
 
+@pytest.mark.slow
 def test_training_records_every_epoch_and_the_cli_compares_them(data_dir, tmp_path, capsys):
     from minbert.train.loop import main as train
     run = tmp_path / "run"

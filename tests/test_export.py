@@ -136,6 +136,7 @@ def read_sts_dev(data_dir: Path, n: int):
                                                                                    for r in rows])
 
 
+@pytest.mark.slow
 def test_shipped_sentence_transformers_keeps_sts_dev_pearson(shipped_st, data_dir):
     """Our STS dev Pearson r (first STS_PAIRS pairs) from SentenceTransformer embeddings + the exported map."""
     ck, out = shipped_st
@@ -169,6 +170,7 @@ def test_shipped_sentence_transformers_keeps_sts_dev_pearson(shipped_st, data_di
     assert (out / "README.md").read_text().startswith("---\nlibrary_name: sentence-transformers")
 
 
+@pytest.mark.slow
 def test_shipped_transformers_loads_with_automodel(shipped_st, tmp_path):
     ck, _ = shipped_st
     out = export(SHIPPED, "transformers", tmp_path / "minbert-hf")

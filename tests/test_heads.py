@@ -64,6 +64,7 @@ def test_mask_gradient_matches_finite_differences(small, task):
         assert abs(float(fd) - float(g[layer, head])) <= 0.02 * abs(float(fd)) + 2e-4, (layer, head, fd, g[layer, head])
 
 
+@pytest.mark.slow
 @needs_ckpt
 def test_cli_stores_a_complete_result(data_dir, tmp_path):
     out = tmp_path / "heads.json"

@@ -46,6 +46,7 @@ def test_bad_flags_get_a_message(capsys):
     assert parse_args(["--task", "sts"]).out == "runs/curve-sts"
 
 
+@pytest.mark.slow
 def test_a_tiny_curve_end_to_end_and_reused(tiny_model_dir, data_dir, tmp_path):
     cfg = CurveConfig(task="para", sizes=(16, 32), seeds=(1,), epochs=1, threads=1, out=str(tmp_path / "c"),
                       dev_limit=40, data_dir=str(data_dir), base_model=str(tiny_model_dir))

@@ -10,6 +10,8 @@ import pytest
 from minbert.serve.batch_predict import main as predict_main
 from tests.tiny_recipe import TINY_RECIPE
 
+pytestmark = pytest.mark.slow  # every test needs the module's trained checkpoint
+
 
 @pytest.fixture(scope="module")
 def ckpt(tiny_model_dir, data_dir, tmp_path_factory):

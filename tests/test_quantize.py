@@ -26,6 +26,7 @@ def test_some_int8_kernel_exists_on_x86():
         assert KERNELS, "neither torch._int_mm nor fbgemm is available"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_each_kernel_agrees_with_fp32_on_sst_dev(kernel, shipped, data_dir):
     from minbert.data import read_task_file

@@ -114,6 +114,7 @@ def test_the_attention_view_says_which_top_layer_it_draws(tiny_model_dir, tmp_pa
     assert "sentiment runs its own copy" in msgs[1] and "sentiment" not in msgs[0]
 
 
+@pytest.mark.slow
 def test_freeze_encoder_freezes_the_private_copies_too(tiny_model_dir, data_dir, tmp_path):
     from minbert.checkpoint import load_checkpoint
     from minbert.train.loop import main as train_main

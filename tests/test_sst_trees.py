@@ -36,6 +36,7 @@ def test_phrases_match_the_sentence_file_and_skip_roots(data_dir, tmp_path):
     assert len({p.text for p in phrases}) == len(phrases)
 
 
+@pytest.mark.slow
 def test_training_samples_phrases_per_epoch(tiny_model_dir, data_dir, tmp_path):
     from minbert.train.loop import main as train_main
     if not (data_dir / TREES_FILE).is_file():

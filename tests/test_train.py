@@ -20,6 +20,7 @@ def _args(tiny_model_dir, data_dir, out, *extra):
             "--limit", "24", "--batch-size", "8", *TINY_RECIPE, "--quiet", *extra]
 
 
+@pytest.mark.slow
 def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--mlm-epochs", "1",
@@ -35,6 +36,7 @@ def test_tiny_end_to_end_writes_loadable_checkpoint_and_log(tiny_model_dir, data
     assert json.loads((out / "config.json").read_text())["config"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_same_step(tiny_model_dir, data_dir, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert train_main(_args(tiny_model_dir, data_dir, straight, "--epochs", "2")) == 0
@@ -51,6 +53,7 @@ def test_resume_continues_from_the_same_step(tiny_model_dir, data_dir, tmp_path)
         json.loads((straight / "state.json").read_text())["progress"]["global_step"]
 
 
+@pytest.mark.slow
 def test_ema_is_evaluated_exported_and_resumed(tiny_model_dir, data_dir, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     ema = ("--epochs", "2", "--ema", "0.9")
@@ -85,6 +88,7 @@ def test_ema_update_by_hand():
     assert lin.weight.item() == 4.0
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
@@ -105,6 +109,7 @@ def test_config_file_sets_defaults_and_flags_override(tmp_path):
         parse_args(["--config", str(bad)])
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_a_clear_error(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1", "--tasks", "sst"))
@@ -117,6 +122,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_model_dir, data_dir, tmp_path)
     assert r.returncode == 1 and "corrupt or truncated" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
@@ -147,6 +153,7 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
     assert never["sst_acc"] == m["sst_acc"] and m["para_threshold"] == stored != 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bf16_training_runs_and_loads_on_cpu(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "cuda"
@@ -156,6 +163,7 @@ def test_cuda_bf16_training_runs_and_loads_on_cpu(tiny_model_dir, data_dir, tmp_
     assert 0 <= ckpt.meta["metrics"]["sst_acc"] <= 1
 
 
+@pytest.mark.slow
 def test_bf16_autocast_on_cpu_runs(tiny_model_dir, data_dir, tmp_path):
     """The same autocast path on the CPU (where the GPU test cannot run): --precision bf16."""
     out = tmp_path / "bf16"
@@ -182,6 +190,7 @@ def test_param_groups_encoder_at_lr_heads_at_head_lr():
     assert lr_of[id(model.para.scale)] == pytest.approx(1e-3)
 
 
+@pytest.mark.slow
 def test_ship_copies_the_export_verified_and_keeps_recipe_tables(tiny_model_dir, data_dir, tmp_path):
     from minbert.checkpoint import update_sidecar
     from minbert.train.ship import main as ship_main
@@ -223,6 +232,7 @@ def test_the_default_recipe_is_the_shipped_models():
     assert dataclasses.replace(parse_args(["--config", str(recipe)]), command="") == TrainConfig()
 
 
+@pytest.mark.slow
 def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, data_dir, tmp_path):
     from minbert.data import load_tasks
     from minbert.train.loop import task_splits
