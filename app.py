@@ -1,6 +1,6 @@
 """minBERT multitask studio: a Gradio app to explore the multitask model. This file only wires the UI.
 
-    python app.py [--checkpoint checkpoints/minbert-multitask] [--compare OTHER] [--share] [--quantize int8] [--offline]
+    python app.py [--checkpoint checkpoints/minbert-multitask] [--compare OTHER] [--share] [--precision auto] [--offline]
 
 Serves on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise. Without task data on
 disk it fetches the dev files into the user cache in the background (MINBERT_OFFLINE=1 turns that off).
@@ -21,8 +21,8 @@ from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.studio.heads_view import PRESETS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
+from minbert.serve import precision as P
 from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
-from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP
 
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
 UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
@@ -45,7 +45,7 @@ EXAMPLES_ATT = [["The movie was surprisingly good.", ""], ["How do I learn Pytho
 class AppArgs:
     checkpoint: str
     share: bool
-    quantize: str
+    precision: str
     data_dir: str | None
     offline: bool
     compare: str | None
@@ -368,7 +368,7 @@ def compare_tab(studio):
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
         base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
-        served = f" · {studio.predictor.served}" if studio.predictor.quantize != "none" else ""
+        served = f" · served: {studio.predictor.served}"
         gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
                     f"three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity. Checkpoint: "
                     f"`{studio.predictor.path.name}`{served}")
@@ -422,7 +422,7 @@ def parse_args(argv=None) -> AppArgs:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="checkpoint to explore (stem)")
     ap.add_argument("--share", action="store_true", help="also create a public gradio.live link")
-    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
+    P.add_arguments(ap, default="auto")
     add_data_dir(ap)
     ap.add_argument("--offline", action="store_true",
                     help="never fetch the task data (also MINBERT_OFFLINE=1); the maps then show ids, not text")
@@ -430,7 +430,7 @@ def parse_args(argv=None) -> AppArgs:
                     help="a second model for the Compare tab (checkpoint, run folder, or either with @epochN); "
                          "default: this checkpoint's first epoch")
     a = ap.parse_args(argv)
-    return AppArgs(a.checkpoint, a.share, a.quantize, a.data_dir, a.offline, a.compare)
+    return AppArgs(a.checkpoint, a.share, P.from_args(a, ap), a.data_dir, a.offline, a.compare)
 
 
 def fewer_malloc_arenas() -> None:
@@ -444,7 +444,8 @@ def fewer_malloc_arenas() -> None:
 def main(argv=None) -> None:
     from analysis.studio.service import Studio
     args = parse_args(argv)
-    studio = Studio(args.checkpoint, args.quantize, args.data_dir, args.offline, args.compare)
+    studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare)
+    print(f"precision: {studio.predictor.served}", file=sys.stderr)
     demo = build_demo(studio)
     demo.queue(default_concurrency_limit=4).launch(  # light requests; model work is serialised inside anyway
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,

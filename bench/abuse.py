@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from minbert.serve.precision import PRECISIONS
 from tests.app_server import AppServer
 from tests.hostile import call, cases, files, tracebacks
 
@@ -104,7 +105,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=550, help="hostile requests per phase (sequential, concurrent)")
     ap.add_argument("--users", type=int, default=16, help="concurrent clients in the second phase")
     ap.add_argument("--big-mb", type=int, default=100, help="size of the oversized upload, in MB")
-    ap.add_argument("--quantize", default="none", choices=("none", "int8"), help="serve the app with this --quantize")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS, help="serve the app with this --precision")
     args = ap.parse_args()
     print(machine.describe())
     echo = echo_app()
@@ -112,7 +113,7 @@ def main() -> None:
     echo.close()
     uploads = files(Path(tempfile.mkdtemp(prefix="minbert-abuse-")), args.big_mb)
     work = cases(args.requests, uploads)
-    with AppServer(args=("--quantize", args.quantize)) as server:
+    with AppServer(args=("--precision", args.precision)) as server:
         print(f"app served its first page after {server.startup_s:.1f} s; RSS {server.rss_mb():.0f} MB")
         rss = Sampler(server.rss_mb)
         rss.start()

@@ -20,7 +20,7 @@ def describe() -> str:
 
     import torch
     flags = _flags()
-    caps = [c for c in ("avx512_vnni", "amx_int8", "avx_vnni", "avx512f", "avx2") if c in flags]
+    caps = [c for c in ("amx_bf16", "avx512_bf16", "avx512_vnni", "amx_int8", "avx_vnni", "avx512f", "avx2") if c in flags]
     forced = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}
     return (f"machine: {cpu_model()} · torch {torch.__version__} · get_cpu_capability() = "
             f"{torch.backends.cpu.get_cpu_capability()} · CPU flags {' '.join(caps) or 'none of avx2/avx512/vnni'} · "

@@ -2,7 +2,7 @@
 
 Builds CSV inputs of N lines from real task sentences (in a temporary folder, never committed), runs the
 CLI on each in a fresh process, and prints rows/s and the child's peak resident memory.
-    python -m bench.predict_memory [--lines 10000,50000] [--task sentiment] [--quantize int8]
+    python -m bench.predict_memory [--lines 10000,50000] [--task sentiment] [--precision int8]
 """
 import argparse
 import csv
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from minbert.serve.quantize import QUANTIZE_CHOICES
+from minbert.serve.precision import PRECISIONS
 
 from bench.encoder import real_sentences
 from bench import machine
@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", default="10000,50000", help="comma-separated input sizes")
     ap.add_argument("--task", default="sentiment", choices=("sentiment", "embed"), help="what to predict")
-    ap.add_argument("--quantize", default="int8", choices=QUANTIZE_CHOICES, help="model precision")
+    ap.add_argument("--precision", default="int8", choices=PRECISIONS, help="model precision")
     ap.add_argument("--checkpoint", default="checkpoints/minbert-multitask", help="checkpoint path (stem)")
     args = ap.parse_args()
     print(machine.describe())
@@ -38,7 +38,7 @@ def main() -> None:
             t = time.time()
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             subprocess.run([sys.executable, "-m", "minbert.predict", "--checkpoint", args.checkpoint, "--task",
-                            args.task, "--input", str(inp), "--output", str(out), "--quantize", args.quantize],
+                            args.task, "--input", str(inp), "--output", str(out), "--precision", args.precision],
                            check=True, stderr=subprocess.DEVNULL)
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, max over children so far
             note = "" if peak > before else " (no higher than the smaller input)"

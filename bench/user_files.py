@@ -29,9 +29,9 @@ def write_pairs(n: int, folder: Path) -> Path:
     return path
 
 
-def through_app(path: Path, quantize: str) -> None:
+def through_app(path: Path, precision: str) -> None:
     from gradio_client import Client, handle_file
-    with AppServer(args=("--quantize", quantize)) as server:
+    with AppServer(args=("--precision", precision)) as server:
         client = Client(server.url, verbose=False)
         rss = Sampler(server.rss_mb)
         rss.start()
@@ -39,9 +39,9 @@ def through_app(path: Path, quantize: str) -> None:
         msg, out, *_ = client.predict("", handle_file(str(path)), api_name="/score_pairs")
         dt = time.perf_counter() - t
         n = len(out["rows"])
-        print(f"/score_pairs, app --quantize {quantize}: {n:,} pairs in {dt:.1f} s = {n / dt:.0f} pairs/s "
+        print(f"/score_pairs, app --precision {precision}: {n:,} pairs in {dt:.1f} s = {n / dt:.0f} pairs/s "
               f"(cosine, STS, P(paraphrase) from one encoder pass); peak server RSS {rss.peak:.0f} MB")
-        if quantize == "none":
+        if precision == "fp32":
             rss.peak = 0.0
             t = time.perf_counter()
             msg, m = client.predict(handle_file(str(path)), "paraphrase", "", "", "", api_name="/evaluate_file")
@@ -51,15 +51,15 @@ def through_app(path: Path, quantize: str) -> None:
         rss.stop.set()
 
 
-def through_cli(path: Path, quantize: str, folder: Path) -> None:
+def through_cli(path: Path, precision: str, folder: Path) -> None:
     out = folder / "cli-out.csv"
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "minbert.predict", "--task", "paraphrase", "--input", str(path), "--output",
                     str(out), "--text-col", "sentence1", "--text2-col", "sentence2", "--max-length", "512",
-                    "--quantize", quantize], check=True, capture_output=True, cwd=ROOT)
+                    "--precision", precision], check=True, capture_output=True, cwd=ROOT)
     dt = time.perf_counter() - t
     n = sum(1 for _ in out.open()) - 1
-    print(f"python -m minbert.predict --task paraphrase --quantize {quantize}: {n:,} pairs in {dt:.1f} s "
+    print(f"python -m minbert.predict --task paraphrase --precision {precision}: {n:,} pairs in {dt:.1f} s "
           f"= {n / dt:.0f} pairs/s (whole process, model load included)")
 
 
@@ -70,9 +70,9 @@ def main() -> None:
     print(machine.describe())
     folder = Path(tempfile.mkdtemp(prefix="minbert-bench-"))
     path = write_pairs(args.pairs, folder)
-    for quantize in ("none", "int8"):
-        through_app(path, quantize)
-        through_cli(path, quantize, folder)
+    for precision in ("fp32", "auto", "int8"):
+        through_app(path, precision)
+        through_cli(path, precision, folder)
 
 
 if __name__ == "__main__":

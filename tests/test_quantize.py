@@ -109,14 +109,15 @@ def test_choice_falls_back_to_fp32_when_no_int8_kernel_is_faster():
     assert Q.choose_kernel({"fp32": 0.035})[0] == "fp32"
 
 
-def test_a_cpu_without_a_fast_kernel_serves_fp32_and_says_so(tiny_model_dir, monkeypatch, capsys):
+def test_a_cpu_without_a_fast_kernel_serves_fp32_and_says_so(tiny_model_dir, monkeypatch):
     """Force the measured choice: every int8 kernel 30x slower than fp32, as _int_mm is on some AVX2 CPUs."""
+    from minbert.serve.precision import apply_precision, describe
     monkeypatch.setattr(Q, "probe_kernels", lambda *a, **k: {"fp32": 0.001, "int_mm": 0.030, "fbgemm": 0.030})
     model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig()).eval()
-    served = Q.apply_quantization(model, "int8")
-    assert served is model and served.int8_kernel == "fp32"
+    served = apply_precision(model, "int8", inplace=True)  # --precision int8 (and the --quantize int8 alias)
+    assert served is model and served.int8_kernel == "fp32" and served.precision == "fp32"
     assert not any(isinstance(m, (Q.Int8Linear, Q.SmoothedDynamicLinear)) for m in served.modules())
-    line = capsys.readouterr().err.strip()
+    line = describe(served)
     assert line.count("\n") == 0 and "no int8 kernel beats fp32" in line and "serving fp32" in line
 
 

@@ -45,9 +45,9 @@ def guarded(n_outputs: int):
 
 
 class Studio:
-    def __init__(self, checkpoint: str | Path, quantize: str = "none", data_dir: str | None = None,
+    def __init__(self, checkpoint: str | Path, precision: str = "fp32", data_dir: str | None = None,
                  offline: bool = False, compare_with: str | None = None):
-        self.predictor = Predictor(checkpoint, quantize)
+        self.predictor = Predictor(checkpoint, precision)
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use

@@ -22,7 +22,7 @@ from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, Example, find_data_dir, load_tasks, read_task_file
 from minbert.evaluate.metrics import overall, task_metrics
 from minbert.multitask import MultitaskModel
-from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization, describe
+from minbert.serve import precision as P
 from minbert.data.batching import predict
 from minbert.tokenizer import Tokenizer
 
@@ -117,7 +117,7 @@ class EvalArgs:
     out_json: Path | None
     predict_dir: Path | None
     batch_size: int
-    quantize: str
+    precision: str
     into_sidecar: bool
     para_threshold: float | None = None  # None: the checkpoint's own
 
@@ -131,7 +131,7 @@ def parse_args(argv) -> EvalArgs:
     ap.add_argument("--out-json", default=None, help="write all metrics to this JSON file")
     ap.add_argument("--predict-dir", default=None, help="write CS224N-format prediction CSVs into this folder")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences per inference batch")
-    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
+    P.add_arguments(ap, default="fp32")
     ap.add_argument("--into-sidecar", action="store_true",
                     help="also store the 95%% intervals in the checkpoint's sidecar (metrics_ci95), where the app shows "
                          "them; only for fp32 evaluation, whose metrics are the sidecar's own")
@@ -140,10 +140,11 @@ def parse_args(argv) -> EvalArgs:
                          "(0: the untuned head; what the fitted threshold of --para-val adds)")
     a = ap.parse_args(argv)
     apply_threads(a.threads)
-    if a.into_sidecar and (a.quantize != "none" or a.para_threshold is not None):
-        ap.error("--into-sidecar stores the checkpoint's own (unquantized) intervals; drop --quantize/--para-threshold")
+    precision = P.from_args(a, ap)
+    if a.into_sidecar and (precision != "fp32" or a.para_threshold is not None):
+        ap.error("--into-sidecar stores the checkpoint's own (fp32) intervals; drop --precision/--para-threshold")
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),
-                    a.predict_dir and Path(a.predict_dir), a.batch_size, a.quantize, a.into_sidecar, a.para_threshold)
+                    a.predict_dir and Path(a.predict_dir), a.batch_size, precision, a.into_sidecar, a.para_threshold)
 
 
 def run(args: EvalArgs) -> dict:
@@ -151,13 +152,14 @@ def run(args: EvalArgs) -> dict:
     stored = float(ckpt.model.para.threshold)
     if args.para_threshold is not None:
         ckpt.model.para.threshold.fill_(args.para_threshold)
-    model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
+    model = P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
+    print(f"precision: {P.describe(model)}", file=sys.stderr)
     data = load_tasks(args.data_dir)
     splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
     metrics, outputs = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
     metrics.update(confidence_intervals({t: gold(ex) for t, ex in splits.items()}, outputs))
     metrics.update(para_threshold=float(model.para.threshold), para_threshold_stored=stored,
-                   para_protocol=data.para_protocol, quantize=args.quantize, served=describe(model),
+                   para_protocol=data.para_protocol, precision=args.precision, served=P.describe(model),
                    checkpoint=str(ckpt.path), para_caveat=QUORA_CAVEAT, ci95_method=CI_METHOD)
     if args.predict_dir:
         write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,

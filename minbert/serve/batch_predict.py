@@ -1,7 +1,7 @@
 """Batch prediction for your own files: labels, scores or embeddings, streamed in input order.
 
     python -m minbert.predict --checkpoint checkpoints/minbert-multitask --task sentiment \\
-        --input reviews.csv --output labels.csv [--text-col text] [--quantize int8]
+        --input reviews.csv --output labels.csv [--text-col text] [--precision auto]
 
 Input: .csv, .tsv or .jsonl (or --format). Rows are read in chunks, sorted by length inside a chunk for
 fast batching, and written back in input order, so memory stays bounded on any input size. The output
@@ -29,8 +29,8 @@ from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.data import Example
 from minbert.distributed import cleanup, is_main, launched, setup
+from minbert.serve import precision as P
 from minbert.tasks import BY_SKILL, SST_CLASSES
-from minbert.serve.quantize import QUANTIZE_CHOICES, QUANTIZE_HELP, apply_quantization
 from minbert.data.batching import predict
 from minbert.serve import sharded
 
@@ -57,7 +57,7 @@ class PredictArgs:
     chunk_size: int
     max_length: int
     on_error: str
-    quantize: str
+    precision: str
 
 
 def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -178,7 +178,8 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, 
 
 def run(args: PredictArgs, part: sharded.PartWriter | None = None) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    model = apply_quantization(ckpt.model, args.quantize, inplace=True, tokenizer=ckpt.tokenizer)
+    model = P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
+    print(f"precision: {P.describe(model)}", file=sys.stderr)
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     if part is not None:  # under torchrun: this rank's chunks into its part file (minbert/serve/sharded.py)
         if is_main() and total <= args.chunk_size * (part.world - 1):
@@ -215,7 +216,7 @@ def parse_args(argv) -> PredictArgs:
     ap.add_argument("--max-length", type=int, default=128, help="truncate inputs to this many tokens (<= 512)")
     ap.add_argument("--on-error", choices=("skip", "fail"), default="skip",
                     help="bad rows: report and skip them, or stop with an error (no output written)")
-    ap.add_argument("--quantize", choices=QUANTIZE_CHOICES, default="none", help=QUANTIZE_HELP)
+    P.add_arguments(ap, default="fp32")
     a = ap.parse_args(argv)
     inp, out = Path(a.input), Path(a.output)
     if not inp.is_file():
@@ -224,7 +225,7 @@ def parse_args(argv) -> PredictArgs:
         raise SystemExit("error: --max-length must be in 3..512")
     return PredictArgs(Path(a.checkpoint), a.task, inp, out, guess_format(inp, a.format),
                        guess_format(out, a.output_format), a.id_col, a.text_col, a.text2_col, a.batch_size,
-                       a.chunk_size, a.max_length, a.on_error, a.quantize)
+                       a.chunk_size, a.max_length, a.on_error, P.from_args(a, ap))
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ from minbert.tasks import SST_CLASSES
 from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool
-from minbert.serve.quantize import apply_quantization, describe
+from minbert.serve import precision as P
 from minbert.data.batching import predict
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
@@ -68,12 +68,14 @@ def clean(text, name: str = "text") -> str:
 
 
 class Predictor:
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, quantize: str = "none"):
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, precision: str = "fp32"):
+        """precision: one of minbert.serve.precision.PRECISIONS; "auto" measures (or reads the cached choice)."""
         ckpt = load_checkpoint(checkpoint)
         self.meta, self.tok, self.path = ckpt.meta, ckpt.tokenizer, ckpt.path
         self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
-        self.fast = apply_quantization(self.model, quantize, tokenizer=self.tok)  # serves; self.model stays fp32
-        self.quantize, self.served = quantize, describe(self.fast)
+        # serves the fast paths; self.model stays fp32 (a copy is served in bf16/int8)
+        self.fast = P.apply_precision(self.model, precision, self.tok, self.meta.get("weights_sha256"))
+        self.precision, self.served = self.fast.precision, P.describe(self.fast)  # the candidate served, why
         self.temps = temperatures(self.meta)  # temperature scaling from the sidecar; 1.0 = raw probabilities
         self.lock = FairLock()
         self._heavy = threading.BoundedSemaphore(1)
@@ -114,7 +116,7 @@ class Predictor:
 
     @torch.inference_mode()
     def _sst_logits(self, enc) -> torch.Tensor:
-        """(N, 5) raw class logits from the serving model (int8 when quantized)."""
+        """(N, 5) raw class logits from the serving model (at the served precision)."""
         with self.lock:
             return self.fast.sst(self.fast.embed(**enc.model_inputs(), task="sst"))["logits"]
 

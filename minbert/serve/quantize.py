@@ -17,23 +17,20 @@ Two int8 kernels, and fp32 when neither is faster on the CPU at hand:
   alone cut SST dev agreement with fp32 to 84%).
 
 `quantize_int8(model)` times the candidates on one Linear of the model's own shape and keeps the fastest;
-an int8 kernel must beat fp32 by MIN_SPEEDUP or the model stays fp32, and `describe()` says so in one line.
-MINBERT_INT8_KERNEL=int_mm|fbgemm|fp32 forces a choice.
+an int8 kernel must beat fp32 by MIN_SPEEDUP or the model stays fp32, and its `int8_note` says so in one line.
+MINBERT_INT8_KERNEL=int_mm|fbgemm|fp32 forces a choice. `--precision int8` (minbert/serve/precision.py) serves
+this; `--precision auto` measures each kernel against fp32 and bf16 on the whole encoder.
 """
 from __future__ import annotations
 
 import copy
 import os
-import sys
 import time
 import warnings
 
 import torch
 import torch.nn as nn
 
-QUANTIZE_CHOICES = ("none", "int8")
-QUANTIZE_HELP = ("int8: the encoder's Linear layers in int8 on the CPU, with the fastest kernel measured on "
-                 "this CPU (fp32 when none is faster)")
 INT8_KERNELS = ("int_mm", "fbgemm")
 KERNEL_ENV = "MINBERT_INT8_KERNEL"
 MIN_SPEEDUP = 1.1  # an int8 kernel must be this much faster than fp32 on the probe to be used
@@ -197,8 +194,12 @@ def activation_absmax(model: nn.Module, tokenizer) -> dict[str, torch.Tensor]:
 
     handles = [m.register_forward_pre_hook(hook(n)) for n, m in model.named_modules() if is_encoder_linear(n, m)]
     try:
-        bert = model.bert if hasattr(model, "bert") else model
-        bert(**tokenizer(CALIBRATION, max_length=128).model_inputs())
+        enc = tokenizer(CALIBRATION, max_length=128).model_inputs()
+        if hasattr(model, "embed"):  # a MultitaskModel: the shared stack, then sentiment's private top layers
+            model.embed(**enc)
+            model.embed(**enc, task="sst")
+        else:
+            model(**enc)
     finally:
         for h in handles:
             h.remove()
@@ -235,20 +236,3 @@ def quantize_int8(model: nn.Module, inplace: bool = False, kernel: str = "auto",
 def _default_tokenizer():
     from minbert.tokenizer import Tokenizer
     return Tokenizer.from_pretrained()
-
-
-def describe(model: nn.Module) -> str:
-    """One line on how `model` is served: fp32, or which int8 kernel and why."""
-    return getattr(model, "int8_note", "fp32")
-
-
-def apply_quantization(model: nn.Module, mode: str, inplace: bool = False, tokenizer=None) -> nn.Module:
-    """The model every CLI serves for --quantize `mode`: itself for "none", quantize_int8 for "int8"
-    (which prints its one-line kernel choice to stderr)."""
-    if mode not in QUANTIZE_CHOICES:
-        raise ValueError(f"--quantize must be one of {QUANTIZE_CHOICES}, not {mode!r}")
-    if mode == "none":
-        return model
-    q = quantize_int8(model, inplace, tokenizer=tokenizer)
-    print(describe(q), file=sys.stderr)
-    return q
