@@ -24,7 +24,13 @@ from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
 from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
 
-HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)  # long work: gated inside (one at a time, "busy" after 2 s)
+# Long work (attributions, attention, files, many pairs, templates) runs one job at a time and waits its turn in
+# Gradio's queue, which shows each user their position; light requests have their own slots, so they never wait
+# behind a long job's queue (inside, the model is shared in slices of about a second: minbert/serve/fairlock.py).
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=1)
+LIGHT = dict(concurrency_id="light", concurrency_limit=4)  # one-sentence predictions: a forward pass each
+QUEUE_SIZE = 64  # requests waiting at most (all kinds; --max-queue); beyond it Gradio answers "Queue is full" at once
+ENTER = "Enter to run"  # the hint in single-line boxes, where Enter submits
 UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
 MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
@@ -35,8 +41,8 @@ EXAMPLES_PAIR = [["How do I learn Python quickly?", "What is the fastest way to 
                  ["A man is playing a guitar.", "A woman is slicing an onion."],
                  ["I absolutely loved this film.", "I absolutely hated this film."],
                  ["What is the capital of France?", "Which city is the capital of France?"]]
-EXAMPLES_MANY = ("How do I learn Python quickly?\tWhat is the fastest way to learn Python?\n"
-                 "A man is playing a guitar.\tA woman is slicing an onion.\n"
+EXAMPLES_MANY = ("How do I learn Python quickly? ||| What is the fastest way to learn Python?\n"
+                 "A man is playing a guitar. ||| A woman is slicing an onion.\n"
                  "I absolutely loved this film.\tI absolutely hated this film.")
 EXAMPLES_ATT = [["The movie was surprisingly good.", ""], ["How do I learn Python?", "What is the best way to learn Python?"]]
 
@@ -49,29 +55,39 @@ class AppArgs:
     data_dir: str | None
     offline: bool
     compare: str | None
+    max_queue: int
+
+
+def session(request: gr.Request | None) -> str | None:
+    """The Gradio session a download belongs to (None outside a request)."""
+    return getattr(request, "session_hash", None)
 
 
 def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
     with gr.Row():
-        s1 = gr.Textbox(label="Sentence 1", lines=2)
-        s2 = gr.Textbox(label="Sentence 2", lines=2)
+        s1 = gr.Textbox(label="Sentence 1", lines=1, placeholder=f"First sentence · {ENTER}")
+        s2 = gr.Textbox(label="Sentence 2", lines=1, placeholder=f"Second sentence · {ENTER}")
     btn = gr.Button(f"Run {name}", variant="primary")
     msg = gr.Markdown()
     plot = gr.Plot(label=plot_label)
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
-    btn.click(fn, [s1, s2], [msg, plot, js], api_name=api_name)
-    s2.submit(fn, [s1, s2], [msg, plot, js], api_visibility="private")
+    btn.click(fn, [s1, s2], [msg, plot, js], api_name=api_name, **LIGHT)
+    gr.on([s1.submit, s2.submit], fn, [s1, s2], [msg, plot, js], api_visibility="private", **LIGHT)
     if studio is not None:
         many_pairs_block(studio, api_name)
 
 
 def many_pairs_block(studio, tab: str):
     """Many pairs at once: pasted lines or a file -> a table in input order and a CSV download."""
-    with gr.Accordion("Many pairs: paste lines or upload a file (up to 10,000 pairs)", open=False):
+    with gr.Accordion("Many pairs: type them, paste lines or upload a file (up to 10,000 pairs)", open=False):
+        typed = gr.Dataframe(headers=["sentence 1", "sentence 2"], datatype=["str", "str"], type="array", row_count=3,
+                             column_count=2, interactive=True, wrap=True,
+                             label="Type pairs: one sentence per box (used when the box and the file below are empty)")
         with gr.Row():
-            text = gr.Textbox(label="One pair per line: sentence 1 <TAB> sentence 2", lines=5, scale=3)
+            text = gr.Textbox(label="or paste one pair per line: sentence 1 ||| sentence 2 (a TAB works too)",
+                              lines=5, scale=3)
             file = gr.File(label="or a CSV / TSV / JSONL with sentence1, sentence2 columns", scale=2)
         btn = gr.Button("Score all pairs", variant="primary")
         msg = gr.Markdown()
@@ -81,15 +97,15 @@ def many_pairs_block(studio, tab: str):
         rows = gr.JSON(visible=False)
         gr.Examples([[EXAMPLES_MANY]], [text])
 
-    def run(text, file, progress=gr.Progress()):
-        return studio.score_pairs(text, file, lambda f, d: progress(f, desc=d))
+    def run(text, file, pairs=None, request: gr.Request = None, progress=gr.Progress()):
+        return studio.score_pairs(text, file, lambda f, d: progress(f, desc=d), pairs, session(request))
 
-    btn.click(run, [text, file], [msg, rows, table, download], api_name="score_pairs" if tab == "paraphrase" else None,
+    btn.click(run, [text, file, typed], [msg, rows, table, download], api_name="score_pairs" if tab == "paraphrase" else None,
               api_visibility="public" if tab == "paraphrase" else "private", **HEAVY)
 
 
 def sentiment_tab(studio):
-    text = gr.Textbox(label="Sentence", lines=2)
+    text = gr.Textbox(label="Sentence", lines=1, placeholder=f"Type a sentence · {ENTER}")
     btn = gr.Button("Predict sentiment", variant="primary")
     msg = gr.Markdown()
     with gr.Row():
@@ -99,8 +115,8 @@ def sentiment_tab(studio):
         js = gr.JSON()
     gr.Examples(EXAMPLES_SST, [text])
     # probabilities first (one forward pass), then the slower attributions fill in
-    predicted = [btn.click(studio.sentiment, [text], [msg, bars, js], api_name="sentiment"),
-                 text.submit(studio.sentiment, [text], [msg, bars, js], api_visibility="private")]
+    predicted = [btn.click(studio.sentiment, [text], [msg, bars, js], api_name="sentiment", **LIGHT),
+                 text.submit(studio.sentiment, [text], [msg, bars, js], api_visibility="private", **LIGHT)]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
     gr.api(studio.sentiment_explain_api, api_name="sentiment_explain", **HEAVY)  # plain-JSON attributions
@@ -109,8 +125,8 @@ def sentiment_tab(studio):
 def attention_tab(studio):
     L, H = studio.predictor.model.bert.config.num_hidden_layers, studio.predictor.model.bert.config.num_attention_heads
     with gr.Row():
-        t1 = gr.Textbox(label="Text (or sentence 1)", lines=2)
-        t2 = gr.Textbox(label="Sentence 2 (optional: encodes a pair)", lines=2)
+        t1 = gr.Textbox(label="Text (or sentence 1)", lines=1, placeholder=f"A sentence · {ENTER}")
+        t2 = gr.Textbox(label="Sentence 2 (optional: encodes a pair)", lines=1, placeholder=f"Optional · {ENTER}")
     with gr.Row():
         layer = gr.Slider(0, L - 1, value=L - 1, step=1, label="Layer")
         head = gr.Slider(0, H - 1, value=0, step=1, label="Head")
@@ -124,8 +140,8 @@ def attention_tab(studio):
     entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference")
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
-    btn.click(studio.attention, [t1, t2, layer, head, hide], [msg, *views, state], api_name="attention_ui",
-              api_visibility="private", **HEAVY)
+    gr.on([btn.click, t1.submit, t2.submit], studio.attention, [t1, t2, layer, head, hide], [msg, *views, state],
+          api_name="attention_ui", api_visibility="private", **HEAVY)
     for ctl in (layer, head, hide):
         ctl.change(studio.attention_views, [state, layer, head, hide], views, api_visibility="private")
     gr.api(studio.attention_api, api_name="attention", **HEAVY)  # plain JSON; optional layer (and head)
@@ -143,14 +159,16 @@ def head_importance_block(studio, t1, t2):
     gr.Markdown("#### Live head mask: remove heads and re-run the text (or pair) above")
     with gr.Row():
         preset = gr.Dropdown(PRESETS, value="none", label="Preset", scale=1)
-        spec = gr.Textbox(label="Heads to remove: layer.head (e.g. 2.7 5.0), or L<layer> for a whole layer", scale=3)
+        spec = gr.Textbox(label="Heads to remove: layer.head (e.g. 2.7 5.0), or L<layer> for a whole layer", scale=3,
+                          placeholder=f"2.7 5.0 · {ENTER}")
     btn = gr.Button("Run with these heads removed", variant="primary")
     msg = gr.Markdown()
     fig = gr.Plot(label="All heads vs masked")
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     preset.change(studio.head_preset, [preset], [spec], api_visibility="private")
-    btn.click(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_name="head_mask")
+    btn.click(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_name="head_mask", **LIGHT)
+    spec.submit(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_visibility="private", **LIGHT)
 
 
 def embeddings_tab(studio):
@@ -163,7 +181,7 @@ def embeddings_tab(studio):
         tasks = gr.CheckboxGroup([TASKS[k].name for k in ("sst", "sts", "para")], value=[TASKS["sst"].name],
                                   label="Sentences shown")
     with gr.Row():
-        text = gr.Textbox(label="Place a sentence on the map", scale=4)
+        text = gr.Textbox(label="Place a sentence on the map", scale=4, placeholder=f"A sentence · {ENTER}")
         btn = gr.Button("Place", variant="primary", scale=1)
     msg = gr.Markdown()
     with gr.Row():
@@ -173,7 +191,7 @@ def embeddings_tab(studio):
     gr.Examples(["a tender, funny and heartbreaking story", "How can I lose weight fast?"], [text])
     outs = [msg, ft, base, nn]
     for trigger in (btn.click, text.submit):
-        trigger(studio.maps, [color, tasks, text], outs, api_visibility="private")
+        trigger(studio.maps, [color, tasks, text], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
         ctl.change(studio.maps, [color, tasks, text], outs, api_visibility="private")
     return outs, color, tasks
@@ -208,69 +226,94 @@ def errors_tab(studio, demo):
     with gr.Row():
         gr.Plot(sts_scatter, label="STS gold vs predicted")
         gr.Plot(sts_buckets, label="STS error by bucket")
-    return misclassified_block(studio, demo)
+    return misclassified_block(studio, demo, task)
 
 
 def own_file_block(studio):
-    """The user's labelled file gets every breakdown the dev sets get."""
+    """The user's labelled file gets every breakdown the dev sets get that applies to its task, titled with
+    its name; views appear after a run, and the file comes back with its predictions."""
     from analysis.studio import file_eval
     with gr.Accordion("Evaluate your own labelled file (CSV / TSV / JSONL, up to 10,000 rows)", open=False):
-        gr.Markdown("Sentiment: a text column and a label 0-4 · paraphrase: two sentences and 0/1 · similarity: "
-                    "two sentences and a 0-5 score. Columns are found by name (sentence, sentence1/2, label, "
-                    "is_duplicate, similarity, ...) or named below.")
+        gr.Markdown("Sentiment: a text column and a label (0-4, or a class name such as *somewhat negative*) · "
+                    "paraphrase: two sentences and 0/1 (or *duplicate* / *not duplicate*, yes/no) · similarity: two "
+                    "sentences and a 0-5 score. CSV files may use commas, semicolons or tabs. Columns are found by "
+                    "name (sentence, sentence1/2, label, is_duplicate, similarity, ...) or typed in the boxes here.")
         with gr.Row():
             file = gr.File(label="Labelled file", scale=2)
             with gr.Column(scale=3):
                 # validated by the studio, so a wrong value from an API client gets our message, not a traceback
-                task = gr.Dropdown(list(file_eval.TASKS), value="sentiment", label="Task", allow_custom_value=True)
+                task = gr.Dropdown(list(file_eval.TASKS), value="sentiment", label="Task of your file",
+                                   allow_custom_value=True)
                 with gr.Row():
-                    cols = [gr.Textbox(label=lab, placeholder="auto") for lab in ("Text column", "Sentence 2 column", "Label column")]
+                    cols = [gr.Textbox(label=lab, placeholder="auto", visible=lab != "Sentence 2 column")
+                            for lab in ("Text column", "Sentence 2 column", "Label column")]
         btn = gr.Button("Evaluate file", variant="primary")
         msg = gr.Markdown()
-        with gr.Accordion("Metrics (JSON)", open=False):
-            metrics = gr.JSON()
         state = gr.State(None)
-        dist = gr.Plot(label="Distributions")
-        with gr.Row():
-            conf = gr.Plot(label="Confusion matrix")
-            with gr.Column():
-                summary = gr.Markdown()
-                table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"], label="Per-class scores")
-        reliab = gr.Plot(label="Calibration")
-        thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Paraphrase threshold on P(duplicate)")
-        thr_note, thr_plot = gr.Markdown(), gr.Plot(label="Threshold trade-off")
-        with gr.Row():
-            scatter, buckets = gr.Plot(label="STS gold vs predicted"), gr.Plot(label="STS error by bucket")
-        with gr.Row():
-            gold = gr.Dropdown(["any"], value="any", label="Gold class")
-            pred = gr.Dropdown(["any"], value="any", label="Predicted class")
-        mis = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, label="Misclassified rows (most confident first)",
-                           column_widths=MISCLASSIFIED_WIDTHS)
+        with gr.Column(visible=False) as shown:  # nothing is drawn before there is a file to draw
+            predictions = gr.File(label="Your file with its predictions (CSV, one row per input row)")
+            with gr.Accordion("Metrics (JSON)", open=False):
+                metrics = gr.JSON()
+            dist = gr.Plot(label="Distributions")
+            with gr.Column(visible=False) as classes:  # sentiment and paraphrase files
+                with gr.Row():
+                    conf = gr.Plot(label="Confusion matrix")
+                    with gr.Column():
+                        summary = gr.Markdown()
+                        table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
+                                             label="Per-class scores")
+                reliab = gr.Plot(label="Calibration")
+                with gr.Column(visible=False) as para_only:
+                    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Paraphrase threshold on P(duplicate)")
+                    thr_note, thr_plot = gr.Markdown(), gr.Plot(label="Threshold trade-off")
+                with gr.Row():
+                    gold = gr.Dropdown(["any"], value="any", label="Gold class")
+                    pred = gr.Dropdown(["any"], value="any", label="Predicted class")
+                mis = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, label="Misclassified rows (most confident first)",
+                                   column_widths=MISCLASSIFIED_WIDTHS)
+                mis_csv = gr.File(label="These rows as CSV (all of them, as filtered)")
+            with gr.Row(visible=False) as sts_only:
+                scatter, buckets = gr.Plot(label="STS gold vs predicted"), gr.Plot(label="STS error by bucket")
 
-    def run(file, task, text_col, text2_col, label_col, progress=gr.Progress()):
-        return studio.evaluate_file(file, task, text_col, text2_col, label_col, lambda f, d: progress(f, desc=d))
+    def run(file, task, text_col, text2_col, label_col, request: gr.Request = None, progress=gr.Progress()):
+        return studio.evaluate_file(file, task, text_col, text2_col, label_col, lambda f, d: progress(f, desc=d),
+                                    session(request))
 
-    def drop(state):
+    def show(state):
+        key = (state or {}).get("task")
         names = file_eval.labels_of(state)
-        return gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any")
+        return (gr.update(visible=key is not None), gr.update(visible=key in ("sst", "para")),
+                gr.update(visible=key == "para"), gr.update(visible=key == "sts"),
+                gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any"))
 
-    done = btn.click(run, [file, task, *cols], [msg, metrics, state], api_name="evaluate_file", **HEAVY)
-    done.then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
-        .then(drop, [state], [gold, pred], api_visibility="private") \
+    def mis_download(state, g, p, request: gr.Request = None):
+        return studio.file_misclassified_csv(state, g, p, session(request))
+
+    task.change(lambda t: gr.update(visible=t != "sentiment"), [task], [cols[1]], api_visibility="private")
+    done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file", **HEAVY)
+    done.then(show, [state], [shown, classes, para_only, sts_only, gold, pred], api_visibility="private") \
+        .then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
         .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
     thr.change(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
     for ev in (gold.change, pred.change, done.success):
         ev(file_eval.misclassified, [state, gold, pred], [mis], api_visibility="private")
+    mis.change(mis_download, [state, gold, pred], [mis_csv], api_visibility="private")
 
 
-def misclassified_block(studio, demo):
-    gr.Markdown("### Misclassified dev examples (most confident first)")
+def misclassified_block(studio, demo, task):
+    """The dev examples the model gets wrong, of the task chosen once above (`task`, the confusion matrix's)."""
+    gr.Markdown("### Misclassified dev examples (most confident first), of the task chosen above")
     choices = ["any", *SST_CLASSES]
     with gr.Row():
-        task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
         gold = gr.Dropdown(choices, value="any", label="Gold class")
         pred = gr.Dropdown(choices, value="any", label="Predicted class")
     table = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, column_widths=MISCLASSIFIED_WIDTHS)
+    download = gr.File(label="These rows as CSV (all of them, as filtered)")
+
+    def csv_of(t, g, p, request: gr.Request = None):
+        return studio.misclassified_csv(t, g, p, session(request))
+
+    table.change(csv_of, [task, gold, pred], [download], api_visibility="private")
 
     def task_changed(t):
         names = ["any", *(SST_CLASSES if t == "SST-5" else PARA_CLASSES)]
@@ -322,7 +365,7 @@ def behaviour_tab(studio):
                 "neg_adj, adj, intens, name, city, pronoun, subject, person, activity, topic; add your own as "
                 "`key: word, word` lines. For a pair, write `sentence 1 ||| sentence 2`.")
     with gr.Row():
-        template = gr.Textbox(label="Template", value="The {noun} was not {pos_adj}.", scale=3)
+        template = gr.Textbox(label="Template", value="The {noun} was not {pos_adj}.", scale=3, info=ENTER)
         expect = gr.Dropdown(list(EXPECTATIONS), value="negative (class 0-1)", label="Expectation", scale=2,
                              allow_custom_value=True)  # the studio answers an unknown one with a message
     fills = gr.Textbox(label="Extra word lists (optional)", lines=2, placeholder="food: pizza, soup, salad")
@@ -330,6 +373,7 @@ def behaviour_tab(studio):
     msg = gr.Markdown()
     table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)")
     btn.click(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template", **HEAVY)
+    template.submit(studio.behaviour_template, [template, fills, expect], [msg, table], api_visibility="private", **HEAVY)
 
 
 def compare_tab(studio):
@@ -355,6 +399,7 @@ def compare_tab(studio):
         direction = gr.Radio(list(DIRECTIONS), value="A right, B wrong", label="Flips")
     cap = gr.Markdown()
     flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples")
+    flips_csv = gr.File(label="These flips as CSV (all of them)")
     def relist():
         names = studio.compare_sources(refresh=True)
         return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
@@ -363,6 +408,11 @@ def compare_tab(studio):
     done = btn.click(studio.compare, [a, b], [msg, conf, report], api_name="compare")
     for ev in (done.then, task.change, direction.change):
         ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
+
+    def flips_download(report, task_name, way, request: gr.Request = None):
+        return studio.flips_csv(report, task_name, way, session(request))
+
+    flips.change(flips_download, [report, task, direction], [flips_csv], api_visibility="private")
 
 
 def build_demo(studio) -> gr.Blocks:
@@ -429,8 +479,12 @@ def parse_args(argv=None) -> AppArgs:
     ap.add_argument("--compare", default=None, metavar="OTHER",
                     help="a second model for the Compare tab (checkpoint, run folder, or either with @epochN); "
                          "default: this checkpoint's first epoch")
+    ap.add_argument("--max-queue", type=int, default=QUEUE_SIZE, metavar="N",
+                    help="requests that may wait in the queue; one more is refused at once with 'Queue is full'")
     a = ap.parse_args(argv)
-    return AppArgs(a.checkpoint, a.share, P.from_args(a, ap), a.data_dir, a.offline, a.compare)
+    if a.max_queue < 1:
+        ap.error("--max-queue must be at least 1")
+    return AppArgs(a.checkpoint, a.share, P.from_args(a, ap), a.data_dir, a.offline, a.compare, a.max_queue)
 
 
 def fewer_malloc_arenas() -> None:
@@ -447,7 +501,7 @@ def main(argv=None) -> None:
     studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare)
     print(f"precision: {studio.predictor.served}", file=sys.stderr)
     demo = build_demo(studio)
-    demo.queue(default_concurrency_limit=4).launch(  # light requests; model work is serialised inside anyway
+    demo.queue(max_size=args.max_queue, default_concurrency_limit=4).launch(  # views without model work: 4 at once
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), share=args.share, show_error=True)
 

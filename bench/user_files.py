@@ -44,7 +44,7 @@ def through_app(path: Path, precision: str) -> None:
         if precision == "fp32":
             rss.peak = 0.0
             t = time.perf_counter()
-            msg, m = client.predict(handle_file(str(path)), "paraphrase", "", "", "", api_name="/evaluate_file")
+            msg, m, *_ = client.predict(handle_file(str(path)), "paraphrase", "", "", "", api_name="/evaluate_file")
             dt = time.perf_counter() - t
             print(f"/evaluate_file, paraphrase, {m['rows']:,} rows: {dt:.1f} s, accuracy {m['accuracy']:.4f}; "
                   f"peak server RSS {rss.peak:.0f} MB")

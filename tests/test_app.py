@@ -109,7 +109,17 @@ def test_score_pairs_from_a_file_and_its_errors(client, tmp_path):
     msg, out, *_ = client.predict("", handle_file(str(g)), api_name="/score_pairs")
     assert msg.startswith("⚠️") and "sentence 2" in out["error"]
     msg, out, *_ = client.predict("", None, api_name="/score_pairs")
-    assert msg.startswith("⚠️") and "Paste lines" in out["error"]
+    assert msg.startswith("⚠️") and "paste lines" in out["error"] and "|||" in out["error"]
+
+
+def test_score_pairs_typed_and_with_triple_bars(client):
+    a, b = PAIRS[0]
+    _, tab, *_ = client.predict(f"{a}\t{b}", None, api_name="/score_pairs")
+    _, bars, *_ = client.predict(f"{a} ||| {b}", None, api_name="/score_pairs")
+    typed = {"headers": ["sentence 1", "sentence 2"], "data": [["", ""], [a, b]]}
+    _, boxes, *_ = client.predict("", None, typed, api_name="/score_pairs")
+    assert tab["rows"][0]["probability"] == bars["rows"][0]["probability"] == boxes["rows"][0]["probability"]
+    assert boxes["rows"][0]["line"] == 2
 
 
 def test_evaluate_file_matches_the_batch_cli(client, data_dir, tmp_path):
@@ -122,14 +132,19 @@ def test_evaluate_file_matches_the_batch_cli(client, data_dir, tmp_path):
         w = csv.writer(fh)
         w.writerow(["id", "sentence", "label"])
         w.writerows([e.id, e.text, e.label] for e in dev)
-    msg, m = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
     assert m["rows"] == 300 and not m["bad"] and "300 rows evaluated" in msg
+    with open(path, newline="") as fh:
+        back = list(csv.DictReader(fh))
+    assert [r["id"] for r in back] == [e.id for e in dev] and [r["sentence"] for r in back] == [e.text for e in dev]
+    assert sum(int(r["correct"]) for r in back) / 300 == pytest.approx(m["accuracy"], abs=1e-12)
     out = tmp_path / "cli.csv"
     subprocess.run([sys.executable, "-m", "minbert.predict", "--task", "sentiment", "--input", str(f), "--output",
                     str(out)], check=True, capture_output=True, cwd=str(CHECKPOINT.parent.parent))
     with out.open(newline="") as fh:
         cli = [int(r["label"]) for r in csv.DictReader(fh)]
     assert m["accuracy"] == pytest.approx(sum(p == e.label for p, e in zip(cli, dev)) / 300, abs=1e-12)
+    assert [int(r["predicted"]) for r in back] == cli
     assert sum(map(sum, m["confusion"])) == 300 and len(m["per_class"]["f1"]) == 5 and 0 <= m["ece"] <= 1
 
 
@@ -137,14 +152,33 @@ def test_evaluate_file_names_bad_lines_and_missing_columns(client, tmp_path):
     from gradio_client import handle_file
     f = tmp_path / "bad.csv"
     f.write_text('sentence,label\ngood film,3\n,2\nbad film,x\n"a,b",1,extra\ndull,1\n')
-    msg, m = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
     assert [n for n, _ in m["bad"]] == [3, 4, 5] and "line 3" in msg and m["rows"] == 2
-    msg, m = client.predict(handle_file(str(f)), "similarity", "", "", "", api_name="/evaluate_file")
+    with open(path, newline="") as fh:  # one row per input row, the skipped ones saying why
+        back = list(csv.DictReader(fh))
+    assert [r["line"] for r in back] == ["2", "3", "4", "5", "6"] and [r["sentence"] for r in back] == \
+        ["good film", "", "bad film", "", "dull"]
+    assert [bool(r["skipped_because"]) for r in back] == [False, True, True, True, False]
+    assert back[0]["predicted_class"] and not back[1]["predicted"]
+    msg, m, path = client.predict(handle_file(str(f)), "similarity", "", "", "", api_name="/evaluate_file")
     assert msg.startswith("⚠️") and "sentence 2" in m["error"] and "['sentence', 'label']" in m["error"]
+    assert "'Sentence 2 column' box" in m["error"] and path is None
     g = tmp_path / "sts.tsv"
     g.write_text("s1\ts2\tgold\na man plays\ta man is playing\t4.5\ntwo dogs\ta cat\t0.5\nx\ty\t2\n")
-    msg, m = client.predict(handle_file(str(g)), "similarity", "s1", "s2", "gold", api_name="/evaluate_file")
+    msg, m, path = client.predict(handle_file(str(g)), "similarity", "s1", "s2", "gold", api_name="/evaluate_file")
     assert m["rows"] == 3 and -1 <= m["pearson"] <= 1
+    with open(path, newline="") as fh:
+        back = list(csv.DictReader(fh))
+    assert [r["s1"] for r in back] == ["a man plays", "two dogs", "x"] and all(0 <= float(r["predicted_score"]) <= 5 for r in back)
+
+
+def test_evaluate_file_semicolons_and_text_labels(client, tmp_path):
+    from gradio_client import handle_file
+    f = tmp_path / "words.csv"
+    f.write_text("review;label\nA gorgeous, moving film.;Positive\nA dull mess.;very negative\nIt was fine.;neutral\n")
+    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "review", "", "", api_name="/evaluate_file")
+    assert m["rows"] == 3 and not m["bad"] and m["per_class"]["support"] == [1, 0, 1, 0, 1]
+    assert path.endswith("words.predictions.csv")
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])

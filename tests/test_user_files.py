@@ -66,3 +66,52 @@ def test_files_are_bounded_and_typed(tmp_path, monkeypatch):
     e.write_text("sentence\n\n")
     with pytest.raises(InputError, match="no usable rows"):
         uf.read_file(e, pair=False)
+
+
+def test_pairs_typed_with_triple_bar_or_tab():
+    p = uf.pasted_pairs("a cat ||| a kitten\nx\ty\nno separator\nleft |||  \n")
+    assert [(e.id, e.text, e.text2) for e in p.examples] == [("1", "a cat", "a kitten"), ("2", "x", "y")]
+    assert [n for n, _ in p.bad] == [3, 4] and "|||" in p.bad_summary()
+    t = uf.typed_pairs({"headers": ["sentence 1", "sentence 2"], "data": [["a", "b"], ["", ""], ["c", ""], [" d ", "e"]]})
+    assert [(e.id, e.text, e.text2) for e in t.examples] == [("1", "a", "b"), ("4", "d", "e")] and t.bad[0][0] == 3
+    assert uf.typed_pairs(None).examples == [] and uf.typed_pairs([["only one"]]).bad[0][0] == 1
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_csv_dialects_are_detected(tmp_path, sep):
+    f = tmp_path / "mine.csv"
+    rows = [["sentence", "label"], ["Great; really great, truly", "4"], ["Bad", "0"], ["Meh", "2"]]
+    import csv
+    with f.open("w", newline="") as fh:
+        csv.writer(fh, delimiter=sep).writerows(rows)
+    p = uf.read_file(f, pair=False, label_kind="sst")
+    assert [(e.text, e.label) for e in p.examples] == [("Great; really great, truly", 4), ("Bad", 0), ("Meh", 2)]
+    assert p.header == ["sentence", "label"] and [n for n, _ in p.rows] == [2, 3, 4] and not p.bad
+
+
+def test_delimiter_fallback_and_one_column():
+    assert uf.delimiter("sentence\nfoo\n", "csv") == ","  # nothing to sniff: a one-column file
+    assert uf.delimiter("a;b;c\n1;2", "csv") == ";" and uf.delimiter("a,b\n1,2", "tsv") == "\t"
+
+
+def test_text_labels_are_mapped_case_insensitively(tmp_path):
+    f = tmp_path / "words.csv"
+    f.write_text("sentence;label\nA;Somewhat Negative\nB;NEG\nC;positive\nD;very_positive\nE;neutral\nF;great\nG;3\n")
+    p = uf.read_file(f, pair=False, label_kind="sst")
+    assert [e.label for e in p.examples] == [1, 0, 4, 4, 2, 3]
+    assert [n for n, _ in p.bad] == [7] and "somewhat negative" in p.bad_summary()  # the message names the classes
+    g = tmp_path / "dups.tsv"
+    g.write_text("q1\tq2\tis_duplicate\na\tb\tDuplicate\nc\td\tnot duplicate\ne\tf\tyes\ng\th\tFALSE\ni\tj\t1\n")
+    p = uf.read_file(g, pair=True, label_kind="quora", cols={"text": "q1", "text2": "q2"})
+    assert [e.label for e in p.examples] == [1, 0, 1, 0, 1]
+
+
+def test_messages_name_the_controls_that_exist(tmp_path):
+    f = tmp_path / "odd.csv"
+    f.write_text("words,stars\nfine,3\n")
+    with pytest.raises(InputError, match="'Text column' box") as boxed:
+        uf.read_file(f, pair=False, label_kind="sst", boxes=True)
+    assert "form" not in str(boxed.value)
+    with pytest.raises(InputError, match="Rename the column") as plain:  # the many-pairs block has no boxes
+        uf.read_file(f, pair=True)
+    assert "box" not in str(plain.value)

@@ -36,8 +36,9 @@ def confusion_diff_figure(report: dict) -> go.Figure:
     return fig
 
 
-def flip_rows(report: dict | None, task_name: str, direction: str, text) -> list[list]:
-    """Flipped examples of one task and direction; text(task, id, k) gives a sentence or None."""
+def flip_rows(report: dict | None, task_name: str, direction: str, text, limit: int | None = MAX_ROWS) -> list[list]:
+    """Flipped examples of one task and direction (the first `limit`; None: all); text(task, id, k) gives a
+    sentence or None."""
     task = {v: k for k, v in TASK_NAMES.items()}.get(task_name)
     if not report or task not in report["tasks"]:
         return []
@@ -47,7 +48,7 @@ def flip_rows(report: dict | None, task_name: str, direction: str, text) -> list
         return []
     names = SST_CLASSES if task == "sst" else QUORA_CLASSES
     rows = []
-    for f in r.get(key, [])[:MAX_ROWS]:
+    for f in r.get(key, [])[:limit]:
         label = (lambda v: f"{v:.2f}") if task == "sts" else (lambda v: names[int(v)])
         rows.append([f["id"], label(f["gold"]), label(f["a"]), label(f["b"]),
                      text(task, f["id"], 0) or "(text not loaded)", "" if task == "sst" else text(task, f["id"], 1) or ""])

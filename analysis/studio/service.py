@@ -5,9 +5,7 @@ Bad input never raises out of a tab method: it returns a warning message and emp
 """
 from __future__ import annotations
 
-import csv
 import html
-import tempfile
 from functools import wraps
 from pathlib import Path
 
@@ -15,11 +13,11 @@ import numpy as np
 
 from minbert.tasks import SST_CLASSES
 from minbert.evaluate import QUORA_CAVEAT
-from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, Busy, InputError, Predictor, Progress
+from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, InputError, Predictor, Progress
 
 from analysis import behaviour, compare, embedding_map
-from analysis.studio import (behaviour_view, compare_view, errors_view as errors, figures, file_eval, heads_view,
-                             training_view, user_files)
+from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
+                             heads_view, training_view, user_files)
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
 
@@ -29,6 +27,9 @@ NO_RESULTS = ("**No precomputed dev results for this checkpoint.** Run "
               "`python -m analysis.precompute --checkpoint <path>` to create them.")
 TRUNCATED = f"⚠️ Input longer than {MAX_TOKENS} tokens: only the first {MAX_TOKENS} were used."
 VIEW_TRUNCATED = f"⚠️ Only the first {MAX_VIEW_TOKENS} tokens are shown (and, for attention, encoded)."
+NO_PAIRS = ("Type pairs in the table (one sentence per box), paste lines of 'sentence 1 ||| sentence 2' (or a TAB "
+            "between them), or upload a CSV/TSV/JSONL file with sentence1 and sentence2 columns. ")
+PAIR_FIELDS = ["line", "sentence1", "sentence2", "cosine", "score", "probability", "is_paraphrase"]
 
 
 def guarded(n_outputs: int):
@@ -88,8 +89,6 @@ class Studio:
         """The token-contribution HTML shown under the probabilities; empty for input sentiment() refused."""
         try:
             r = self.predictor.sentiment_attributions(text)
-        except Busy as e:
-            return f"<div>⚠️ {html.escape(str(e))}</div>"
         except InputError:
             return ""
         c = r["completeness"]
@@ -241,20 +240,34 @@ class Studio:
             return None, NO_RESULTS
         return errors.threshold_figure(self.preds, float(t))
 
-    def misclassified(self, task_name: str, gold: str, pred: str):
+    def misclassified(self, task_name: str, gold: str, pred: str, limit: int | None = 200):
         if self.preds is None:
             return []
-        task = "sst" if task_name.startswith("SST") else "para"
-        return errors.misclassified_rows(self.results, task, gold or "any", pred or "any")
+        task = "sst" if str(task_name or "").startswith("SST") else "para"
+        return errors.misclassified_rows(self.results, task, gold or "any", pred or "any", limit)
+
+    def misclassified_csv(self, task_name: str, gold: str, pred: str, session: str | None = None) -> str | None:
+        """Every dev example under the filters (the table shows the first 200), as a CSV download."""
+        rows = self.misclassified(task_name, gold, pred, None)
+        if not rows:
+            return None
+        name = f"misclassified-{'sst' if str(task_name).startswith('SST') else 'quora'}-dev.csv"
+        return downloads.write_csv(session, name, errors.MISCLASSIFIED_COLUMNS, rows)
 
     # --- the user's own pairs and files ---------------------------------------------------------
-    def score_pairs(self, text: str | None, file: str | None, progress: Progress | None = None):
-        """Many pairs at once: (message, JSON rows, table rows, CSV path)."""
+    def score_pairs(self, text: str | None, file: str | None, progress: Progress | None = None, typed=None,
+                    session: str | None = None):
+        """Many pairs at once, from a file, else pasted lines, else the typed table: (message, JSON rows, table
+        rows, CSV path)."""
         try:
-            parsed = user_files.read_file(file, pair=True) if file else user_files.pasted_pairs(text)
+            if file:
+                parsed = user_files.read_file(file, pair=True)
+            elif text and str(text).strip():
+                parsed = user_files.pasted_pairs(text)
+            else:
+                parsed = user_files.typed_pairs(typed)
             if not parsed.examples:
-                raise InputError("Paste lines of 'sentence 1<TAB>sentence 2', or upload a CSV/TSV/JSONL file "
-                                 "with sentence1 and sentence2 columns. " + parsed.bad_summary())
+                raise InputError(NO_PAIRS + parsed.bad_summary())
             scores = self.predictor.score_pairs(parsed.examples, progress)
         except InputError as e:
             return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, [], None
@@ -264,22 +277,35 @@ class Studio:
         msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
                + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
                + f"\n\n<small>{QUORA_CAVEAT}</small>")
-        return msg, {"rows": rows, "bad_lines": parsed.bad}, table, _write_csv(rows)
+        path = downloads.write_csv(session, "scored_pairs.csv", PAIR_FIELDS, ([r[k] for k in PAIR_FIELDS] for r in rows))
+        return msg, {"rows": rows, "bad_lines": parsed.bad}, table, path
 
     def evaluate_file(self, file: str | None, task: str, text_col: str = "", text2_col: str = "",
-                      label_col: str = "", progress: Progress | None = None):
-        """The user's labelled file: (message, metrics JSON, state for the views)."""
+                      label_col: str = "", progress: Progress | None = None, session: str | None = None):
+        """The user's labelled file: (message, metrics JSON, state for the views, CSV of the file with its
+        predictions: one row per input row, in input order)."""
         try:
             if not file:
                 raise InputError("Upload a labelled CSV, TSV or JSONL file first.")
             if task not in file_eval.TASKS:
                 raise InputError(f"Pick a task: {', '.join(file_eval.TASKS)}.")
             parsed = user_files.read_file(file, task != "sentiment", user_files.KIND[task],
-                                          {"text": text_col, "text2": text2_col, "label": label_col})
-            state = file_eval.evaluate(self.predictor, parsed, task, progress)
+                                          {"text": text_col, "text2": text2_col, "label": label_col}, boxes=True)
+            name = Path(file).name
+            state = file_eval.evaluate(self.predictor, parsed, task, progress, name)
+            header, rows = file_eval.predictions_table(parsed, state)
+            path = downloads.write_csv(session, f"{Path(name).stem}.predictions.csv", header, rows)
         except InputError as e:
-            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, None
-        return file_eval.message(state, html.escape(parsed.bad_summary())), state["metrics"], state
+            return f"⚠️ {html.escape(str(e))}", {"error": str(e)}, None, None
+        return file_eval.message(state, html.escape(parsed.bad_summary())), state["metrics"], state, path
+
+    def file_misclassified_csv(self, state: dict | None, gold: str, pred: str, session: str | None = None) -> str | None:
+        """The user's file's misclassified rows under the filters, all of them, as a CSV download."""
+        rows = file_eval.misclassified(state, gold, pred, None)
+        if not rows:
+            return None
+        name = f"{Path(state.get('name', 'file')).stem}.misclassified.csv"
+        return downloads.write_csv(session, name, errors.MISCLASSIFIED_COLUMNS, rows)
 
     # --- head importance (Attention tab) --------------------------------------------------------
     @property
@@ -326,8 +352,7 @@ class Studio:
         """The user's own template, run live on the fine-tuned model (at most 200 cases)."""
         scorer = behaviour.Scorer(self.predictor.model, self.predictor.tok, self.predictor.lock)
         try:
-            with self.predictor.heavy():
-                res = behaviour.run_template(scorer, str(template or ""), str(fills or "")[:5000], str(expectation or ""))
+            res = behaviour.run_template(scorer, str(template or ""), str(fills or "")[:5000], str(expectation or ""))
         except (behaviour.TemplateError, InputError) as e:
             return f"⚠️ {html.escape(str(e))}", []
         return (f"**{res['failures']} of {res['n']} cases fail ({res['failure_rate']:.0%})** · outputs: "
@@ -362,6 +387,16 @@ class Studio:
         return (compare_view.flip_caption(report, task_name or "", direction or ""),
                 compare_view.flip_rows(report, task_name or "", direction or "", text))
 
+    def flips_csv(self, report: dict | None, task_name: str, direction: str, session: str | None = None) -> str | None:
+        """Every flip of one task and direction (the table shows the first 500), as a CSV download."""
+        def text(task, i, k):
+            return self.results.text(task, i, k) if self.results else None
+        rows = compare_view.flip_rows(report, task_name or "", direction or "", text, limit=None)
+        if not rows:
+            return None
+        name = f"flips-{task_name}-{'A-right-B-wrong' if str(direction).startswith('A right') else 'A-wrong-B-right'}.csv"
+        return downloads.write_csv(session, name, compare_view.FLIP_COLUMNS, rows)
+
     # --- training ---------------------------------------------------------------------------
     def training(self):
         m = self.meta.get("metrics", {})
@@ -393,16 +428,6 @@ def _index(value, n: int, name: str) -> int | None:
     if not 0 <= i < n:
         raise InputError(f"{name} must be in 0..{n - 1}, got {i}.")
     return i
-
-
-def _write_csv(rows: list[dict]) -> str:
-    """The scored pairs as a CSV download, in a fresh temporary folder Gradio may serve."""
-    path = Path(tempfile.mkdtemp(prefix="minbert-pairs-")) / "scored_pairs.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, ["line", "sentence1", "sentence2", "cosine", "score", "probability", "is_paraphrase"])
-        w.writeheader()
-        w.writerows(rows)
-    return str(path)
 
 
 def _with_ci(metrics: dict, ci: dict, key: str, name: str) -> str:

@@ -3,13 +3,11 @@
 All methods are safe to call from several threads: the model is read-only and inference is serialised by
 one first-come-first-served lock, so concurrent requests never oversubscribe the CPU cores. Every request
 has a bounded cost: long work (integrated gradients, whole files) runs in short chunks, taking the lock once
-per chunk so short requests slip in between, and at most one long job runs at a time (others are told the
-server is busy after HEAVY_WAIT_S rather than queueing without end).
+per chunk so short requests slip in between. How many long jobs run at once is the caller's choice: the app
+runs one at a time and queues the rest in Gradio's bounded queue (app.py).
 """
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -38,8 +36,7 @@ IG_MIN_STEPS = 8
 IG_CHUNK_CELLS = 6 * 128 * 128  # rows x T^2 per backward pass: bounds the attention memory of one chunk
 SLICE_S = 1.0  # a long job holds the model for chunks of up to this long, then lets waiting requests in
 FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
-FILE_CHUNK = 256  # rows per lock hold for whole files
-HEAVY_WAIT_S = 2.0  # a long job waits at most this long for the one long-job slot, then is told "busy"
+FILE_CHUNK = 64  # rows per lock hold for whole files: a light request waits for one chunk (under a second)
 Progress = Callable[[float, str], None]
 
 
@@ -55,10 +52,6 @@ def ig_method(steps: int) -> str:
 
 class InputError(ValueError):
     """Input the user can fix: the message is shown as it is."""
-
-
-class Busy(InputError):
-    """The long-job slot stayed taken for HEAVY_WAIT_S: the user should retry shortly."""
 
 
 def clean(text, name: str = "text") -> str:
@@ -78,19 +71,7 @@ class Predictor:
         self.precision, self.served = self.fast.precision, P.describe(self.fast)  # the candidate served, why
         self.temps = temperatures(self.meta)  # temperature scaling from the sidecar; 1.0 = raw probabilities
         self.lock = FairLock()
-        self._heavy = threading.BoundedSemaphore(1)
         self._base: BertModel | None = None
-
-    @contextlib.contextmanager
-    def heavy(self):
-        """The one long-job slot; Busy if it stays taken for HEAVY_WAIT_S."""
-        if not self._heavy.acquire(timeout=HEAVY_WAIT_S):
-            raise Busy("The server is busy with another long request (attributions, attention or a file); "
-                       "please try again in a few seconds.")
-        try:
-            yield
-        finally:
-            self._heavy.release()
 
     @property
     def base(self) -> BertModel:
@@ -140,10 +121,9 @@ class Predictor:
     def sentiment_attributions(self, text: str) -> dict:
         """Integrated-gradients contribution of every token to the predicted class's logit (fp32 model)."""
         enc = self.encode([clean(text)])
-        with self.heavy():
-            # explain the class the app shows (a temperature never moves the argmax); in fp32 the IG pass finds it
-            label = None if self.fast is self.model else int(self._sst_logits(enc)[0].argmax())
-            label, contrib, check, steps = self._integrated_gradients(enc, label)
+        # explain the class the app shows (a temperature never moves the argmax); in fp32 the IG pass finds it
+        label = None if self.fast is self.model else int(self._sst_logits(enc)[0].argmax())
+        label, contrib, check, steps = self._integrated_gradients(enc, label)
         return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
                 "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": ig_method(steps),
                 "completeness": check}
@@ -236,7 +216,7 @@ class Predictor:
         text = clean(text)
         text2 = text2.strip()[:MAX_CHARS] if isinstance(text2, str) and text2.strip() else None
         enc = self.tok([text], [text2] if text2 else None, max_length=MAX_VIEW_TOKENS)
-        with self.heavy(), self.lock:
+        with self.lock:
             model = self.base if which == "base" else self.model.bert
             att = torch.stack(model(**enc.model_inputs(), output_attentions=True).attentions)[:, 0]  # (L, H, T, T)
         ent = -(att * att.clamp_min(1e-12).log()).sum(-1).mean(-1)  # (L, H): mean over query tokens
@@ -269,14 +249,13 @@ class Predictor:
         """tasks.predict over many examples with the serving model, FILE_CHUNK rows per lock hold, inputs up
         to MAX_TOKENS tokens (as the single-example methods), in input order."""
         parts: list[dict] = []
-        with self.heavy():
-            for start in range(0, len(examples), FILE_CHUNK):
-                chunk = examples[start:start + FILE_CHUNK]
-                with self.lock:
-                    parts.append(calibrated(task, predict(self.fast, task, chunk, self.tok, FILE_BATCH, MAX_TOKENS,
-                                                          with_embeddings=with_embeddings), self.temps))
-                if progress:
-                    progress(min(1.0, (start + len(chunk)) / len(examples)), f"{start + len(chunk):,} / {len(examples):,} rows")
+        for start in range(0, len(examples), FILE_CHUNK):
+            chunk = examples[start:start + FILE_CHUNK]
+            with self.lock:
+                parts.append(calibrated(task, predict(self.fast, task, chunk, self.tok, FILE_BATCH, MAX_TOKENS,
+                                                      with_embeddings=with_embeddings), self.temps))
+            if progress:
+                progress(min(1.0, (start + len(chunk)) / len(examples)), f"{start + len(chunk):,} / {len(examples):,} rows")
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
 
     @torch.inference_mode()
