@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from analysis.studio import behaviour_view
+from analysis.studio import behaviour_view, page_style, tab_help, tables
 from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
 from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.studio.heads_view import PRESETS
+from analysis.embedding_map import NEIGHBOUR_COLUMNS, NEIGHBOUR_WIDTHS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
 from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
@@ -34,6 +35,10 @@ ENTER = "Enter to run"  # the hint in single-line boxes, where Enter submits
 UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
 MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
+RATE_WIDTHS = ["10%", "18%", "44%", "8%", "10%", "10%"]  # Behaviour: the rule wraps, the numbers stay in view
+CASE_WIDTHS, TEMPLATE_WIDTHS = ["34%", "34%", "20%", "12%"], ["60%", "28%", "12%"]
+FLIP_WIDTHS = ["7%", "11%", "11%", "11%", "30%", "30%"]
+WIDE_PLOT = dict(elem_classes=["wide-plot"])  # multi-panel plots: on a phone they scroll sideways, titles apart
 
 EXAMPLES_SST = ["A gorgeous, witty and deeply moving film.", "The plot is thin and the jokes fall flat.",
                 "It's not a bad movie, just a forgettable one.", "An utterly dreadful, boring mess."]
@@ -63,18 +68,38 @@ def session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
 
 
+def intro(tab: str) -> None:
+    """The tab's one plain-words line, its colour legend, and its jargon in a closed accordion."""
+    gr.Markdown(tab_help.INTRO[tab], elem_classes=["tab-intro"])
+    if tab_help.legend(tab):
+        gr.HTML(tab_help.legend(tab))
+    if tab in tab_help.TAB_TERMS:
+        with gr.Accordion("What do these terms mean?", open=False):
+            gr.Markdown(tab_help.glossary(tab))
+
+
+def shown(fn, plots: tuple[int, ...]):
+    """Wrap a tab method so the outputs at `plots` become visible only once there is a figure to draw."""
+    def run(*args):
+        out = list(fn(*args))
+        for i in plots:
+            out[i] = gr.Plot(value=out[i], visible=out[i] is not None)
+        return tuple(out)
+    return run
+
+
 def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
     with gr.Row():
         s1 = gr.Textbox(label="Sentence 1", lines=1, placeholder=f"First sentence · {ENTER}")
         s2 = gr.Textbox(label="Sentence 2", lines=1, placeholder=f"Second sentence · {ENTER}")
     btn = gr.Button(f"Run {name}", variant="primary")
     msg = gr.Markdown()
-    plot = gr.Plot(label=plot_label)
+    plot = gr.Plot(label=plot_label, visible=False, **WIDE_PLOT)
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
-    btn.click(fn, [s1, s2], [msg, plot, js], api_name=api_name, **LIGHT)
-    gr.on([s1.submit, s2.submit], fn, [s1, s2], [msg, plot, js], api_visibility="private", **LIGHT)
+    btn.click(shown(fn, (1,)), [s1, s2], [msg, plot, js], api_name=api_name, **LIGHT)
+    gr.on([s1.submit, s2.submit], shown(fn, (1,)), [s1, s2], [msg, plot, js], api_visibility="private", **LIGHT)
     if studio is not None:
         many_pairs_block(studio, api_name)
 
@@ -105,18 +130,20 @@ def many_pairs_block(studio, tab: str):
 
 
 def sentiment_tab(studio):
+    intro("Sentiment")
     text = gr.Textbox(label="Sentence", lines=1, placeholder=f"Type a sentence · {ENTER}")
     btn = gr.Button("Predict sentiment", variant="primary")
     msg = gr.Markdown()
     with gr.Row():
-        bars = gr.Plot(label="Class probabilities")
+        bars = gr.Plot(label="Class probabilities", visible=False)
         highlight = gr.HTML(label="Token contributions")
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_SST, [text])
     # probabilities first (one forward pass), then the slower attributions fill in
-    predicted = [btn.click(studio.sentiment, [text], [msg, bars, js], api_name="sentiment", **LIGHT),
-                 text.submit(studio.sentiment, [text], [msg, bars, js], api_visibility="private", **LIGHT)]
+    predict = shown(studio.sentiment, (1,))
+    predicted = [btn.click(predict, [text], [msg, bars, js], api_name="sentiment", **LIGHT),
+                 text.submit(predict, [text], [msg, bars, js], api_visibility="private", **LIGHT)]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
     gr.api(studio.sentiment_explain_api, api_name="sentiment_explain", **HEAVY)  # plain-JSON attributions
@@ -124,6 +151,7 @@ def sentiment_tab(studio):
 
 def attention_tab(studio):
     L, H = studio.predictor.model.bert.config.num_hidden_layers, studio.predictor.model.bert.config.num_attention_heads
+    intro("Attention")
     with gr.Row():
         t1 = gr.Textbox(label="Text (or sentence 1)", lines=1, placeholder=f"A sentence · {ENTER}")
         t2 = gr.Textbox(label="Sentence 2 (optional: encodes a pair)", lines=1, placeholder=f"Optional · {ENTER}")
@@ -134,28 +162,33 @@ def attention_tab(studio):
     btn = gr.Button("Show attention", variant="primary")
     msg = gr.Markdown()
     state = gr.State(None)
-    grid = gr.Plot(label="Model view")
+    hidden = dict(visible=False)  # empty until the first run
+    grid = gr.Plot(label="Model view", **hidden, **WIDE_PLOT)
     with gr.Row():
-        ft_view, base_view = gr.Plot(label="Head view: fine-tuned"), gr.Plot(label="Head view: pretrained base")
-    entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference")
+        ft_view = gr.Plot(label="Head view: fine-tuned (same colour scale as the base)", **hidden)
+        base_view = gr.Plot(label="Head view: pretrained base", **hidden)
+    entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference", **hidden, **WIDE_PLOT)
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
-    gr.on([btn.click, t1.submit, t2.submit], studio.attention, [t1, t2, layer, head, hide], [msg, *views, state],
-          api_name="attention_ui", api_visibility="private", **HEAVY)
+    gr.on([btn.click, t1.submit, t2.submit], shown(studio.attention, (1, 2, 3, 4)), [t1, t2, layer, head, hide],
+          [msg, *views, state], api_name="attention_ui", api_visibility="private", **HEAVY)
     for ctl in (layer, head, hide):
-        ctl.change(studio.attention_views, [state, layer, head, hide], views, api_visibility="private")
+        ctl.change(shown(studio.attention_views, (0, 1, 2, 3)), [state, layer, head, hide], views,
+                   api_visibility="private")
     gr.api(studio.attention_api, api_name="attention", **HEAVY)  # plain JSON; optional layer (and head)
-    head_importance_block(studio, t1, t2)
+    head_importance_block(studio, t1, t2, layer, head)
 
 
-def head_importance_block(studio, t1, t2):
+def head_importance_block(studio, t1, t2, layer, head):
     """Which heads matter per task (precomputed), and a live mask: remove heads, re-run the text above."""
     gr.Markdown("### Head importance (Michel et al., 2019)")
     summary, maps, curves = studio.head_views()
     gr.Markdown(summary)
-    if maps is not None:
-        gr.Plot(maps, label="Head importance maps")
-        gr.Plot(curves, label="Pruning curves")
+    if maps is not None:  # the head chosen above is outlined in every map
+        maps_plot = gr.Plot(studio.head_maps(layer.value, head.value), label="Head importance maps", **WIDE_PLOT)
+        gr.Plot(curves, label="Pruning curves", **WIDE_PLOT)
+        for ctl in (layer, head):
+            ctl.change(studio.head_maps, [layer, head], [maps_plot], api_visibility="private")
     gr.Markdown("#### Live head mask: remove heads and re-run the text (or pair) above")
     with gr.Row():
         preset = gr.Dropdown(PRESETS, value="none", label="Preset", scale=1)
@@ -176,6 +209,7 @@ def embeddings_tab(studio):
     if notice:
         gr.Markdown(notice)
         return None
+    intro("Embeddings")
     with gr.Row():
         color = gr.Radio(["gold label", "prediction", "correct / incorrect", "task"], value="gold label", label="Colour by")
         tasks = gr.CheckboxGroup([TASKS[k].name for k in ("sst", "sts", "para")], value=[TASKS["sst"].name],
@@ -186,8 +220,8 @@ def embeddings_tab(studio):
     msg = gr.Markdown()
     with gr.Row():
         ft, base = gr.Plot(label="Fine-tuned"), gr.Plot(label="Base")
-    nn = gr.Dataframe(headers=["cosine", "task", "sentence", "gold", "predicted"], label="Nearest dev neighbours",
-                      wrap=True)
+    nn = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest dev neighbours of your sentence (among the tasks shown)",
+                      wrap=True, column_widths=NEIGHBOUR_WIDTHS)
     gr.Examples(["a tender, funny and heartbreaking story", "How can I lose weight fast?"], [text])
     outs = [msg, ft, base, nn]
     for trigger in (btn.click, text.submit):
@@ -198,18 +232,19 @@ def embeddings_tab(studio):
 
 
 def errors_tab(studio, demo):
+    intro("Errors & imbalance")
     own_file_block(studio)
     notice, dist, ordinal, reliab, sts_scatter, sts_buckets, protocol = studio.error_overview()
     if notice:
         gr.Markdown(notice)
         return None
     gr.Markdown(f"### CS224N dev sets\n<small>{protocol}</small>")
-    gr.Plot(dist, label="Distributions")
+    gr.Plot(dist, label="Distributions", **WIDE_PLOT)
     with gr.Row():
         task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
         norm = gr.Checkbox(value=False, label="Row-normalise")
     with gr.Row():
-        conf = gr.Plot(label="Confusion matrix")
+        conf = gr.Plot(label="Confusion matrix: click a cell to list its examples below", elem_id=page_style.CONFUSION_PLOT)
         with gr.Column():
             summary = gr.Markdown()
             table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"], label="Per-class scores")
@@ -226,7 +261,28 @@ def errors_tab(studio, demo):
     with gr.Row():
         gr.Plot(sts_scatter, label="STS gold vs predicted")
         gr.Plot(sts_buckets, label="STS error by bucket")
-    return misclassified_block(studio, demo, task)
+    mis = misclassified_block(studio, demo, task)
+    link_confusion_to_table(*mis[0])
+    return mis
+
+
+def link_confusion_to_table(task, gold, pred):
+    """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into a hidden box) sets the
+    misclassified table's gold and predicted filters to that cell (the table shows the confusion matrix's task)."""
+    cell = gr.Textbox(visible="hidden", elem_id=page_style.CONFUSION_CELL)
+
+    def clicked(value, t):
+        g, p, *_ = (value or "").split("|") + ["", ""]
+        names = _class_choices(t)
+        if g not in names or p not in names:
+            return gr.skip(), gr.skip()
+        return gr.Dropdown(choices=names, value=g), gr.Dropdown(choices=names, value=p)
+
+    cell.change(clicked, [cell, task], [gold, pred], api_visibility="private")
+
+
+def _class_choices(task: str) -> list[str]:
+    return ["any", *(SST_CLASSES if task == TASKS["sst"].name else PARA_CLASSES)]
 
 
 def own_file_block(studio):
@@ -315,35 +371,38 @@ def misclassified_block(studio, demo, task):
 
     table.change(csv_of, [task, gold, pred], [download], api_visibility="private")
 
-    def task_changed(t):
-        names = ["any", *(SST_CLASSES if t == "SST-5" else PARA_CLASSES)]
-        return gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any")
+    def task_changed(t, g, p):  # filters the new task has (as a confusion-matrix click sets) are kept
+        names = _class_choices(t)
+        return (gr.Dropdown(choices=names, value=g if g in names else "any"),
+                gr.Dropdown(choices=names, value=p if p in names else "any"))
 
-    task.change(task_changed, [task], [gold, pred], api_visibility="private")
+    task.change(task_changed, [task, gold, pred], [gold, pred], api_visibility="private")
     for ev in (task.change, gold.change, pred.change, demo.load):
         ev(studio.misclassified, [task, gold, pred], [table], api_visibility="private")
     return [task, gold, pred], table
 
 
 def training_tab(studio):
-    summary, losses, overfit, lr, curves, interference, *tables = studio.training()
+    summary, losses, overfit, lr, curves, interference, *sidecar_tables = studio.training()
+    intro("Training")
     gr.Markdown(summary)
-    gr.Plot(losses, label="Loss curves")
+    gr.Plot(losses, label="Loss curves", **WIDE_PLOT)
     with gr.Row():
-        gr.Plot(overfit, label="Train vs dev")
+        gr.Plot(overfit, label="Train vs dev", **WIDE_PLOT)
         gr.Plot(lr, label="LR schedule")
-    gr.Plot(curves, label="Learning curves")
+    gr.Plot(curves, label="Learning curves", **WIDE_PLOT)
     gr.Plot(interference, label="Task interference")
     headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
                 "Ablation (like the report's Figure 7: one ingredient per row; budget in its title)",
                 "Grid search (budget in its title)")
-    for heading, (cols, rows, title) in zip(headings, tables):
+    for heading, (cols, rows, title) in zip(headings, sidecar_tables):
         gr.Markdown(f"### {heading}\n<small>{title}</small>")
-        gr.Dataframe(value=rows, headers=cols, wrap=True)
+        gr.Dataframe(value=rows, headers=cols, wrap=True, column_widths=tables.widths(cols, rows))
 
 
 def behaviour_tab(studio):
     beh = studio.behaviour
+    intro("Behaviour")
     if beh is None:
         gr.Markdown("No behavioural results for this checkpoint: run `python -m analysis.behaviour --checkpoint "
                     f"{studio.checkpoint}`. Your own template below still works.")
@@ -351,14 +410,16 @@ def behaviour_tab(studio):
         gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
                     "model beside its pretrained base encoder carrying the same heads.")
         gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
-        gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests")
+        gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests",
+                     column_widths=RATE_WIDTHS)
         names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
         with gr.Row():
             test = gr.Dropdown(names, value=shown, label="Test")
             model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
         first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
         cap = gr.Markdown(first_cap)
-        cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases")
+        cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases",
+                             column_widths=CASE_WIDTHS)
         for ev in (test.change, model.change):
             ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
     gr.Markdown("### Your own test\nWrite a template with `{placeholders}`: built-in word lists are noun, pos_adj, "
@@ -371,7 +432,7 @@ def behaviour_tab(studio):
     fills = gr.Textbox(label="Extra word lists (optional)", lines=2, placeholder="food: pizza, soup, salad")
     btn = gr.Button("Run my test", variant="primary")
     msg = gr.Markdown()
-    table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)")
+    table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)", column_widths=TEMPLATE_WIDTHS)
     btn.click(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template", **HEAVY)
     template.submit(studio.behaviour_template, [template, fills, expect], [msg, table], api_visibility="private", **HEAVY)
 
@@ -382,6 +443,7 @@ def compare_tab(studio):
     # default: the checkpoint against --compare, else its first epoch (A) against itself (B)
     default_a, default_b = (own, studio.compare_with) if studio.compare_with else (
         (first, own) if first in sources else (own, own))
+    intro("Compare")
     gr.Markdown("Two models on the same dev examples: B - A with paired bootstrap 95% intervals, McNemar's exact "
                 "test (SST, Quora), the confusion-matrix difference and the examples that flipped. Every training "
                 "run records each epoch's dev predictions, so a model can be compared with its own earlier epochs.")
@@ -391,21 +453,21 @@ def compare_tab(studio):
         refresh = gr.Button("Refresh lists", scale=1)
     btn = gr.Button("Compare", variant="primary")
     msg = gr.Markdown()
-    conf = gr.Plot(label="Confusion-matrix difference")
+    conf = gr.Plot(label="Confusion-matrix difference", visible=False, **WIDE_PLOT)
     with gr.Accordion("Whole report (JSON, every flip)", open=False):
         report = gr.JSON()
     with gr.Row():
         task = gr.Radio(["SST-5", "Quora", "STS-B"], value="SST-5", label="Task")
         direction = gr.Radio(list(DIRECTIONS), value="A right, B wrong", label="Flips")
     cap = gr.Markdown()
-    flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples")
+    flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples", column_widths=FLIP_WIDTHS)
     flips_csv = gr.File(label="These flips as CSV (all of them)")
     def relist():
         names = studio.compare_sources(refresh=True)
         return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
 
     refresh.click(relist, None, [a, b], api_visibility="private")
-    done = btn.click(studio.compare, [a, b], [msg, conf, report], api_name="compare")
+    done = btn.click(shown(studio.compare, (1,)), [a, b], [msg, conf, report], api_name="compare")
     for ev in (done.then, task.change, direction.change):
         ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
 
@@ -426,10 +488,13 @@ def build_demo(studio) -> gr.Blocks:
         with gr.Tab("Sentiment"):
             sentiment_tab(studio)
         with gr.Tab("Paraphrase"):
+            intro("Paraphrase")
             pair_tab("paraphrase", studio.paraphrase, "paraphrase", "Cosine and probability", studio)
         with gr.Tab("Similarity"):
+            intro("Similarity")
             pair_tab("similarity", studio.similarity, "similarity", "Token alignment", studio)
         with gr.Tab("Cross-task"):
+            intro("Cross-task")
             pair_tab("all three tasks", studio.cross_task, "cross_task", "All tasks on one pair")
         with gr.Tab("Attention"):
             attention_tab(studio)
@@ -503,7 +568,8 @@ def main(argv=None) -> None:
     demo = build_demo(studio)
     demo.queue(max_size=args.max_queue, default_concurrency_limit=4).launch(  # views without model work: 4 at once
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), share=args.share, show_error=True)
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), share=args.share, show_error=True,
+        css=page_style.CSS, js=page_style.JS)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ import plotly.graph_objects as go
 from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
 
 from analysis.results import DevResults
-from analysis.studio.theme import layout
+from analysis.studio.theme import (CORRECT_COLORS, PARAPHRASE_COLORS, SENTIMENT_COLORS, SIMILARITY_COLORS, TASK_COLORS,
+                                   layout)
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
 TASK_NAMES = {k: t.name for k, t in TASKS.items()}
+TASK_ORDER = tuple(TASK_NAMES[k] for k in ("sst", "sts", "para"))  # the map's legend order
 NEIGHBOURS = 10
 
 
@@ -33,33 +35,52 @@ def _point_labels(res: DevResults) -> list[dict]:
     return out
 
 
+def _group(lab: dict, key: str) -> tuple[str, tuple, str]:
+    """A point's legend name, its sort key (task, then class order: negative -> positive) and its colour."""
+    task = TASK_NAMES[lab["task"]]
+    if key == "task":
+        return task, (TASK_ORDER.index(task),), TASK_COLORS[task]
+    if key == "correct":
+        name = "correct" if lab["correct"] else "incorrect"
+        return name, (not lab["correct"],), CORRECT_COLORS[name]
+    value = lab[key]
+    if lab["task"] == "sst":
+        return f"SST: {value}", (0, SST_CLASSES.index(value)), SENTIMENT_COLORS[value]
+    if lab["task"] == "para":
+        return f"Quora: {value}", (2, PARA_CLASSES.index(value)), PARAPHRASE_COLORS[value]
+    score = min(max(round(float(value)), 0), 5)
+    return f"STS-B: {score}", (1, score), SIMILARITY_COLORS[score]
+
+
 def map_figure(res: DevResults, which: str, color_by: str, tasks: list[str], new_point=None) -> go.Figure:
     xy = np.array(res.data["map"][which])
     labels = _point_labels(res)
     key = {"gold label": "gold", "prediction": "pred", "correct / incorrect": "correct", "task": "task"}[color_by]
     fig = go.Figure()
     groups: dict[str, list[int]] = {}
+    style: dict[str, tuple[tuple, str]] = {}
     for i, lab in enumerate(labels):
         if lab["task"] in tasks:
-            name = TASK_NAMES[lab["task"]] if key == "task" else (
-                ("correct" if lab["correct"] else "incorrect") if key == "correct" else f"{TASK_NAMES[lab['task']]}: {lab[key]}")
-            if lab["task"] == "sts" and key in ("gold", "pred"):
-                name = f"STS-B: {round(float(lab[key]))}"
+            name, order, color = _group(lab, key)
             groups.setdefault(name, []).append(i)
-    for name in sorted(groups):
+            style[name] = (order, color)
+    for name in sorted(groups, key=lambda n: style[n][0]):  # legend in class order, not alphabetical
         idx = groups[name]
         fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, marker=dict(size=5, opacity=0.7),
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name,
+            marker=dict(size=5, opacity=0.7, color=style[name][1]),
             customdata=[[_wrap(labels[i]["text"]), TASK_NAMES[labels[i]["task"]], labels[i]["gold"], labels[i]["pred"]]
                         for i in idx],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[0]}<br>gold %{customdata[2]} · "
                           "predicted %{customdata[3]}<extra></extra>"))
-    if new_point is not None:
-        fig.add_trace(go.Scatter(x=[new_point[0]], y=[new_point[1]], mode="markers", name="your sentence",
-                                 marker=dict(size=18, symbol="star", color="black", line=dict(color="gold", width=2))))
+    if new_point is not None:  # last WebGL trace = drawn over every point; the outline shows on any colour
+        fig.add_trace(go.Scattergl(x=[new_point[0]], y=[new_point[1]], mode="markers", name="★ your sentence",
+                                   marker=dict(size=22, symbol="star", color="#ffd400", line=dict(color="black", width=2))))
+        fig.add_annotation(x=new_point[0], y=new_point[1], text="your sentence", showarrow=True, arrowhead=2, ax=40,
+                           ay=-40, bgcolor="rgba(255,255,255,0.85)", bordercolor="black", font=dict(size=11))
     title = "fine-tuned model" if which == "finetuned" else "pretrained base model"
     fig.update_layout(title=f"UMAP of dev sentence embeddings: {title}", height=560,
-                      legend=dict(font=dict(size=10)), **layout(20, 20, 50, 20))
+                      legend=dict(font=dict(size=10), orientation="h", y=-0.05, yanchor="top"), **layout(20, 20, 50, 20))
     return fig
 
 
@@ -69,11 +90,17 @@ def _wrap(text: str, width: int = 80) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width)[:6])
 
 
-def place(res: DevResults, emb: np.ndarray, which: str) -> tuple[np.ndarray, list[tuple[int, float]]]:
-    """Put a new L2-normalised embedding (H,) at the similarity-weighted mean of its nearest dev points,
-    as UMAP initialises new points; returns (x, y) and the neighbours as (point index, cosine)."""
+def place(res: DevResults, emb: np.ndarray, which: str, tasks: list[str] | None = None
+          ) -> tuple[np.ndarray, list[tuple[int, float]]]:
+    """Put a new L2-normalised embedding (H,) at the similarity-weighted mean of its nearest dev points of the
+    shown `tasks` (default: all), as UMAP initialises new points; returns (x, y) and the neighbours as
+    (point index, cosine)."""
     sims = res.embeddings[which] @ emb  # (N,)
+    if tasks is not None:  # neighbours only among the points on the map
+        shown = np.array([t in tasks for t, _, _ in res.data["map"]["points"]])
+        sims = np.where(shown, sims, -np.inf)
     nn = np.argsort(-sims)[:NEIGHBOURS]
+    nn = nn[np.isfinite(sims[nn])]
     w = np.exp(10 * (sims[nn] - sims[nn].max()))
     xy = np.array(res.data["map"][which])[nn]
     return (w[:, None] * xy).sum(0) / w.sum(), [(int(i), float(sims[i])) for i in nn]
@@ -81,5 +108,9 @@ def place(res: DevResults, emb: np.ndarray, which: str) -> tuple[np.ndarray, lis
 
 def neighbour_rows(res: DevResults, neighbours: list[tuple[int, float]]) -> list[list]:
     labels = _point_labels(res)
-    return [[f"{cos:.3f}", TASK_NAMES[labels[i]["task"]], labels[i]["text"], labels[i]["gold"], labels[i]["pred"]]
-            for i, cos in neighbours]
+    return [[f"{cos:.3f}", TASK_NAMES[labels[i]["task"]], labels[i]["gold"], labels[i]["pred"], labels[i]["text"]]
+            for i, cos in neighbours]  # short columns first, the sentence last (it wraps)
+
+
+NEIGHBOUR_COLUMNS = ["cosine", "task", "gold", "predicted", "sentence"]
+NEIGHBOUR_WIDTHS = ["9%", "9%", "15%", "15%", "52%"]

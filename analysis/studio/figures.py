@@ -9,39 +9,59 @@ from plotly.subplots import make_subplots
 
 from minbert.tasks import SST_CLASSES
 
-from analysis.studio.theme import layout
+from analysis.studio.theme import (NEUTRAL_AGAINST, PARAPHRASE_COLORS, SENTIMENT_COLORS, SIMILARITY_COLORS,
+                                     TOWARDS_NEGATIVE, TOWARDS_POSITIVE, layout, swatch)
 
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
 GRID_TOKENS = 64  # tokens per map in the 72-map model view (the head view shows all MAX_VIEW_TOKENS)
 LAYOUT = layout()
+COSINE_COLOR = "#6b6b6b"  # an embedding cosine belongs to no task: neutral grey
+SCORE_COLORS = {"P(paraphrase)": PARAPHRASE_COLORS["duplicate"], "STS": SIMILARITY_COLORS[4]}
 
 
 def probability_bars(probs: list[float], title: str = "Sentiment probabilities") -> go.Figure:
     best = int(np.argmax(probs))
-    colors = ["#c0392b", "#e67e22", "#95a5a6", "#27ae60", "#1e8449"]
-    fig = go.Figure(go.Bar(x=list(SST_CLASSES), y=probs, marker_color=colors,
-                           marker_line_width=[3 if i == best else 0 for i in range(5)],
+    fig = go.Figure(go.Bar(x=list(SST_CLASSES), y=probs, marker_color=list(SENTIMENT_COLORS.values()),
+                           marker_line=dict(width=[3 if i == best else 0 for i in range(5)], color="#222"),
                            text=[f"{p:.1%}" for p in probs], textposition="outside"))
     fig.update_layout(title=title, yaxis=dict(range=[0, 1.1], title="probability"), height=360, **LAYOUT)
     return fig
 
 
-def token_highlight(tokens: list[str], scores: list[float], caption: str) -> str:
-    """HTML spans coloured by signed contribution (green supports the predicted class, red opposes)."""
+def direction(label: int) -> int:
+    """Where raising class `label`'s logit moves a sentence on the scale: -1 negative, +1 positive, 0 neutral."""
+    return int(np.sign(label - (len(SST_CLASSES) - 1) / 2))
+
+
+def token_highlight(tokens: list[str], scores: list[float], label: int, caption: str) -> str:
+    """HTML spans coloured by direction on the sentiment scale: a token's contribution to the predicted class's
+    logit, times that class's direction (red: towards negative, blue: towards positive), with a legend. A neutral
+    prediction has no direction, so its tokens show per-class evidence (grey: for neutral, amber: against)."""
+    sign = direction(label)
     vals = [s for t, s in zip(tokens, scores) if t not in SPECIAL]
     scale = max((abs(s) for s in vals), default=1.0) or 1.0
+    up, down = (TOWARDS_POSITIVE, TOWARDS_NEGATIVE) if sign else (SENTIMENT_COLORS[SST_CLASSES[2]], NEUTRAL_AGAINST)
     spans = []
     for tok, s in zip(tokens, scores):
         if tok in SPECIAL:
             continue
-        a = min(abs(s) / scale, 1.0)
-        rgb = "39,174,96" if s >= 0 else "192,57,43"
+        v = s * sign if sign else s
+        a = min(abs(v) / scale, 1.0)
         text = html.escape(tok[2:] if tok.startswith("##") else tok)
         sep = "" if tok.startswith("##") else " "
-        spans.append(f'{sep}<span title="{s:+.4f}" style="background: rgba({rgb},{a:.2f}); '
-                     f'padding: 2px 3px; border-radius: 3px">{text}</span>')
+        spans.append(f'{sep}<span title="{s:+.4f} to the predicted logit" style="background: '
+                     f'{_rgba(up if v >= 0 else down, a)}; padding: 2px 3px; border-radius: 3px">{text}</span>')
+    legend = (swatch(TOWARDS_NEGATIVE, "pulls towards negative") + swatch(TOWARDS_POSITIVE, "pulls towards positive")
+              if sign else swatch(up, "evidence for neutral") + swatch(down, "evidence against neutral (per-class "
+                                                                         "evidence: neutral has no direction)"))
     return (f'<div style="font-size: 1.15em; line-height: 2.1em">{"".join(spans)}</div>'
+            f'<div style="font-size: 0.85em; margin-top: 6px">{legend}<br>Stronger colour = larger contribution.</div>'
             f'<div style="color: #666; font-size: 0.85em; margin-top: 6px">{html.escape(caption)}</div>')
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.2f})"
 
 
 def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]], title: str) -> go.Figure:
@@ -50,7 +70,7 @@ def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]],
     for i, n in enumerate(names, 1):
         lo, hi = ranges[n]
         fig.add_trace(go.Bar(x=[n], y=[values[n]], text=[f"{values[n]:.3f}"], textposition="outside",
-                             marker_color="#2e86c1", showlegend=False), row=1, col=i)
+                             marker_color=SCORE_COLORS.get(n, COSINE_COLOR), showlegend=False), row=1, col=i)
         fig.update_yaxes(range=[lo, hi * 1.15 if hi > 0 else hi], row=1, col=i)
     fig.update_layout(title=title, height=330, **LAYOUT)
     return fig
@@ -95,9 +115,11 @@ def cross_task_figure(r: dict) -> go.Figure:
     fig.add_trace(go.Bar(x=["STS / 5", "P(paraphrase)", "cosine"],
                          y=[r["sts_score"] / 5, r["paraphrase_probability"], r["cosine"]],
                          text=[f"{r['sts_score']:.2f} / 5", f"{r['paraphrase_probability']:.1%}", f"{r['cosine']:.3f}"],
-                         textposition="outside", marker_color="#2e86c1", showlegend=False), row=1, col=1)
-    for name, probs, color in (("sentence 1", r["sentiment1"], "#8e44ad"), ("sentence 2", r["sentiment2"], "#f39c12")):
-        fig.add_trace(go.Bar(x=list(SST_CLASSES), y=probs, name=name, marker_color=color), row=1, col=2)
+                         textposition="outside", showlegend=False,
+                         marker_color=[SCORE_COLORS["STS"], SCORE_COLORS["P(paraphrase)"], COSINE_COLOR]), row=1, col=1)
+    for name, probs, pattern in (("sentence 1", r["sentiment1"], ""), ("sentence 2", r["sentiment2"], "/")):
+        fig.add_trace(go.Bar(x=list(SST_CLASSES), y=probs, name=name, marker_color=list(SENTIMENT_COLORS.values()),
+                             marker_pattern=dict(shape=pattern, fgcolor="white")), row=1, col=2)
     fig.update_yaxes(range=[0, 1.15])
     fig.update_layout(barmode="group", height=380, **LAYOUT)
     return fig
@@ -132,15 +154,23 @@ def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title
     return fig
 
 
-def head_view(tokens: list[str], att: np.ndarray, layer: int, head: int, hide_special: bool, title: str) -> go.Figure:
+def head_view(tokens: list[str], att: np.ndarray, layer: int, head: int, hide_special: bool, title: str,
+              zmax: float | None = None) -> go.Figure:
     tokens, att = _mask_special(tokens, att, hide_special)
     labels = _unique(tokens)
-    fig = go.Figure(go.Heatmap(z=att[layer, head], x=labels, y=labels, colorscale="Blues", zmin=0,
+    fig = go.Figure(go.Heatmap(z=att[layer, head], x=labels, y=labels, colorscale="Blues", zmin=0, zmax=zmax,
                                colorbar=dict(title="p"),
                                hovertemplate="query %{y}<br>key %{x}<br>p %{z:.3f}<extra></extra>"))
     fig.update_layout(title=f"{title}: layer {layer}, head {head}", height=520, xaxis_title="attended token (key)",
                       yaxis=dict(title="query token", autorange="reversed"), **LAYOUT)
     return fig
+
+
+def head_view_pair(ft: dict, base: dict, layer: int, head: int, hide_special: bool) -> tuple[go.Figure, go.Figure]:
+    """The fine-tuned and base head views on one colour scale (0 to the larger of the two maxima)."""
+    zmax = max(float(_mask_special(m["tokens"], m["attentions"], hide_special)[1][layer, head].max()) for m in (ft, base))
+    return (head_view(ft["tokens"], ft["attentions"], layer, head, hide_special, "Fine-tuned", zmax),
+            head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base (same scale)", zmax))
 
 
 def entropy_panels(finetuned: np.ndarray, base: np.ndarray) -> go.Figure:

@@ -17,24 +17,36 @@ PRESETS = ["none", "3 most important for SST", "3 most important for Quora", "3 
 _SHORT = {"SST": "sst", "Quora": "para", "STS": "sts"}
 
 
-def importance_figure(heads: dict) -> go.Figure:
-    """Layer x head maps per task: the metric change when the head alone is masked, and Michel's importance."""
+def importance_figure(heads: dict, chosen: tuple[int, int] | None = None) -> go.Figure:
+    """Layer x head maps per task: the metric change when the head alone is masked, and Michel's importance,
+    each with its colour bar; `chosen` (layer, head), the head shown in the Attention tab, is outlined in all six."""
     tasks = list(TASK_NAMES)
-    fig = make_subplots(rows=2, cols=3, vertical_spacing=0.16, horizontal_spacing=0.06,
+    fig = make_subplots(rows=2, cols=3, vertical_spacing=0.2, horizontal_spacing=0.09,
                         subplot_titles=[f"{TASK_NAMES[t]}: change, head masked" for t in tasks]
                         + [f"{TASK_NAMES[t]}: gradient importance" for t in tasks])
     for col, t in enumerate(tasks, 1):
         d = np.array(heads["masked_delta"][t])
         lim = max(1e-4, float(np.abs(d).max()))
-        fig.add_trace(go.Heatmap(z=d, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=False,
+        x_bar = fig.layout[f"xaxis{col if col > 1 else ''}"].domain[1] + 0.005
+        fig.add_trace(go.Heatmap(z=d, zmin=-lim, zmax=lim, colorscale="RdBu", colorbar=_bar(x_bar, 0.8),
                                  hovertemplate="layer %{y} head %{x}<br>change %{z:+.4f}<extra></extra>"), row=1, col=col)
-        fig.add_trace(go.Heatmap(z=np.array(heads["importance"][t]), colorscale="Viridis", showscale=False,
+        fig.add_trace(go.Heatmap(z=np.array(heads["importance"][t]), colorscale="Viridis", colorbar=_bar(x_bar, 0.2),
                                  hovertemplate="layer %{y} head %{x}<br>importance %{z:.3f}<extra></extra>"), row=2, col=col)
+        if chosen is not None:
+            for row in (1, 2):
+                fig.add_shape(type="rect", x0=chosen[1] - 0.5, x1=chosen[1] + 0.5, y0=chosen[0] - 0.5, y1=chosen[0] + 0.5,
+                              line=dict(color="#ff00ff", width=3), row=row, col=col)
     fig.update_xaxes(title_text="head", dtick=1)
     fig.update_yaxes(title_text="layer", dtick=1, autorange="reversed")
-    fig.update_layout(title="Head importance (red: masking the head costs the task; blue: it helps)", height=560,
-                      **layout(50, 20, 80, 50))
+    shown = f" · outlined: layer {chosen[0]}, head {chosen[1]} (the head view above)" if chosen is not None else ""
+    fig.update_layout(title="Head importance (red: masking the head costs the task; blue: it helps)" + shown,
+                      height=600, **layout(50, 40, 80, 50))
     return fig
+
+
+def _bar(x: float, y: float) -> dict:
+    """A slim colour bar right of one subplot, centred on its row (paper coordinates)."""
+    return dict(x=x, y=y, len=0.36, thickness=8, xanchor="left", tickfont=dict(size=9))
 
 
 def pruning_figure(heads: dict) -> go.Figure:

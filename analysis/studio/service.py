@@ -92,9 +92,8 @@ class Studio:
         except InputError:
             return ""
         c = r["completeness"]
-        return figures.token_highlight(r["tokens"], r["contributions"],
-                                       f"Token contributions to the '{r['label_name']}' logit: {r['method']}. "
-                                       "Green supports the predicted class, red speaks against it. "
+        return figures.token_highlight(r["tokens"], r["contributions"], r["label"],
+                                       f"Each word's contribution to the '{r['label_name']}' logit: {r['method']}. "
                                        f"They sum to {c['sum']:+.3f}; the logit moves {c['logit'] - c['baseline_logit']:+.3f} "
                                        "from the all-[PAD] baseline to the sentence (IG's completeness check).")
 
@@ -157,8 +156,7 @@ class Studio:
         ft, base = state["finetuned"], state["base"]
         layer, head = int(layer), int(head)
         return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
-                figures.head_view(ft["tokens"], ft["attentions"], layer, head, hide_special, "Fine-tuned"),
-                figures.head_view(base["tokens"], base["attentions"], layer, head, hide_special, "Pretrained base"),
+                *figures.head_view_pair(ft, base, layer, head, hide_special),
                 figures.entropy_panels(ft["entropy"], base["entropy"]))
 
     def attention_api(self, text: str, text2: str | None = None, layer: int | None = None,
@@ -204,11 +202,13 @@ class Studio:
             try:
                 for which in ("finetuned", "base"):
                     emb = self.predictor.embed([text.strip()[:5000]], which)[0]
-                    points[which], nn = embedding_map.place(self.results, emb, which)
+                    points[which], nn = embedding_map.place(self.results, emb, which, tasks)
                     if which == "finetuned":
                         rows = embedding_map.neighbour_rows(self.results, nn)
-                msg = ("★ marks your sentence, placed at the similarity-weighted mean of its 10 nearest dev "
-                       "sentences (how UMAP initialises new points); its nearest neighbours are listed below.")
+                shown = ", ".join(embedding_map.TASK_NAMES[t] for t in tasks)
+                msg = (f"★ marks your sentence, placed at the similarity-weighted mean of its "
+                       f"{embedding_map.NEIGHBOURS} nearest dev sentences among the tasks shown ({shown}), as UMAP "
+                       "places new points; the table lists those neighbours (fine-tuned model).")
             except InputError as e:
                 msg = f"⚠️ {e}"
         figs = [embedding_map.map_figure(self.results, w, color_by, tasks, points.get(w)) for w in ("finetuned", "base")]
@@ -318,6 +318,10 @@ class Studio:
             return ("No head-importance results for this checkpoint: run `python -m analysis.heads --checkpoint "
                     f"{self.checkpoint}`.", None, None)
         return heads_view.summary(self.heads), heads_view.importance_figure(self.heads), heads_view.pruning_figure(self.heads)
+
+    def head_maps(self, layer: int, head: int):
+        """The importance maps with the head chosen in the Attention tab outlined (None without results)."""
+        return None if self.heads is None else heads_view.importance_figure(self.heads, (int(layer), int(head)))
 
     def head_preset(self, preset: str) -> str:
         return heads_view.preset_heads(self.heads, preset)
