@@ -234,12 +234,12 @@ def embeddings_tab(studio):
 def errors_tab(studio, demo):
     intro("Errors & imbalance")
     own_file_block(studio)
-    notice, dist, ordinal, reliab, sts_scatter, sts_buckets, protocol = studio.error_overview()
-    if notice:
-        gr.Markdown(notice)
+    ev = studio.error_overview()
+    if ev.notice:
+        gr.Markdown(ev.notice)
         return None
-    gr.Markdown(f"### CS224N dev sets\n<small>{protocol}</small>")
-    gr.Plot(dist, label="Distributions", **WIDE_PLOT)
+    gr.Markdown(f"### CS224N dev sets\n<small>{ev.protocol}</small>")
+    gr.Plot(ev.distribution, label="Distributions", **WIDE_PLOT)
     with gr.Row():
         task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
         norm = gr.Checkbox(value=False, label="Row-normalise")
@@ -251,16 +251,16 @@ def errors_tab(studio, demo):
     for ev in (task.change, norm.change, demo.load):
         ev(studio.confusion, [task, norm], [conf, table, summary], api_visibility="private")
     with gr.Row():
-        gr.Plot(ordinal, label="SST ordinal error distance")
-        gr.Plot(reliab, label="Calibration")
+        gr.Plot(ev.ordinal, label="SST ordinal error distance")
+        gr.Plot(ev.reliability, label="Calibration")
     thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Quora threshold on the raw P(duplicate)")
     thr_note = gr.Markdown()
     thr_plot = gr.Plot(label="Threshold trade-off")
     for ev in (thr.change, demo.load):
         ev(studio.threshold, [thr], [thr_plot, thr_note], api_visibility="private")
     with gr.Row():
-        gr.Plot(sts_scatter, label="STS gold vs predicted")
-        gr.Plot(sts_buckets, label="STS error by bucket")
+        gr.Plot(ev.sts_scatter, label="STS gold vs predicted")
+        gr.Plot(ev.sts_buckets, label="STS error by bucket")
     mis = misclassified_block(studio, demo, task)
     link_confusion_to_table(*mis[0])
     return mis
@@ -383,19 +383,19 @@ def misclassified_block(studio, demo, task):
 
 
 def training_tab(studio):
-    summary, losses, overfit, lr, curves, interference, *sidecar_tables = studio.training()
+    views = studio.training()
     intro("Training")
-    gr.Markdown(summary)
-    gr.Plot(losses, label="Loss curves", **WIDE_PLOT)
+    gr.Markdown(views.summary)
+    gr.Plot(views.losses, label="Loss curves", **WIDE_PLOT)
     with gr.Row():
-        gr.Plot(overfit, label="Train vs dev", **WIDE_PLOT)
-        gr.Plot(lr, label="LR schedule")
-    gr.Plot(curves, label="Learning curves", **WIDE_PLOT)
-    gr.Plot(interference, label="Task interference")
+        gr.Plot(views.overfitting, label="Train vs dev", **WIDE_PLOT)
+        gr.Plot(views.lr, label="LR schedule")
+    gr.Plot(views.learning_curves, label="Learning curves", **WIDE_PLOT)
+    gr.Plot(views.interference, label="Task interference")
     headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
                 "Ablation (like the report's Figure 7: one ingredient per row; budget in its title)",
                 "Grid search (budget in its title)")
-    for heading, (cols, rows, title) in zip(headings, sidecar_tables):
+    for heading, (cols, rows, title) in zip(headings, views.tables):
         gr.Markdown(f"### {heading}\n<small>{title}</small>")
         gr.Dataframe(value=rows, headers=cols, wrap=True, column_widths=tables.widths(cols, rows))
 

@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.evaluate.temperature import calibrate, threshold_check
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar

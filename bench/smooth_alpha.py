@@ -6,8 +6,6 @@ the fp32 one (the reference, run in the same invocation); the target is >= 97% (
 """
 import argparse
 
-import torch
-
 from minbert.cli import add_threads, apply_threads
 from minbert.checkpoint import load_checkpoint
 from minbert.data import load_tasks

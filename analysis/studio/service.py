@@ -6,6 +6,7 @@ Bad input never raises out of a tab method: it returns a warning message and emp
 from __future__ import annotations
 
 import html
+from typing import NamedTuple
 from functools import wraps
 from pathlib import Path
 
@@ -43,6 +44,28 @@ def guarded(n_outputs: int):
                 return (f"⚠️ {html.escape(str(e))}",) + (None,) * (n_outputs - 1)
         return wrapper
     return deco
+
+
+class ErrorOverview(NamedTuple):
+    """The Errors tab's dev-set views."""
+    notice: str  # why a view is missing, or ""
+    distribution: object  # label distributions, gold vs predicted
+    ordinal: object  # SST error distance in classes
+    reliability: object  # calibration curves
+    sts_scatter: object
+    sts_buckets: object
+    protocol: str  # the paraphrase protocol and the Quora caveat
+
+
+class TrainingViews(NamedTuple):
+    """The Training tab, all read from the checkpoint sidecar."""
+    summary: str
+    losses: object
+    overfitting: object
+    lr: object
+    learning_curves: object
+    interference: object
+    tables: list  # (columns, rows, title) of the levers, ablation and grid search tables
 
 
 class Studio:
@@ -219,14 +242,14 @@ class Studio:
     def preds(self) -> dict | None:
         return None if self.results is None else self.results.data["predictions"]
 
-    def error_overview(self):
+    def error_overview(self) -> "ErrorOverview":
         if self.preds is None:
-            return (NO_RESULTS,) + (None,) * 6
+            return ErrorOverview(NO_RESULTS, *(None,) * 6)
         scatter, buckets = errors.sts_figures(self.preds)
-        return ("", errors.distribution_figure(self.results.data["distributions"], self.preds),
-                errors.ordinal_distance_figure(self.preds),
-                errors.reliability_figure(self.preds, self.meta.get("calibration")),
-                scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
+        return ErrorOverview("", errors.distribution_figure(self.results.data["distributions"], self.preds),
+                             errors.ordinal_distance_figure(self.preds),
+                             errors.reliability_figure(self.preds, self.meta.get("calibration")),
+                             scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
 
     def confusion(self, task_name: str, normalise: bool):
         if self.preds is None:
@@ -402,7 +425,7 @@ class Studio:
         return downloads.write_csv(session, name, compare_view.FLIP_COLUMNS, rows)
 
     # --- training ---------------------------------------------------------------------------
-    def training(self):
+    def training(self) -> "TrainingViews":
         m = self.meta.get("metrics", {})
         cfg = self.meta.get("train_config", {})
         ci = self.meta.get("metrics_ci95", {})
@@ -417,9 +440,9 @@ class Studio:
         tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
                   for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
         interference = None if self.results is None else self.results.data.get("interference")
-        return (summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
-                training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta),
-                training_view.interference_figure(interference), *tables)
+        return TrainingViews(summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
+                             training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta),
+                             training_view.interference_figure(interference), tables)
 
 
 def _index(value, n: int, name: str) -> int | None:

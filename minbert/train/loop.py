@@ -25,7 +25,7 @@ from minbert import distributed as dist
 from minbert.train import epoch_predictions
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
-from minbert.data import Example, TaskData, bucket_batches, find_data_dir, load_tasks
+from minbert.data import TaskData, bucket_batches, find_data_dir, load_tasks
 from minbert.train.ema import EMA
 from minbert.evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model, fit_para_threshold
 from minbert.train.lr_schedule import lr_multiplier
@@ -35,7 +35,7 @@ from minbert.multitask import MultitaskModel
 from minbert.optimizer import AdamW
 from minbert.train.sampling import epoch_plan
 from minbert.data.sst_trees import TREES_FILE, read_phrases
-from minbert.data.batching import example_lengths, make_batch, predict
+from minbert.data.batching import example_lengths, make_batch
 from minbert.tokenizer import Tokenizer
 from minbert.train.recipe import TrainConfig, parse_args
 
