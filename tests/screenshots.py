@@ -5,13 +5,15 @@
 Starts the app (tests.app_server.AppServer) and drives Debian's Chromium with Playwright. --readme also writes
 the README's images (docs/images/{sentiment,embeddings,errors}.png); --pair NAME writes docs/images/NAME-*.png of
 the Sentiment, Embeddings, Behaviour and Compare tabs (the issue-30 before/after record). Every file written
-into docs/images is a 1440-wide clip, palette-quantised so that it stays under MAX_BYTES.
+into docs/images is a 1440-wide clip, palette-quantised so that it stays under MAX_BYTES. The app runs without
+task data (offline, an empty cache), so no dataset sentence reaches an image: dev examples show as ids.
 """
 from __future__ import annotations
 
 import argparse
 import io
 import re
+import tempfile
 from pathlib import Path
 
 from tests.app_server import ROOT, AppServer
@@ -148,7 +150,11 @@ def main(argv=None) -> None:
     if a.pair:
         docs.update({f"{a.pair}-{stem}": tab for stem, tab in PAIR_TABS.items()})
     from playwright.sync_api import sync_playwright
-    with AppServer(timeout=600) as server, sync_playwright() as pw:
+    # No task data for the app: the images we commit carry no dataset text (maps and tables show ids and labels).
+    bare = Path(tempfile.mkdtemp(prefix="minbert-shots-"))
+    with AppServer(timeout=600, cwd=bare, drop_env=("MINBERT_DATA",),
+                   extra_env={"MINBERT_OFFLINE": "1", "XDG_CACHE_HOME": str(bare / "cache")}) as server, \
+            sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
             shoot(browser, server.url, Path(a.out), tabs, docs)
