@@ -234,12 +234,12 @@ def embeddings_tab(studio):
 def errors_tab(studio, demo):
     intro("Errors & imbalance")
     own_file_block(studio)
-    ev = studio.error_overview()
-    if ev.notice:
-        gr.Markdown(ev.notice)
+    overview = studio.error_overview()
+    if overview.notice:
+        gr.Markdown(overview.notice)
         return None
-    gr.Markdown(f"### CS224N dev sets\n<small>{ev.protocol}</small>")
-    gr.Plot(ev.distribution, label="Distributions", **WIDE_PLOT)
+    gr.Markdown(f"### CS224N dev sets\n<small>{overview.protocol}</small>")
+    gr.Plot(overview.distribution, label="Distributions", **WIDE_PLOT)
     with gr.Row():
         task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
         norm = gr.Checkbox(value=False, label="Row-normalise")
@@ -251,16 +251,16 @@ def errors_tab(studio, demo):
     for ev in (task.change, norm.change, demo.load):
         ev(studio.confusion, [task, norm], [conf, table, summary], api_visibility="private")
     with gr.Row():
-        gr.Plot(ev.ordinal, label="SST ordinal error distance")
-        gr.Plot(ev.reliability, label="Calibration")
+        gr.Plot(overview.ordinal, label="SST ordinal error distance")
+        gr.Plot(overview.reliability, label="Calibration")
     thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Quora threshold on the raw P(duplicate)")
     thr_note = gr.Markdown()
     thr_plot = gr.Plot(label="Threshold trade-off")
     for ev in (thr.change, demo.load):
         ev(studio.threshold, [thr], [thr_plot, thr_note], api_visibility="private")
     with gr.Row():
-        gr.Plot(ev.sts_scatter, label="STS gold vs predicted")
-        gr.Plot(ev.sts_buckets, label="STS error by bucket")
+        gr.Plot(overview.sts_scatter, label="STS gold vs predicted")
+        gr.Plot(overview.sts_buckets, label="STS error by bucket")
     mis = misclassified_block(studio, demo, task)
     link_confusion_to_table(*mis[0])
     return mis

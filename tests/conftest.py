@@ -33,7 +33,7 @@ def live_app():
     from tests.app_server import CHECKPOINT, AppServer
     if not CHECKPOINT.with_suffix(".json").exists():
         pytest.skip("no shipped checkpoint")
-    with AppServer() as server:
+    with AppServer(args=("--precision", "fp32")) as server:  # the exactness tests compare with fp32 CLIs
         yield server
 
 

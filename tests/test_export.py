@@ -203,7 +203,7 @@ def test_bad_arguments_and_occupied_targets(tiny_model_dir, tokenizer, tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
-    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig())
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=0))
     save_checkpoint(tmp_path / "ck", model, tokenizer, {})
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -127,7 +127,7 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "1")) == 0
     from minbert.evaluate import EvalArgs, run
-    m = run(EvalArgs(out / "model", str(data_dir), tmp_path / "m.json", tmp_path / "pred", 64, "none", True))
+    m = run(EvalArgs(out / "model", str(data_dir), tmp_path / "m.json", tmp_path / "pred", 64, "fp32", True))
     saved = json.loads((tmp_path / "m.json").read_text())
     assert {"sst_acc", "para_acc", "sts_pearson", "overall", "para_protocol"} <= saved.keys()
     for k in ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall"):
@@ -145,7 +145,7 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
         assert lines[0] == header and len(lines) > 100, name
     sts = [float(line.split(",")[1]) for line in (tmp_path / "pred" / "sts-dev-output.csv").read_text().splitlines()[1:]]
     assert all(0 <= s <= 5 for s in sts)
-    never = run(EvalArgs(out / "model", str(data_dir), None, None, 64, "none", False, para_threshold=1e6))
+    never = run(EvalArgs(out / "model", str(data_dir), None, None, 64, "fp32", False, para_threshold=1e6))
     from minbert.data import load_tasks
     negatives = 1 - np.mean([e.label for e in load_tasks(str(data_dir)).para_dev])
     stored = float(load_checkpoint(out / "model").model.para.threshold)  # the default recipe fits one (--para-val)
