@@ -38,6 +38,24 @@ def live_app():
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, one for the session's browser tests."""
+    from tests.app_server import CHECKPOINT
+    from tests.screenshots import CHROMIUM, FLAGS
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but /usr/bin/chromium is missing (.ci/run installs it)")
+        pytest.skip("Debian chromium not installed")
+    if not CHECKPOINT.with_suffix(".json").exists():
+        pytest.skip("no shipped checkpoint")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
 def model_dir():
     return default_model_dir()
 

@@ -1,12 +1,12 @@
 """The studio's layout in a real browser (issue 30): tables fit a 1440 px window, and on a 390 px phone every tab
 loads with its rows stacked and no title over another. Each tab is measured after its default action
 (tests.screenshots.default_action), as a user would see it."""
-import os
-
 import pytest
 
-from tests.app_server import CHECKPOINT, AppServer
-from tests.screenshots import CHROMIUM, FLAGS, NARROW, TABS, WIDE, default_action, open_page
+from tests.app_server import AppServer
+from tests.screenshots import NARROW, TABS, WIDE, default_action, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TABLE_TABS = {"Embeddings", "Errors & imbalance", "Behaviour", "Compare", "Training"}  # a table after the action
 
@@ -33,21 +33,6 @@ UNSTACKED_ROWS = """() => [...document.querySelectorAll('[role=tabpanel]:not([hi
   .filter(lefts => new Set(lefts).size > 1)"""
 
 SLACK = 2  # px: boxes may touch (line heights round), not overlap
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but /usr/bin/chromium is missing (.ci/run installs it)")
-        pytest.skip("Debian chromium not installed")
-    if not CHECKPOINT.with_suffix(".json").exists():
-        pytest.skip("no shipped checkpoint")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
