@@ -12,7 +12,20 @@ import os
 import sys
 from dataclasses import dataclass
 
-import gradio as gr
+
+def fewer_malloc_arenas() -> None:
+    """glibc gives each thread its own malloc arena; with a dozen request threads that bloats resident memory.
+    glibc reads MALLOC_ARENA_MAX only as a process starts, so without it the app restarts itself once with two,
+    before the heavy imports below (gradio and torch take seconds; importing them twice made start-up 5 s slower)."""
+    if sys.platform == "linux" and "MALLOC_ARENA_MAX" not in os.environ:
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+if __name__ == "__main__":
+    fewer_malloc_arenas()
+
+import gradio as gr  # noqa: E402  (after the restart above)
 
 from analysis.studio import behaviour_view, page_style, tab_help, tables
 from analysis.behaviour import EXPECTATIONS
@@ -552,14 +565,6 @@ def parse_args(argv=None) -> AppArgs:
     return AppArgs(a.checkpoint, a.share, P.from_args(a, ap), a.data_dir, a.offline, a.compare, a.max_queue)
 
 
-def fewer_malloc_arenas() -> None:
-    """glibc gives each thread its own malloc arena; with a dozen request threads that bloats resident memory.
-    glibc reads MALLOC_ARENA_MAX only as a process starts, so without it the app restarts itself once with two."""
-    if sys.platform == "linux" and "MALLOC_ARENA_MAX" not in os.environ:
-        os.environ["MALLOC_ARENA_MAX"] = "2"
-        os.execv(sys.executable, [sys.executable, *sys.argv])
-
-
 def main(argv=None) -> None:
     from analysis.studio.service import Studio
     args = parse_args(argv)
@@ -573,5 +578,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    fewer_malloc_arenas()
     main()
