@@ -37,7 +37,8 @@ def slug(tab: str) -> str:
 
 def open_page(browser, url: str, viewport: tuple[int, int]):
     pg = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-    pg.goto(url, wait_until="load")
+    pg.set_default_timeout(120_000)  # a loaded machine (shared CPUs) can take this long to answer a click
+    pg.goto(url, wait_until="load", timeout=300_000)
     pg.get_by_role("tab", name="Sentiment", exact=True).wait_for(timeout=90_000)
     return pg
 
@@ -51,10 +52,10 @@ def open_tab(page, name: str):
         page.wait_for_timeout(300)
         tab = page.locator(".overflow-dropdown button", has_text=name).first
         tab.click()
-        expect(page.get_by_role("tab", name=name, exact=True)).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_role("tab", name=name, exact=True)).to_have_attribute("aria-selected", "true", timeout=60_000)
     else:
         tab.click()
-        expect(tab).to_have_attribute("aria-selected", "true")
+        expect(tab).to_have_attribute("aria-selected", "true", timeout=60_000)
     page.wait_for_timeout(300)
     return page.locator("[role=tabpanel]:visible").first
 
@@ -62,7 +63,7 @@ def open_tab(page, name: str):
 def _example_and_run(page, panel, button: str):
     from playwright.sync_api import expect
     panel.locator(".gallery-item, tr.tr-body").first.click()  # one-input examples are buttons, pairs table rows
-    expect(panel.locator("textarea").first).not_to_have_value("", timeout=10_000)
+    expect(panel.locator("textarea").first).not_to_have_value("", timeout=60_000)
     page.wait_for_timeout(300)
     panel.get_by_role("button", name=button, exact=True).click()
 
@@ -75,6 +76,9 @@ def default_action(page, tab: str):
     if tab in buttons:
         _example_and_run(page, panel, buttons[tab])
         panel.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+        if tab == "Attention":  # the head-importance maps are there before the run: wait for its four views too
+            page.wait_for_function("n => [...document.querySelectorAll('.js-plotly-plot')]"
+                                   ".filter(p => p.offsetParent !== null).length >= n", arg=6, timeout=120_000)
         if tab == "Sentiment":  # the attributions arrive after the probabilities
             panel.get_by_text("integrated gradients").first.wait_for(timeout=90_000)
     elif tab == "Embeddings":
@@ -141,6 +145,7 @@ def main(argv=None) -> None:
     ap.add_argument("--pair", choices=("before", "after"), default=None,
                     help="also write docs/images/NAME-{sentiment,embeddings,behaviour,compare}.png")
     ap.add_argument("--tabs", default=",".join(TABS), help="comma-separated tab names (default: all)")
+    ap.add_argument("--start-timeout", type=float, default=600, help="seconds to wait for the app to start")
     a = ap.parse_args(argv)
     tabs = [t.strip() for t in a.tabs.split(",") if t.strip()]
     unknown = [t for t in tabs if t not in TABS]
@@ -152,7 +157,7 @@ def main(argv=None) -> None:
     from playwright.sync_api import sync_playwright
     # No task data for the app: the images we commit carry no dataset text (maps and tables show ids and labels).
     bare = Path(tempfile.mkdtemp(prefix="minbert-shots-"))
-    with AppServer(timeout=600, cwd=bare, drop_env=("MINBERT_DATA",),
+    with AppServer(timeout=a.start_timeout, cwd=bare, drop_env=("MINBERT_DATA",),
                    extra_env={"MINBERT_OFFLINE": "1", "XDG_CACHE_HOME": str(bare / "cache")}) as server, \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)

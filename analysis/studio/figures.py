@@ -50,7 +50,8 @@ def token_highlight(tokens: list[str], scores: list[float], label: int, caption:
         text = html.escape(tok[2:] if tok.startswith("##") else tok)
         sep = "" if tok.startswith("##") else " "
         spans.append(f'{sep}<span title="{s:+.4f} to the predicted logit" style="background: '
-                     f'{_rgba(up if v >= 0 else down, a)}; padding: 2px 3px; border-radius: 3px">{text}</span>')
+                     f'{_rgba(up if v >= 0 else down, a)}; color: {"white" if a > 0.6 else "inherit"}; padding: 2px 3px; '
+                     f'border-radius: 3px">{text}</span>')  # white on the strongest colours, for contrast
     legend = (swatch(TOWARDS_NEGATIVE, "pulls towards negative") + swatch(TOWARDS_POSITIVE, "pulls towards positive")
               if sign else swatch(up, "evidence for neutral") + swatch(down, "evidence against neutral (per-class "
                                                                          "evidence: neutral has no direction)"))

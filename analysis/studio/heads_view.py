@@ -22,8 +22,8 @@ def importance_figure(heads: dict, chosen: tuple[int, int] | None = None) -> go.
     each with its colour bar; `chosen` (layer, head), the head shown in the Attention tab, is outlined in all six."""
     tasks = list(TASK_NAMES)
     fig = make_subplots(rows=2, cols=3, vertical_spacing=0.2, horizontal_spacing=0.09,
-                        subplot_titles=[f"{TASK_NAMES[t]}: change, head masked" for t in tasks]
-                        + [f"{TASK_NAMES[t]}: gradient importance" for t in tasks])
+                        subplot_titles=[f"{TASK_NAMES[t]}<br>change, head masked" for t in tasks]
+                        + [f"{TASK_NAMES[t]}<br>gradient importance" for t in tasks])  # two lines: no overlap
     for col, t in enumerate(tasks, 1):
         d = np.array(heads["masked_delta"][t])
         lim = max(1e-4, float(np.abs(d).max()))

@@ -8,14 +8,16 @@ WIDE_PLOT_PX = 720
 
 # Gradio scopes every rule under its own container, so the selectors here name no container.
 CSS = f"""
-.tab-intro p {{ margin: 0 0 4px 0; color: var(--body-text-color-subdued); }}
+.tab-intro p {{ margin: 0 0 4px 0; font-size: 1.05em; }}
 table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: anywhere; }}
 @media (max-width: {NARROW_PX}px) {{
   .row {{ flex-direction: column !important; align-items: stretch; }}
-  .row > * {{ min-width: 100% !important; }}
+  .row > * {{ min-width: 100% !important; max-width: 100% !important; margin-left: 0 !important; margin-right: 0 !important; }}
   .wide-plot {{ overflow-x: auto !important; }}
   .wide-plot .js-plotly-plot, .wide-plot .plot-container {{ min-width: {WIDE_PLOT_PX}px; }}
   h1 {{ font-size: 1.5em; }}
+  .prose table {{ display: block; overflow-x: auto; }}  /* Markdown tables scroll, not one letter a line */
+  .prose td, .prose th {{ white-space: nowrap; }}
 }}
 """
 
