@@ -7,7 +7,7 @@ user sends --requests long jobs one after another (kinds in turn: /sentiment_exp
 /evaluate_file with --rows labelled rows, /score_pairs with --rows pairs) while the probe keeps asking.
 For each job the waiting time (from submission until the queue starts it: gradio_client's PROCESSING status)
 and the service time (from then until the answer) are reported apart, p50 and p95, as is every refusal.
-    python -m bench.queue_load [--users 8 16] [--requests 2] [--rows 200] [--time-limit 600]
+    python -m bench.queue_load [--users 8 16] [--requests 2] [--rows 200] [--time-limit 600] [--url URL]
 """
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ import statistics
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from bench import machine
 from tests.app_server import AppServer
@@ -87,10 +89,11 @@ def run_job(client, kind: str, args: tuple, deadline: float) -> Outcome:
 
 def probe(url: str, stop: threading.Event, lat: list[float]) -> None:
     from gradio_client import Client
-    c = Client(url, verbose=False)
+    c = None
     while not stop.is_set():
         t = time.perf_counter()
         try:
+            c = c or Client(url, verbose=False)  # connecting counts towards the first probe's time
             c.predict(PROBE, api_name="/sentiment")
             lat.append(time.perf_counter() - t)
         except Exception:  # noqa: BLE001 - a failed probe counts as infinitely slow
@@ -151,30 +154,37 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2, help="long jobs per user in each phase, sent one after another")
     ap.add_argument("--rows", type=int, default=200, help="rows of the labelled file and pairs of the pairs job")
     ap.add_argument("--time-limit", type=float, default=600, help="seconds for the whole run; jobs still open are cancelled")
+    ap.add_argument("--solo", type=int, default=3, help="runs of each kind alone for the reference (median)")
+    ap.add_argument("--url", default=None, help="an app already running on loopback (default: start one)")
+    ap.add_argument("--startup-timeout", type=float, default=300, help="seconds the started app may take to serve")
     args = ap.parse_args()
+    if args.url and urlparse(args.url).hostname not in ("127.0.0.1", "localhost"):
+        ap.error("--url must be a loopback address (127.0.0.1 or localhost)")
     print(machine.describe())
     deadline = time.perf_counter() + args.time_limit
     from gradio_client import Client
-    with AppServer() as server:
-        print(f"app served its first page after {server.startup_s:.1f} s")
+    server = AppServer(timeout=args.startup_timeout) if not args.url else nullcontext()
+    with server:
+        url = args.url or server.url
+        print(f"app at {url}" + (f", served its first page after {server.startup_s:.1f} s" if not args.url else ""))
         inputs = job_inputs(Path(tempfile.mkdtemp(prefix="minbert-queue-")), args.rows)
-        c = Client(server.url, verbose=False)
+        c = Client(url, verbose=False)
         for kind, a in inputs.items():
             run_job(c, kind, a, deadline)  # warm-up: first calls load the base model, caches
-        solo = {kind: statistics.median(run_job(c, kind, a, deadline).service for _ in range(3))
+        solo = {kind: statistics.median(run_job(c, kind, a, deadline).service for _ in range(args.solo))
                 for kind, a in inputs.items()}
         idle = []
         for _ in range(10):
             t = time.perf_counter()
             c.predict(PROBE, api_name="/sentiment")
             idle.append(time.perf_counter() - t)
-        print("reference, alone on the app (median of 3): " + ", ".join(f"{k} {v:.2f} s" for k, v in solo.items())
+        print(f"reference, alone on the app (median of {args.solo}): " + ", ".join(f"{k} {v:.2f} s" for k, v in solo.items())
               + f"; light probe on the idle app: p50 {statistics.median(idle) * 1000:.0f} ms")
         for users in args.users:
-            outcomes, lat = phase(server.url, inputs, users, args.requests, deadline)
+            outcomes, lat = phase(url, inputs, users, args.requests, deadline)
             report(f"{users} users x {args.requests} long jobs at once", outcomes, lat, solo)
         alive = c.predict(PROBE, api_name="/sentiment")[0].startswith("**Predicted")
-        tracebacks = server.log().count("Traceback (most recent call last)")
+        tracebacks = "n/a (--url)" if args.url else server.log().count("Traceback (most recent call last)")
     print(f"\nserver alive at the end: {alive}; tracebacks in its log: {tracebacks}")
     print("targets: no job refused or told 'busy' (the queue has room: 64); service p95 <= 10 s; probe p95 <= 2 s")
 
