@@ -461,8 +461,8 @@ def compare_tab(studio):
                 "test (SST, Quora), the confusion-matrix difference and the examples that flipped. Every training "
                 "run records each epoch's dev predictions, so a model can be compared with its own earlier epochs.")
     with gr.Row():  # custom values reach the studio, which answers anything unlisted with a message
-        a = gr.Dropdown(sources, value=default_a, label="A (reference)", allow_custom_value=True, scale=3)
-        b = gr.Dropdown(sources, value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)
+        a = gr.Dropdown(studio.compare_choices(), value=default_a, label="A (reference)", allow_custom_value=True, scale=3)
+        b = gr.Dropdown(studio.compare_choices(), value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)
         refresh = gr.Button("Refresh lists", scale=1)
     btn = gr.Button("Compare", variant="primary")
     msg = gr.Markdown()
@@ -476,7 +476,7 @@ def compare_tab(studio):
     flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples", column_widths=FLIP_WIDTHS)
     flips_csv = gr.File(label="These flips as CSV (all of them)")
     def relist():
-        names = studio.compare_sources(refresh=True)
+        names = studio.compare_choices(refresh=True)
         return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
 
     refresh.click(relist, None, [a, b], api_visibility="private")

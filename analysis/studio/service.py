@@ -5,6 +5,7 @@ Bad input never raises out of a tab method: it returns a warning message and emp
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import NamedTuple
 from functools import wraps
@@ -397,13 +398,27 @@ class Studio:
         self._sources = list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
         return self._sources
 
+    @staticmethod
+    def source_label(spec: str) -> str:
+        """A source as the lists show it: relative to the working folder when inside it (the value stays whole)."""
+        path, _ = compare.split_spec(spec)
+        try:
+            return str(Path(spec).relative_to(Path.cwd())) if path.is_absolute() else spec
+        except ValueError:
+            return spec
+
+    def compare_choices(self, refresh: bool = False) -> list[tuple[str, str]]:
+        """(label, value) pairs for the Compare tab's lists."""
+        return [(self.source_label(s), s) for s in self.compare_sources(refresh)]
+
     def compare(self, a: str, b: str):
         """(summary, confusion difference, report); only sources the app lists (no arbitrary paths)."""
         allowed = self.compare_sources()
         if a not in allowed or b not in allowed:
             return "⚠️ Pick both models from the lists (checkpoints and runs with stored dev predictions).", None, None
         try:
-            report = compare.compare(compare.load_source(a), compare.load_source(b))
+            sources = [compare.load_source(s) for s in (a, b)]
+            report = compare.compare(*(dataclasses.replace(s, name=self.source_label(s.name)) for s in sources))
         except (compare.CompareError, OSError, ValueError, KeyError) as e:
             return f"⚠️ {html.escape(str(e))}", None, None
         return compare.summary_markdown(report), compare_view.confusion_diff_figure(report), report
