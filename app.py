@@ -8,6 +8,7 @@ disk it fetches the dev files into the user cache in the background (MINBERT_OFF
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
 from dataclasses import dataclass
@@ -493,10 +494,11 @@ def compare_tab(studio):
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
         base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
-        served = f" · served: {studio.predictor.served}"
+        served = studio.predictor.served
         gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
                     f"three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity. Checkpoint: "
-                    f"`{studio.predictor.path.name}`{served}")
+                    f"`{studio.predictor.path.name}` · served in {P.headline(studio.predictor.fast)} "
+                    f"<details class='served'><summary>why this precision</summary>{html.escape(served)}</details>")
         notice = gr.Markdown(studio.data_notice())
         with gr.Tab("Sentiment"):
             sentiment_tab(studio)

@@ -62,6 +62,32 @@ def test_fp32_unless_a_candidate_beats_it_clearly():
     assert P.choose({"fp32": M(1.0, 1, 1)})[0] == "fp32"
 
 
+def test_a_simpler_candidate_keeps_its_place_against_a_near_equal_one():
+    """bf16 weights and bf16 autocast trade places on the probe by noise; the simpler one stays unless the other
+    is MIN_SPEEDUP faster, as fp32 does against everything."""
+    near = {"fp32": M(1.0, 1, 1), "bf16": M(0.45, 1, 1), "bf16-autocast": M(0.42, 1, 1)}
+    assert P.choose(near)[0] == "bf16"
+    near["bf16-autocast"] = M(0.45 / P.MIN_SPEEDUP - 0.01, 1, 1)
+    assert P.choose(near)[0] == "bf16-autocast"
+
+
+def test_auto_times_only_what_it_could_choose(tiny, monkeypatch):
+    """After the first pass an ineligible candidate is not timed again: its passes would only cost start-up."""
+    import copy
+    model, tok = tiny
+    bad = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in bad.bert.parameters():
+            p.add_(torch.randn_like(p))  # another encoder: its embeddings fail the cosine bar
+    calls, real = [], P._probe_pass
+    monkeypatch.setattr(P, "_probe_pass", lambda m, b: calls.append((m is model, len(b))) or real(m, b))
+    batches = P.probe_batches(tok)
+    out = P.measure({"fp32": model, "bad": bad}, batches)
+    full = [is_fp32 for is_fp32, n in calls if n == len(batches)]
+    assert full.count(True) == P.ROUNDS and full.count(False) == 1 and not P.eligible(out["bad"])
+    assert out["bad"].seconds > 0 and out["fp32"].seconds > 0
+
+
 def test_no_fast_bf16_detected_from_flags_or_capability(monkeypatch):
     monkeypatch.setattr(P, "cpu_info", lambda: ("AVX2 box", {"avx2", "fma"}))
     assert P.fast_bf16()[0] is False

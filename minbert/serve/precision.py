@@ -12,7 +12,8 @@ real shapes) and keeps the fastest *eligible* one. Eligible: its SST labels (the
 head) agree with fp32's on >= MIN_AGREEMENT of the probe, and the cosine of its sentence embeddings to
 fp32's is >= MIN_COSINE for every probe sentence (the minimum, on both the sentiment path and the shared
 encoder path). fp32 is always a candidate, and a faster one must beat it by MIN_SPEEDUP, so auto never
-serves something slower than fp32. On a CPU without fast bf16 (fast_bf16()), bf16 is not even measured.
+serves something slower than fp32; between near-equal candidates the simpler one stays (choose()).
+On a CPU without fast bf16 (fast_bf16()), bf16 is not even measured.
 The choice is cached (unless the cores were busy with other work while it was measured: MIN_CPU_SHARE)
 per CPU model, torch version, thread count and checkpoint sha256 in the user cache
 ($XDG_CACHE_HOME/minbert/precision.json, else ~/.cache/minbert/precision.json; written atomically), and
@@ -43,7 +44,7 @@ PRECISION_HELP = ("inference precision: fp32; bf16 (encoder weights in bf16; fas
                   "agrees with fp32 on a fixed probe, measured once per CPU/torch/checkpoint and cached")
 MIN_AGREEMENT = 0.99  # share of the probe's SST labels a candidate must give as fp32 does
 MIN_COSINE = 0.999  # least embedding cosine to fp32 over every probe sentence
-MIN_SPEEDUP = 1.1  # a candidate must be this much faster than fp32 on the probe to replace it (timing noise)
+MIN_SPEEDUP = 1.1  # a candidate must be this much faster than the simpler choice so far to replace it (timing noise)
 PROBE_BATCH = 32  # sentences per probe batch: the serving batch size
 ROUNDS = 3  # timed passes over the probe per candidate, alternating; each batch's fastest counts
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 dot products
@@ -159,24 +160,27 @@ def probe_batches(tokenizer) -> list[dict]:
 
 
 def measure(models: dict[str, nn.Module], batches: list[dict]) -> dict[str, Measurement]:
-    """Time every model over the probe (after one warm-up batch), ROUNDS passes alternating between them,
-    and compare its labels and embeddings with models["fp32"]'s. A model's time is the sum over batches of
-    each batch's fastest round: robust to another process taking the cores for a moment."""
+    """Time every model over the probe (after one warm-up batch) and compare its labels and embeddings with
+    models["fp32"]'s; then ROUNDS - 1 more passes, alternating, for fp32 and the eligible ones only (the others
+    can never be chosen). A model's time is the sum over batches of each batch's fastest pass: robust to
+    another process taking the cores for a moment."""
     for m in models.values():
         _probe_pass(m, batches[:1])  # oneDNN builds its kernels on first use
-    times, outputs = {k: [] for k in models}, {}
-    for r in range(ROUNDS):
-        for name, m in models.items():
-            t, labels, emb = _probe_pass(m, batches)
-            times[name].append(t)
-            if r == 0:
-                outputs[name] = (labels, emb, _shared_embeddings(m, batches))
+    times, outputs, out = {k: [] for k in models}, {}, {}
+    for name, m in models.items():
+        t, labels, emb = _probe_pass(m, batches)
+        times[name].append(t)
+        outputs[name] = (labels, emb, _shared_embeddings(m, batches))
     ref = outputs["fp32"]
-    out = {}
     for name, (labels, emb, shared) in outputs.items():
         cos = torch.cat([F.cosine_similarity(emb, ref[1]), F.cosine_similarity(shared, ref[2])])
-        seconds = sum(min(batch) for batch in zip(*times[name]))
-        out[name] = Measurement(seconds, float((labels == ref[0]).float().mean()), float(cos.min()))
+        out[name] = Measurement(0.0, float((labels == ref[0]).float().mean()), float(cos.min()))
+    timed = [k for k in models if k == "fp32" or eligible(out[k])]
+    for _ in range(ROUNDS - 1):
+        for name in timed:
+            times[name].append(_probe_pass(models[name], batches)[0])
+    for name, m in out.items():
+        m.seconds = sum(min(batch) for batch in zip(*times[name]))
     return out
 
 
@@ -185,12 +189,14 @@ def eligible(m: Measurement) -> bool:
 
 
 def choose(measured: dict[str, Measurement], bf16_note: str = "") -> tuple[str, str]:
-    """(candidate, one-line reason): the fastest eligible candidate if it beats fp32 by MIN_SPEEDUP, else fp32."""
+    """(candidate, one-line reason). Candidates are taken in candidates()' order, simplest first (fp32, bf16
+    weights, bf16 autocast, int8); an eligible one replaces the choice so far only if it is MIN_SPEEDUP times
+    faster, so timing noise between near-equal candidates (bf16 weights and autocast) never flips the choice."""
     fp32 = measured["fp32"].seconds
-    ok = {k: m for k, m in measured.items() if k == "fp32" or eligible(m)}
-    best = min(ok, key=lambda k: ok[k].seconds)
-    if fp32 / ok[best].seconds < MIN_SPEEDUP:
-        best = "fp32"
+    best = "fp32"
+    for k, m in measured.items():
+        if k != "fp32" and eligible(m) and measured[best].seconds / m.seconds >= MIN_SPEEDUP:
+            best = k
 
     def status(k: str, m: Measurement) -> str:
         why = (f"labels {m.agreement:.1%} < {MIN_AGREEMENT:.0%}" if m.agreement < MIN_AGREEMENT else
@@ -284,6 +290,12 @@ def apply_precision(model: nn.Module, precision: str, tokenizer=None, checkpoint
 def describe(model: nn.Module) -> str:
     """One line on how `model` is served: the precision and, for auto and int8, why."""
     return getattr(model, "precision_note", None) or getattr(model, "int8_note", "fp32")
+
+
+def headline(model: nn.Module) -> str:
+    """A few words on how `model` is served (describe() gives the whole line)."""
+    label = LABELS.get(getattr(model, "precision", "fp32"), "fp32")
+    return label + (", chosen by measurement (auto)" if describe(model).startswith("auto") else "")
 
 
 def _default_tokenizer():
