@@ -458,9 +458,8 @@ def compare_tab(studio):
     default_a, default_b = (own, studio.compare_with) if studio.compare_with else (
         (first, own) if first in sources else (own, own))
     intro("Compare")
-    gr.Markdown("Two models on the same dev examples: B - A with paired bootstrap 95% intervals, McNemar's exact "
-                "test (SST, Quora), the confusion-matrix difference and the examples that flipped. Every training "
-                "run records each epoch's dev predictions, so a model can be compared with its own earlier epochs.")
+    gr.Markdown("B − A, paired over the same dev examples. Every training run stores each epoch's dev predictions, "
+                "so a model can be compared with its own earlier epochs (`run@epochN`).")
     with gr.Row():  # custom values reach the studio, which answers anything unlisted with a message
         a = gr.Dropdown(studio.compare_choices(), value=default_a, label="A (reference)", allow_custom_value=True, scale=3)
         b = gr.Dropdown(studio.compare_choices(), value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)

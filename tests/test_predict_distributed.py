@@ -122,3 +122,22 @@ def test_fail_mode_bad_row_stops_every_rank_with_one_message(ckpt, inputs, tmp_p
     assert r.stderr.count("in.csv:9: empty 'sentence'") == 1  # line 9: header + 7 rows before it
     assert f'File "{ROOT / "minbert"}' not in r.stderr  # no traceback from our ranks (torchrun prints its own)
     assert os.listdir(tmp_path) == []
+
+
+def test_ranks_serve_the_precision_rank_0_chose(ckpt, inputs, tmp_path):
+    """--precision auto under torchrun: rank 0 alone measures, and both ranks serve its choice with its note, so
+    every row comes from one model. Ranks measuring for themselves would print different timings (or one of
+    them a cached line)."""
+    out, logs = tmp_path / "labels.csv", tmp_path / "logs"
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+         "--redirects=2", f"--log-dir={logs}",  # each rank's stderr in its own file
+         "-m", "minbert.predict", "--checkpoint", str(ckpt), "--task", "sentiment", "--input", str(inputs),
+         "--output", str(out), "--chunk-size", "40", "--precision", "auto"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [ln for f in sorted(logs.rglob("stderr.log")) for ln in f.read_text().splitlines()
+             if ln.startswith("precision: auto")]
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 299

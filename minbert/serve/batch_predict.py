@@ -176,9 +176,12 @@ def stream(args: PredictArgs, model, tok, writer: Writer, bar, temps: dict[str, 
     return bad
 
 
-def run(args: PredictArgs, part: sharded.PartWriter | None = None) -> int:
+def run(args: PredictArgs, part: sharded.PartWriter | None = None, agreed: tuple[str, str] | None = None) -> int:
+    """Predict args.input into args.output (or, under torchrun, this rank's chunks into `part`, served in the
+    precision the ranks agreed on)."""
     ckpt = load_checkpoint(args.checkpoint)
-    model = P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
+    model = P.serve_as(ckpt.model, *agreed, tokenizer=ckpt.tokenizer, inplace=True) if agreed else \
+        P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
     print(f"precision: {P.describe(model)}", file=sys.stderr)
     total = sum(1 for _ in args.input.open(encoding="utf-8", errors="replace"))
     if part is not None:  # under torchrun: this rank's chunks into its part file (minbert/serve/sharded.py)
@@ -249,9 +252,17 @@ def run_sharded(args: PredictArgs) -> int:
     setup("cpu", sharded.TIMEOUT_S)
     try:
         return sharded.run(args.output, lambda f, header: Writer(f, args.out_format, header),
-                           lambda part: run(args, part), (CheckpointError, BadRow, OSError))
+                           lambda part, agreed: run(args, part, agreed), (CheckpointError, BadRow, OSError),
+                           choose=None if args.precision in ("fp32", "bf16") else lambda: chosen_precision(args))
     finally:
         cleanup()
+
+
+def chosen_precision(args: PredictArgs) -> tuple[str, str]:
+    """(candidate, its one-line note): what --precision auto or int8 picks here (measured, or from the cache)."""
+    ckpt = load_checkpoint(args.checkpoint)
+    served = P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
+    return served.precision, P.describe(served)
 
 
 if __name__ == "__main__":

@@ -287,6 +287,13 @@ def apply_precision(model: nn.Module, precision: str, tokenizer=None, checkpoint
     return served
 
 
+def serve_as(model: nn.Module, candidate: str, note: str, tokenizer=None, inplace: bool = False) -> nn.Module:
+    """`model` served as a candidate chosen elsewhere (by rank 0 under torchrun), with that choice's note."""
+    served = build(model, candidate, tokenizer, inplace)
+    served.precision, served.precision_note = candidate, note
+    return served
+
+
 def describe(model: nn.Module) -> str:
     """One line on how `model` is served: the precision and, for auto and int8, why."""
     return getattr(model, "precision_note", None) or getattr(model, "int8_note", "fp32")

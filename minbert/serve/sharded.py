@@ -10,6 +10,7 @@ their status: if any failed, all exit 1 and remove their parts, and no output is
 streams chunk k from rank k % world (over the process group, so nodes need not share a filesystem) into a
 temporary file renamed over the output when complete. Every wait for a peer is bounded by
 MINBERT_DIST_TIMEOUT seconds (default 1800): a rank whose peers died or stalled fails instead of hanging.
+With --precision auto or int8, rank 0 alone measures, and every rank serves its choice (agree()).
 Threads: each rank keeps OMP_NUM_THREADS, which torchrun sets to 1 when it starts several processes per node
 (set it yourself to give each rank more cores).
 """
@@ -70,13 +71,16 @@ class PartWriter:
         self.path.unlink(missing_ok=True)
 
 
-def run(output: Path, make_writer, predict_share: Callable[[PartWriter], int], expected: tuple) -> int:
-    """Predict this rank's share, exchange status, merge on rank 0; returns the bad-row count (every rank's)."""
+def run(output: Path, make_writer, predict_share: Callable[[PartWriter, object], int], expected: tuple,
+        choose: Callable[[], object] | None = None) -> int:
+    """Agree on choose()'s answer, predict this rank's share with it, exchange status, merge on rank 0; returns the
+    bad-row count (every rank's)."""
     rank, part, err, bad = distributed.rank(), None, None, 0
+    agreed = agree(choose, expected) if choose is not None else None
     try:
         try:
             part = PartWriter(output, make_writer)
-            bad = predict_share(part)
+            bad = predict_share(part, agreed)
         except expected as e:
             err = str(e)
         statuses = _comm(lambda: _gather((err, part.lengths if part else [])))
@@ -93,6 +97,23 @@ def run(output: Path, make_writer, predict_share: Callable[[PartWriter], int], e
         if part is not None:
             part.remove()
     return bad
+
+
+def agree(choose: Callable[[], object], expected: tuple):
+    """Rank 0's choose() for every rank (the precision `auto` measured, int8's kernel): all rows then come from
+    one model, and the ranks do not measure at once, each slowed by the others. The first collective of a run,
+    so every rank reaches it; an error on rank 0 fails them all."""
+    err, answer = None, None
+    if distributed.rank() == 0:
+        try:
+            answer = choose()
+        except expected as e:
+            err = str(e)
+    err, answer = _comm(lambda: _broadcast((err, answer)))
+    if err:
+        rank = distributed.rank()
+        raise ShardError(err if rank == 0 else f"rank {rank}: stopped, rank 0 failed (it says why)")
+    return answer
 
 
 def _describe(failed: list[tuple[int, str]], world: int) -> str:
