@@ -210,12 +210,13 @@ def head_importance_block(studio, t1, t2, layer, head):
                           placeholder=f"2.7 5.0 · {ENTER}")
     btn = gr.Button("Run with these heads removed", variant="primary")
     msg = gr.Markdown()
-    fig = gr.Plot(label="All heads vs masked")
+    fig = gr.Plot(label="All heads vs masked", visible=False)  # empty until the first run
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     preset.change(studio.head_preset, [preset], [spec], api_visibility="private")
-    btn.click(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_name="head_mask", **LIGHT)
-    spec.submit(studio.head_mask_run, [spec, t1, t2], [msg, fig, js], api_visibility="private", **LIGHT)
+    run = shown(studio.head_mask_run, (1,))
+    btn.click(run, [spec, t1, t2], [msg, fig, js], api_name="head_mask", **LIGHT)
+    spec.submit(run, [spec, t1, t2], [msg, fig, js], api_visibility="private", **LIGHT)
 
 
 def embeddings_tab(studio):

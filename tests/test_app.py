@@ -226,6 +226,17 @@ def test_compare_endpoint_self_and_first_epoch(client):
     assert msg.startswith("⚠️") and report is None  # only listed models, never an arbitrary path
 
 
+def test_compare_lists_and_report_name_models_short(studio, monkeypatch, tmp_path):
+    """The lists and the summary show checkpoints/... rather than an absolute path, from any working folder; the
+    value sent back is the whole path."""
+    monkeypatch.chdir(tmp_path)
+    choices = studio.compare_choices()
+    assert ("checkpoints/minbert-multitask@epoch1", f"{CHECKPOINT}@epoch1") in choices
+    assert not any(label.startswith("/") for label, value in choices if value.startswith(str(CHECKPOINT.parent)))
+    msg = studio.compare(f"{CHECKPOINT}@epoch1", str(CHECKPOINT))[0]
+    assert "B = `checkpoints/minbert-multitask` against A = `checkpoints/minbert-multitask@epoch1`" in msg
+
+
 def test_live_head_mask(client):
     msg, _, r = client.predict("", "A wonderful, moving film.", "", api_name="/head_mask")
     assert r["removed"] == 0 and r["masked"] == r["all heads"]

@@ -398,14 +398,17 @@ class Studio:
         self._sources = list(dict.fromkeys(own + [s for s in (self.compare_with,) if s] + found))
         return self._sources
 
-    @staticmethod
-    def source_label(spec: str) -> str:
-        """A source as the lists show it: relative to the working folder when inside it (the value stays whole)."""
-        path, _ = compare.split_spec(spec)
-        try:
-            return str(Path(spec).relative_to(Path.cwd())) if path.is_absolute() else spec
-        except ValueError:
+    def source_label(self, spec: str) -> str:
+        """A source as the lists show it: relative to the working folder, else to the project folder that holds
+        this checkpoint's folder, when inside one (the value stays whole)."""
+        if not compare.split_spec(spec)[0].is_absolute():
             return spec
+        for base in (Path.cwd(), Path(self.checkpoint).resolve().parent.parent):
+            try:
+                return str(Path(spec).relative_to(base))
+            except ValueError:
+                continue
+        return spec
 
     def compare_choices(self, refresh: bool = False) -> list[tuple[str, str]]:
         """(label, value) pairs for the Compare tab's lists."""
