@@ -5,7 +5,6 @@ Bad input never raises out of a tab method: it returns a warning message and emp
 """
 from __future__ import annotations
 
-import dataclasses
 import html
 from typing import NamedTuple
 from functools import wraps
@@ -420,11 +419,11 @@ class Studio:
         if a not in allowed or b not in allowed:
             return "⚠️ Pick both models from the lists (checkpoints and runs with stored dev predictions).", None, None
         try:
-            sources = [compare.load_source(s) for s in (a, b)]
-            report = compare.compare(*(dataclasses.replace(s, name=self.source_label(s.name)) for s in sources))
+            report = compare.compare(compare.load_source(a), compare.load_source(b))
         except (compare.CompareError, OSError, ValueError, KeyError) as e:
             return f"⚠️ {html.escape(str(e))}", None, None
-        return compare.summary_markdown(report), compare_view.confusion_diff_figure(report), report
+        shown = {**report, "a": self.source_label(a), "b": self.source_label(b)}  # the JSON keeps the whole paths
+        return compare.summary_markdown(shown), compare_view.confusion_diff_figure(report), report
 
     def flips(self, report: dict | None, task_name: str, direction: str):
         def text(task, i, k):
