@@ -19,6 +19,7 @@ from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.config import BertConfig
 from minbert.model import BertModel
 from minbert.multitask import MultitaskConfig, MultitaskModel
+from minbert.tasks import Task, TaskSpecError
 from minbert.tokenizer import Tokenizer
 
 FORMAT = "minbert-multitask/1"
@@ -46,6 +47,7 @@ def save_checkpoint(path: str | Path, model: MultitaskModel, tok: Tokenizer, met
     sidecar = {**meta, "format": FORMAT, "weights_file": weights_path.name,
                "weights_sha256": hashlib.sha256(blob).hexdigest(), "dtype": str(dtype).removeprefix("torch."),
                "bert_config": model.bert.config.to_dict(), "model_config": vars(model.config),
+               "tasks": [t.to_dict() for t in model.tasks.values()],
                "vocab": tok.id_to_token_list()}
     atomic_write_bytes(weights_path, blob)
     atomic_write_json(sidecar_path, sidecar)
@@ -99,8 +101,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         tensors = st_load(blob)
     except (SafetensorError, ValueError) as e:
         raise CheckpointError(f"{weights_path} is not a valid safetensors file: {e}") from None
+    try:  # checkpoints before tasks were data have the three built-in tasks
+        tasks = [Task.from_dict(d, where=f"{path}: task") for d in meta.get("tasks", [])]
+    except TaskSpecError as e:
+        raise CheckpointError(str(e)) from None
     model = MultitaskModel(BertModel(BertConfig.from_dict(meta["bert_config"])),
-                           MultitaskConfig.from_dict(meta["model_config"]))
+                           MultitaskConfig.from_dict(meta["model_config"]), tasks)
     load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     return Checkpoint(model.to(device).eval(), Tokenizer(meta["vocab"]), meta, weights_path)
 

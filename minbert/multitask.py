@@ -1,4 +1,4 @@
-"""One shared encoder, a pooling choice and three task heads."""
+"""One shared encoder, a pooling choice and one head per task (minbert/tasks.py), each named by its task key."""
 from __future__ import annotations
 
 import copy
@@ -8,19 +8,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from minbert.task_heads import ParaphraseHead, SentimentHead, SimilarityHead
 from minbert.model import BertModel
+from minbert.task_heads import make_head
+from minbert.tasks import Task, TaskSpecError, model_tasks
 
 
 @dataclass
 class MultitaskConfig:
     """The model's shape beyond the encoder; the defaults are the shipped recipe's."""
     pooling: str = "mean"  # "mean" over real tokens (how MiniLM was trained) or "cls" (the report)
-    sst_dropout: float = 0.3  # dropout before the sentiment classifier, as in the report
-    para_head: str = "features"  # "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine) or "cross" (joint)
-    sts_loss: str = "cosent"  # "cosine_embedding" (the report), "mse" or "cosent"
-    sts_discrete: bool = False  # round STS scores to whole classes (the report's negative experiment)
-    sst_layers: int = 1  # top encoder layers sentiment runs through its own copies of (0: all shared)
+    sst_dropout: float = 0.3  # dropout before every sentence classifier (SST's, as in the report)
+    para_head: str = "features"  # yes/no pair head: "cosine" (the report), "features" ([u,v,|u-v|,u*v] + cosine)
+    # or "cross" (joint)
+    sts_loss: str = "cosent"  # pair-score loss: "cosine_embedding" (the report), "mse" or "cosent"
+    sts_discrete: bool = False  # round pair scores to whole numbers (the report's negative experiment)
+    sst_layers: int = 1  # top encoder layers the own_layers task (sentiment) runs through its own copies of
 
     def __post_init__(self):
         if self.pooling not in ("mean", "cls"):
@@ -48,14 +50,20 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.
 
 
 class MultitaskModel(nn.Module):
-    def __init__(self, bert: BertModel, config: MultitaskConfig):
+    RESERVED = ("bert", "sst_encoder", "config", "tasks")  # attribute names no task key may take
+
+    def __init__(self, bert: BertModel, config: MultitaskConfig, tasks=None):
         super().__init__()
         self.config = config
         self.bert = bert
-        H = bert.config.hidden_size
-        self.sst = SentimentHead(H, config.sst_dropout)
-        self.para = ParaphraseHead(H, config.para_head)
-        self.sts = SimilarityHead(config.sts_loss, discrete=config.sts_discrete)
+        self.tasks: dict[str, Task] = {t.key: t for t in model_tasks(tasks or ())}  # built-ins first: their heads
+        H = bert.config.hidden_size  # are made (and draw their init) in the same order as before added tasks
+        for t in self.tasks.values():
+            if t.key in self.RESERVED:
+                raise TaskSpecError(f"task key {t.key!r} is reserved; choose another")
+            self.add_module(t.key, make_head(t, H, config))  # HF-style names: "sst.classifier.weight"
+        owners = [t.key for t in self.tasks.values() if t.own_layers]
+        self.own_layers_task = owners[0] if owners else None  # the task sst_encoder's layers serve
         L = len(bert.encoder.layer)
         if config.sst_layers > L:
             raise ValueError(f"sst_layers is {config.sst_layers}, but the encoder has only {L} layers")
@@ -72,18 +80,20 @@ class MultitaskModel(nn.Module):
 
     def layers(self, task: str | None = None) -> list[nn.Module]:
         """The encoder layers a task's sentences run through, bottom to top: the shared ones, with the top
-        sst_layers of them replaced by sentiment's own copies for task "sst"."""
+        sst_layers of them replaced by the own_layers task's (sentiment's) own copies for that task."""
         shared = list(self.bert.encoder.layer)
-        if task != "sst" or self.sst_encoder is None:
+        if task is None or task != self.own_layers_task or self.sst_encoder is None:
             return shared
         return shared[:len(shared) - len(self.sst_encoder)] + list(self.sst_encoder)
 
     def joint_input(self, task: str) -> bool:
-        """True where a task's training batches encode the two sentences together."""
-        return task == "para" and self.config.para_head == "cross"
+        """True where a task's batches encode the two sentences together (a cross-encoder pair head)."""
+        return getattr(self.head(task), "joint", None) is not None
 
     def head(self, task: str) -> nn.Module:
-        return {"sst": self.sst, "para": self.para, "sts": self.sts}[task]
+        if task not in self.tasks:
+            raise KeyError(f"this model has no task {task!r} (it has {', '.join(self.tasks)})")
+        return getattr(self, task)
 
     def embed(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None, head_mask=None,
               task: str | None = None) -> torch.Tensor:
@@ -100,9 +110,10 @@ class MultitaskModel(nn.Module):
     def run_task(self, task: str, input_ids, attention_mask, token_type_ids=None) -> dict[str, torch.Tensor]:
         """Single-sentence tasks and joint pairs take B rows; other pair tasks 2B rows: sentences 1 then 2."""
         emb = self.embed(input_ids, attention_mask, token_type_ids, task=task)
-        if task == "sst":
-            return self.sst(emb)
+        head = self.head(task)
+        if not self.tasks[task].pair:
+            return head(emb)
         if self.joint_input(task):
-            return self.para.forward_joint(emb)
+            return head.forward_joint(emb)
         u, v = emb.chunk(2)  # (B, H) each: both sentences went through the encoder in one pass
-        return self.head(task)(u, v)
+        return head(u, v)

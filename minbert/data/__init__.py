@@ -1,28 +1,19 @@
-"""The CS224N task files: where they are, how to read them, the paraphrase protocol, batching.
+"""Task files: where they are, how to read them, and how a task without a train file is split.
 
-`python -m minbert.data fetch` downloads and verifies them (see minbert/fetch.py).
+`python -m minbert.data fetch` downloads and verifies them (see minbert/data/fetch.py).
 """
 from __future__ import annotations
 
 import csv
 import os
-import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minbert.tasks import TASKS, Task, model_tasks
+
 DATA_ENV = "MINBERT_DATA"
-APP_FILES = ("ids-sst-dev.csv", "sts-dev.csv", "quora-dev.csv")  # the dev texts the app shows
-FILES = {  # name -> (label column or None, label kind)
-    "ids-sst-train.csv": ("sentiment", "sst"), "ids-sst-dev.csv": ("sentiment", "sst"),
-    "ids-sst-test-student.csv": (None, "sst"),
-    "quora-train.csv": ("is_duplicate", "quora"), "quora-dev.csv": ("is_duplicate", "quora"),
-    "quora-test-student.csv": (None, "quora"),
-    "sts-train.csv": ("similarity", "sts"), "sts-dev.csv": ("similarity", "sts"),
-    "sts-test-student.csv": (None, "sts"),
-}
-LABEL_RANGE = {"sst": (0, 4), "quora": (0, 1), "sts": (0.0, 5.0)}
-HELD_OUT_MOD = 3  # quora-dev rows with int(id, 16) % 10 < 3 are the held-out part
+APP_FILES = tuple(t.files["dev"] for t in TASKS.values())  # the dev texts the app shows
 
 
 class DataError(ValueError):
@@ -34,7 +25,7 @@ class Example:
     id: str
     text: str  # sentence, or sentence 1 of a pair
     text2: str | None = None  # sentence 2 of a pair
-    label: float | int | None = None  # SST 0..4, Quora 0/1, STS 0..5; None in test files
+    label: float | int | None = None  # a class id, or a score; None in test files
 
 
 @dataclass
@@ -51,6 +42,10 @@ def cache_data_dir() -> Path:
     return Path(root).expanduser() / "minbert" / "data"
 
 
+def _holds_task_files(p: Path) -> bool:
+    return p.is_dir() and any((p / name).is_file() for t in TASKS.values() for name in t.files.values())
+
+
 def find_data_dir(data_dir: str | Path | None = None, required: bool = True) -> Path | None:
     """--data-dir, then $MINBERT_DATA, then ./data, then the user cache; first existing wins."""
     candidates = [(data_dir, "--data-dir"), (os.environ.get(DATA_ENV), f"${DATA_ENV}"), ("data", "./data"),
@@ -59,7 +54,7 @@ def find_data_dir(data_dir: str | Path | None = None, required: bool = True) -> 
         if not path:
             continue
         p = Path(path).expanduser()
-        if p.is_dir() and any((p / name).is_file() for name in FILES):
+        if _holds_task_files(p):
             return p.resolve()
         if origin in ("--data-dir", f"${DATA_ENV}") and required:
             raise DataError(f"{origin} points at {p}, which holds no task files "
@@ -70,42 +65,66 @@ def find_data_dir(data_dir: str | Path | None = None, required: bool = True) -> 
     return None
 
 
-def parse_label(raw: str, kind: str, where: str) -> float | int:
+def task_file(root: Path | None, task: Task, split: str) -> Path | None:
+    """Where a task's split is: an absolute path as given, else in the data folder, else beside the task's spec;
+    None where the spec names no such split or no such file exists."""
+    name = task.files.get(split)
+    if not name:
+        return None
+    places = [Path(name)] if Path(name).is_absolute() else \
+        [p / name for p in (root, task.spec and Path(task.spec).parent) if p]
+    return next((p for p in places if p.is_file()), None)
+
+
+def parse_label(raw: str, task: Task, where: str) -> float | int:
+    """A gold label: a number in the task's range, or (classes kinds) a class name ("positive")."""
+    if task.classes and raw.strip().lower() in (names := [c.lower() for c in task.classes]):
+        return names.index(raw.strip().lower())
     try:
         value = float(raw)
     except ValueError:
-        raise DataError(f"{where}: label {raw!r} is not a number") from None
-    lo, hi = LABEL_RANGE[kind]
+        raise DataError(f"{where}: label {raw!r} is not a number" +
+                        (f" or one of {', '.join(task.classes)}" if task.classes else "")) from None
+    lo, hi = task.score_range if task.is_score else (0, task.num_classes - 1)
     if not lo <= value <= hi:
         raise DataError(f"{where}: label {value:g} outside {lo}..{hi}")
-    if kind == "sts":
+    if task.is_score:
         return value
     if value != int(value):
         raise DataError(f"{where}: label {value:g} is not a whole class")
     return int(value)
 
 
-def read_task_file(path: str | Path) -> TaskFile:
-    """Read one tab-separated task file, validating header and labels; drop and count incomplete rows."""
+def task_of_file(name: str) -> Task:
+    """The built-in task a CS224N file name belongs to ("ids-sst-dev.csv" -> SST-5)."""
+    for t in TASKS.values():
+        if name in t.files.values():
+            return t
+    names = [n for t in TASKS.values() for n in t.files.values()]
+    raise DataError(f"{name}: unknown task file (expected one of {', '.join(names)}, or pass its task)")
+
+
+def read_task_file(path: str | Path, task: Task | None = None, labelled: bool | None = None) -> TaskFile:
+    """Read one tab-separated task file, validating header and labels; drop and count incomplete rows.
+    task=None: the built-in task the file name belongs to. labelled=None: labels are read where the file has the
+    task's label column."""
     path = Path(path)
-    if path.name not in FILES:
-        raise DataError(f"{path}: unknown task file (expected one of {', '.join(FILES)})")
-    label_col, kind = FILES[path.name]
-    text_cols = ["sentence"] if kind == "sst" else ["sentence1", "sentence2"]
-    need = ["id", *text_cols] + ([label_col] if label_col else [])
+    task = task or task_of_file(path.name)
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            return _read_rows(path, csv.reader(f, delimiter="\t"), need, label_col, kind)
+            return _read_rows(path, csv.reader(f, delimiter="\t"), task, labelled)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path}: cannot parse: {e}") from None
 
 
-def _read_rows(path, reader, need, label_col, kind) -> TaskFile:
+def _read_rows(path, reader, task: Task, labelled: bool | None) -> TaskFile:
     header = next(reader, None)
     if header is None:
         raise DataError(f"{path}:1: empty file, expected a header row")
+    has_label = task.label in header if labelled is None else labelled
+    need = ["id", *task.columns] + ([task.label] if has_label else [])
     missing = [c for c in need if c not in header]
     if missing:
         raise DataError(f"{path}:1: header {header} lacks column(s) {missing}")
@@ -120,8 +139,8 @@ def _read_rows(path, reader, need, label_col, kind) -> TaskFile:
             out.dropped += 1
             out.dropped_lines.append(reader.line_num)
             continue
-        label = parse_label(values[label_col], kind, where) if label_col else None
-        texts = [values[c] for c in need[1:len(need) - bool(label_col)]]
+        label = parse_label(values[task.label], task, where) if has_label else None
+        texts = [values[c] for c in task.columns]
         out.examples.append(Example(values["id"], texts[0], texts[1] if len(texts) > 1 else None, label))
     if not out.examples:
         raise DataError(f"{path}: no complete rows")
@@ -130,67 +149,61 @@ def _read_rows(path, reader, need, label_col, kind) -> TaskFile:
 
 @dataclass
 class TaskData:
-    """Train and evaluation splits of the three tasks, plus the paraphrase protocol used."""
-    sst_train: list[Example]
-    sst_dev: list[Example]
-    para_train: list[Example]
-    para_dev: list[Example]
-    sts_train: list[Example]
-    sts_dev: list[Example]
-    para_protocol: str
-    dropped: dict[str, int]
+    """Train and evaluation examples of each task (keyed by task key), and how each was split."""
+    tasks: tuple[Task, ...]
+    train: dict[str, list[Example]]
+    dev: dict[str, list[Example]]
+    protocols: dict[str, str]  # task key -> how train and dev were drawn (a note for the sidecar and reports)
+    dropped: dict[str, int]  # file name -> rows dropped for a missing field
 
 
-def is_held_out(example_id: str) -> bool:
-    return int(example_id, 16) % 10 < HELD_OUT_MOD
+def is_held_out(example_id: str, tenths: int) -> bool:
+    return int(example_id, 16) % 10 < tenths
 
 
-def split_quora_dev(examples: list[Example]) -> tuple[list[Example], list[Example]]:
-    """The fixed split used when quora-train.csv is absent: (training part, held-out part)."""
-    held = [e for e in examples if is_held_out(e.id)]
-    return [e for e in examples if not is_held_out(e.id)], held
+def split_dev(examples: list[Example], tenths: int) -> tuple[list[Example], list[Example]]:
+    """The fixed split used when a dev_holdout task's train file is absent: (training part, held-out part)."""
+    held = [e for e in examples if is_held_out(e.id, tenths)]
+    return [e for e in examples if not is_held_out(e.id, tenths)], held
 
 
-PROTOCOL_SPLIT = ("quora-dev split: train on rows with int(id,16)%10>=3 (14,174 pairs), "
-                  "evaluate on held-out rows with int(id,16)%10<3 (6,038 pairs)")
-PROTOCOL_STANDARD = "standard: train on quora-train.csv, evaluate on all of quora-dev.csv"
+def protocol(task: Task, train_name: str | None, dev: TaskFile, held: int = 0) -> str:
+    """How a task's train and dev examples were drawn, as the sidecar and the reports say it."""
+    if train_name is not None:
+        return f"standard: train on {train_name}, evaluate on all of {dev.path.name}"
+    n, t = len(dev.examples), task.dev_holdout
+    return (f"{dev.path.stem} split: train on rows with int(id,16)%10>={t} ({n - held:,} pairs), "
+            f"evaluate on held-out rows with int(id,16)%10<{t} ({held:,} pairs)")
 
 
-def load_tasks(data_dir: str | Path | None = None) -> TaskData:
+def load_task(root: Path | None, task: Task, need_train: bool = True) -> tuple[list, list, str, dict]:
+    """(train, dev, protocol, dropped) of one task; without its train file a dev_holdout task splits its dev file."""
+    dev_path = task_file(root, task, "dev")
+    if dev_path is None:
+        raise DataError(f"task {task.key}: dev file {task.files.get('dev')!r} not found in {root}"
+                        + (f" or beside {task.spec}" if task.spec else ""))
+    dev = read_task_file(dev_path, task, labelled=True)
+    train_path, dropped = task_file(root, task, "train"), {dev_path.name: dev.dropped}
+    if train_path is not None:
+        train = read_task_file(train_path, task, labelled=True) if need_train else None
+        if train is not None:
+            dropped[train_path.name] = train.dropped
+        return (train.examples if train else []), dev.examples, protocol(task, train_path.name, dev), dropped
+    if not task.dev_holdout:
+        raise DataError(f"task {task.key}: train file {task.files.get('train')!r} not found in {root}")
+    train_part, held = split_dev(dev.examples, task.dev_holdout)
+    return train_part, held, protocol(task, None, dev, len(held)), dropped
+
+
+def load_tasks(data_dir: str | Path | None = None, tasks=None, need_train: bool = True) -> TaskData:
+    """Every task's examples: the three built-ins and any added ones (minbert.tasks.model_tasks)."""
     root = find_data_dir(data_dir)
-    files = {name: read_task_file(root / name) for name in
-             ("ids-sst-train.csv", "ids-sst-dev.csv", "sts-train.csv", "sts-dev.csv", "quora-dev.csv")}
-    quora_dev = files["quora-dev.csv"].examples
-    if (root / "quora-train.csv").is_file():
-        files["quora-train.csv"] = read_task_file(root / "quora-train.csv")
-        para_train, para_dev, protocol = files["quora-train.csv"].examples, quora_dev, PROTOCOL_STANDARD
-    else:
-        (para_train, para_dev), protocol = split_quora_dev(quora_dev), PROTOCOL_SPLIT
-    return TaskData(files["ids-sst-train.csv"].examples, files["ids-sst-dev.csv"].examples,
-                    para_train, para_dev, files["sts-train.csv"].examples, files["sts-dev.csv"].examples,
-                    protocol, {k: v.dropped for k, v in files.items()})
-
-
-def bucket_batches(lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0,
-                   bucket_factor: int = 50) -> list[list[int]]:
-    """Group indices of similar length so each batch pads little.
-
-    shuffle=False: sorted by length (for evaluation; callers restore the order).
-    shuffle=True: shuffle, sort within windows of batch_size*bucket_factor, then shuffle the batches.
-    """
-    idx = list(range(len(lengths)))
-    if not shuffle:
-        idx.sort(key=lambda i: lengths[i])
-        return [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
-    rng = random.Random(seed)
-    rng.shuffle(idx)
-    window = batch_size * bucket_factor
-    batches = []
-    for w in range(0, len(idx), window):
-        chunk = sorted(idx[w:w + window], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
+    ts = model_tasks(tasks or ())
+    train, dev, notes, dropped = {}, {}, {}, {}
+    for t in ts:
+        train[t.key], dev[t.key], notes[t.key], d = load_task(root, t, need_train)
+        dropped.update(d)
+    return TaskData(ts, train, dev, notes, dropped)
 
 
 def main(argv: list[str] | None = None) -> int:

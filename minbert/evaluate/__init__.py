@@ -20,15 +20,15 @@ from minbert.evaluate.bootstrap import N_RESAMPLES, confidence_intervals
 from minbert.evaluate.temperature import best_threshold
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, Example, find_data_dir, load_tasks, read_task_file
-from minbert.evaluate.metrics import overall, task_metrics
+from minbert.evaluate.metrics import overall, summary_metrics, task_metrics
+from minbert.tasks import TASKS
 from minbert.multitask import MultitaskModel
 from minbert.serve import precision as P
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 from minbert.tokenizer import Tokenizer
 
 CI_METHOD = f"95% percentile bootstrap over dev examples, {N_RESAMPLES} resamples, seed 0"
-QUORA_CAVEAT = ("caveat: the base model (all-MiniLM-L6-v2) saw Quora duplicate pairs in its own pretraining, "
-                "so paraphrase accuracy is not a clean held-out measure")
+QUORA_CAVEAT = TASKS["para"].caveat
 
 
 def gold(examples: list[Example]) -> np.ndarray:
@@ -37,43 +37,41 @@ def gold(examples: list[Example]) -> np.ndarray:
 
 def evaluate_model(model: MultitaskModel, tok: Tokenizer, splits: dict[str, list[Example]],
                    batch_size: int = 64, max_length: int = 128, device="cpu") -> tuple[dict, dict]:
-    """Metrics and raw outputs of every task in `splits` ({"sst": [...], "para": [...], "sts": [...]})."""
+    """Metrics and raw outputs of every task in `splits` (task key -> examples)."""
     outputs = {t: predict(model, t, ex, tok, batch_size, max_length, device) for t, ex in splits.items()}
-    return score_outputs({t: gold(ex) for t, ex in splits.items()}, outputs), outputs
+    return score_outputs({t: gold(ex) for t, ex in splits.items()}, outputs, model.tasks), outputs
 
 
-def score_outputs(golds: dict[str, np.ndarray], outputs: dict[str, dict]) -> dict:
-    """Summary metrics (sst_acc, para_acc, sts_pearson, ..., overall) and per-task reports of `predict` outputs."""
-    per_task = {t: task_metrics(t, golds[t], outputs[t]) for t in golds}
-    summary = {}
-    if "sst" in per_task:
-        summary.update(sst_acc=per_task["sst"]["accuracy"], sst_macro_f1=per_task["sst"]["macro_f1"])
-    if "para" in per_task:
-        summary.update(para_acc=per_task["para"]["accuracy"], para_f1=per_task["para"]["f1"])
-    if "sts" in per_task:
-        summary.update(sts_pearson=per_task["sts"]["pearson"], sts_spearman=per_task["sts"]["spearman"])
-    if len(per_task) == 3:
-        summary["overall"] = overall(summary["sst_acc"], summary["para_acc"], summary["sts_pearson"])
+def score_outputs(golds: dict[str, np.ndarray], outputs: dict[str, dict], tasks: dict | None = None) -> dict:
+    """Summary metrics (sst_acc, para_acc, sts_pearson, ..., overall) and per-task reports of `predict` outputs.
+    tasks: key -> Task, for added tasks (default: the built-ins)."""
+    ts = [(tasks or TASKS)[k] for k in golds]
+    per_task = {t.key: task_metrics(t, golds[t.key], outputs[t.key]) for t in ts}
+    summary = {k: v for t in ts for k, v in summary_metrics(t, per_task[t.key]).items()}
+    score = overall(summary, ts)
+    if score is not None and len(ts) >= len(TASKS):  # the overall score needs every task (the three at least)
+        summary["overall"] = score
     return {**summary, "tasks": per_task}
 
 
 @torch.no_grad()
-def calibrate_sts(model: MultitaskModel, tok: Tokenizer, train: list[Example], batch_size: int = 64,
-                  max_length: int = 128, device="cpu") -> None:
-    """Fit the cosine -> 0..5 score map on training pairs (Pearson on dev never sees dev labels)."""
-    out = predict(model, "sts", train, tok, batch_size, max_length, device)
-    model.sts.calibrate(torch.from_numpy(out["cosine"]).float(), torch.from_numpy(gold(train)).float())
+def calibrate_scores(model: MultitaskModel, tok: Tokenizer, task: str, train: list[Example], batch_size: int = 64,
+                     max_length: int = 128, device="cpu") -> None:
+    """Fit a pair_score task's cosine -> score map on its training pairs (dev labels never touch it)."""
+    out = predict(model, task, train, tok, batch_size, max_length, device)
+    model.head(task).calibrate(torch.from_numpy(out["cosine"]).float(), torch.from_numpy(gold(train)).float())
 
 
 @torch.no_grad()
-def fit_para_threshold(model: MultitaskModel, tok: Tokenizer, held_out: list[Example], batch_size: int = 64,
-                       max_length: int = 128, device="cpu") -> float:
-    """Set the paraphrase decision threshold to the one of best accuracy on Quora training pairs held out of
+def fit_threshold(model: MultitaskModel, tok: Tokenizer, task: str, held_out: list[Example], batch_size: int = 64,
+                  max_length: int = 128, device="cpu") -> float:
+    """Set a yes/no pair task's decision threshold to the one of best accuracy on training pairs held out of
     training (dev labels never touch it); returns it."""
-    model.para.threshold.zero_()  # predict's logits are shifted by the current threshold
-    out = predict(model, "para", held_out, tok, batch_size, max_length, device)
+    head = model.head(task)
+    head.threshold.zero_()  # predict's logits are shifted by the current threshold
+    out = predict(model, task, held_out, tok, batch_size, max_length, device)
     t = best_threshold(out["logit"], gold(held_out))
-    model.para.threshold.fill_(t)
+    head.threshold.fill_(t)
     return t
 
 

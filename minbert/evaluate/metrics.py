@@ -69,19 +69,24 @@ def classification_report(gold, pred, n: int, confidence=None) -> dict:
     return out
 
 
-def overall(sst_acc: float, para_acc: float, sts_pearson: float) -> float:
-    """The CS224N leaderboard score: mean of SST acc, Quora acc and the rescaled STS correlation."""
-    return (sst_acc + para_acc + (sts_pearson + 1) / 2) / 3
+def overall(summary: dict, tasks) -> float | None:
+    """The mean of the tasks' metrics on a 0..1 scale (accuracy, or (r + 1) / 2); for the three CS224N tasks this is
+    the leaderboard score (SST acc + Quora acc + (STS r + 1) / 2) / 3. None if a task's metric is missing."""
+    parts = [t.unit_score(summary) for t in tasks if t.metric in summary]
+    return sum(parts) / len(parts) if parts and len(parts) == len(tasks) else None
 
 
-def task_metrics(task: str, gold: np.ndarray, out: dict[str, np.ndarray]) -> dict:
-    """Metrics of one task from `tasks.predict` outputs and gold labels."""
-    if task == "sst":
-        r = classification_report(gold, out["pred"], 5, out["probs"].max(-1))
-        dist = np.abs(out["pred"].astype(int) - gold.astype(int))
-        r["error_distance"] = np.bincount(dist, minlength=5).tolist()
+def task_metrics(task, gold: np.ndarray, out: dict[str, np.ndarray]) -> dict:
+    """Metrics of one task (a minbert.tasks.Task) from `minbert.evaluate.inference.predict` outputs and gold."""
+    if task.kind == "sentence_classes":
+        n = task.num_classes
+        r = classification_report(gold, out["pred"], n, out["probs"].max(-1))
+        dist = np.abs(out["pred"].astype(int) - gold.astype(int))  # how many classes off, for ordered classes
+        r["error_distance"] = np.bincount(dist, minlength=n).tolist()
+        if n == 2:
+            r["f1"] = r["per_class"]["f1"][1]  # yes/no: the F1 of the second class (positive)
         return r
-    if task == "para":
+    if task.kind == "pair_classes":
         conf = np.where(out["pred"] == 1, out["prob"], 1 - out["prob"])
         r = classification_report(gold, out["pred"], 2, conf)
         r["f1"] = r["per_class"]["f1"][1]
@@ -89,3 +94,11 @@ def task_metrics(task: str, gold: np.ndarray, out: dict[str, np.ndarray]) -> dic
     return {"pearson": pearson(out["score"], gold), "spearman": spearman(out["score"], gold),
             "pearson_cosine": pearson(out["cosine"], gold),
             "mse": float(np.mean((out["score"] - gold) ** 2))}
+
+
+def summary_metrics(task, report: dict) -> dict:
+    """A task's two summary figures from its report: {"sst_acc": .., "sst_macro_f1": ..} and the like."""
+    if task.is_score:
+        return {task.metric: report["pearson"], task.second_metric: report["spearman"]}
+    second = report["f1"] if task.num_classes == 2 and "f1" in report else report["macro_f1"]
+    return {task.metric: report["accuracy"], task.second_metric: second}

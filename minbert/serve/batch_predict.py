@@ -31,7 +31,7 @@ from minbert.data import Example
 from minbert.distributed import cleanup, is_main, launched, setup
 from minbert.serve import precision as P
 from minbert.tasks import BY_SKILL, SST_CLASSES
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 from minbert.serve import sharded
 
 TASKS = {**{skill: t.key for skill, t in BY_SKILL.items()}, "embed": "embed"}  # --task: what users ask for

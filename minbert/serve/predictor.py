@@ -24,7 +24,7 @@ from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool
 from minbert.serve import precision as P
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
 MAX_TOKENS = 512

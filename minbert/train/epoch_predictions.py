@@ -17,13 +17,13 @@ import numpy as np
 from minbert.atomic import atomic_write_json
 
 FILE = "epoch_predictions.json"
-KEEP = {"sst": ("pred",), "para": ("pred", "prob"), "sts": ("score",)}  # ~80 kB per epoch on the full dev sets
+KEEP = ("pred", "prob", "score")  # the outputs a comparison reads, where a task has them: ~80 kB per epoch
 
 
 def outputs_record(outputs: dict[str, dict[str, np.ndarray]]) -> dict:
     """The kept outputs of predict(), as JSON lists (labels as ints, scores to 4 decimals)."""
     return {t: {k: (out[k].astype(int).tolist() if k == "pred" else np.round(out[k].astype(float), 4).tolist())
-                for k in KEEP[t]} for t, out in outputs.items()}
+                for k in KEEP if k in out} for t, out in outputs.items()}
 
 
 def append(run_dir: str | Path, epoch: int, dev: dict, outputs: dict, metrics: dict) -> None:

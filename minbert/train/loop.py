@@ -1,4 +1,5 @@
-"""Multitask training: optional MLM further pretraining, then SST + Quora + STS on one shared encoder.
+"""Multitask training: optional MLM further pretraining, then every task (SST + Quora + STS, and any added by a
+task spec) on one shared encoder.
 
     python -m minbert.train [--config recipe.yaml] [--flag value ...]
     torchrun --nproc_per_node=2 -m minbert.train ...   # DistributedDataParallel (gloo on CPU, nccl on GPU)
@@ -25,9 +26,11 @@ from minbert import distributed as dist
 from minbert.train import epoch_predictions
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import load_checkpoint, load_train_state, save_checkpoint, save_train_state
-from minbert.data import TaskData, bucket_batches, find_data_dir, load_tasks
+from minbert.data import TaskData, find_data_dir, load_tasks
+from minbert.data.batching import bucket_batches, example_lengths, make_batch
 from minbert.train.ema import EMA
-from minbert.evaluate import QUORA_CAVEAT, calibrate_sts, evaluate_model, fit_para_threshold
+from minbert.evaluate import calibrate_scores, evaluate_model, fit_threshold
+from minbert.evaluate.metrics import overall
 from minbert.train.lr_schedule import lr_multiplier
 from minbert.train.mlm_stage import run_mlm_stage
 from minbert.model import BertModel
@@ -35,8 +38,8 @@ from minbert.multitask import MultitaskModel
 from minbert.optimizer import AdamW
 from minbert.train.sampling import epoch_plan
 from minbert.data.sst_trees import TREES_FILE, read_phrases
-from minbert.data.batching import example_lengths, make_batch
 from minbert.tokenizer import Tokenizer
+from minbert.tasks import resolve
 from minbert.train.recipe import TrainConfig, parse_args
 
 
@@ -50,71 +53,73 @@ class Splits(NamedTuple):
     """The examples a run sees, per task."""
     train: dict  # task -> training examples
     dev: dict  # task -> dev examples (model selection and the exported metrics)
-    train_eval: dict  # task -> a training subset scored each epoch (the overfitting gap; fits the STS map)
-    para_val: list  # --para-val Quora pairs held out of training; the paraphrase threshold is fit on them
+    train_eval: dict  # task -> a training subset scored each epoch (the overfitting gap; fits score maps)
+    held_out: dict  # yes/no pair task -> --para-val pairs held out of training; its decision threshold is fit on them
 
 
 def task_splits(data: TaskData, cfg: TrainConfig) -> Splits:
-    """The run's examples, with --limit, --train-limit, --dev-limit and --para-val applied."""
-    train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
-    dev = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    """The run's examples, with --limit, --train-limit, --dev-limit and --para-val applied. Every task the data holds
+    is sampled in its order (the built-ins first), so a task added after them leaves their samples as they were."""
+    train, dev = dict(data.train), dict(data.dev)
     if cfg.limit:
         train = {t: ex[:cfg.limit] for t, ex in train.items()}
         dev = {t: ex[:cfg.limit] for t, ex in dev.items()}
-    pool = train.get("para", [])
+    pools = dict(train)
     rng = random.Random(cfg.seed)
     if cfg.train_limit:
         train = {t: rng.sample(ex, min(len(ex), cfg.train_limit)) for t, ex in train.items()}
-    held = hold_out_pairs(pool, train, cfg) if cfg.para_val and "para" in cfg.tasks else []
+    keys = [t.key for t in resolve(cfg.tasks)]
+    held = {t.key: hold_out_pairs(pools[t.key], train, t.key, cfg) for t in data.tasks
+            if cfg.para_val and t.key in keys and t.kind == "pair_classes"}
     if cfg.dev_limit:
         dev = {t: random.Random(0).sample(ex, min(len(ex), cfg.dev_limit)) for t, ex in dev.items()}
     train_eval = {t: rng.sample(ex, min(len(ex), cfg.train_eval_size)) for t, ex in train.items()}
-    return Splits({t: train[t] for t in cfg.tasks}, {t: dev[t] for t in cfg.tasks},
-                  {t: train_eval[t] for t in cfg.tasks}, held)
+    return Splits({t: train[t] for t in keys}, {t: dev[t] for t in keys}, {t: train_eval[t] for t in keys}, held)
 
 
-def hold_out_pairs(pool: list, train: dict, cfg: TrainConfig) -> list:
-    """--para-val Quora pairs never trained on: taken from the pairs a --train-limit sample left unused (the
-    training sample stays the same as without the flag), else removed from the training pairs (a tenth at most)."""
-    used = {id(e) for e in train["para"]}
+def hold_out_pairs(pool: list, train: dict, task: str, cfg: TrainConfig) -> list:
+    """--para-val pairs of a yes/no pair task never trained on: taken from the pairs a --train-limit sample left
+    unused (the training sample stays the same as without the flag), else removed from the training pairs (a tenth
+    at most)."""
+    used = {id(e) for e in train[task]}
     spare = [e for e in pool if id(e) not in used]
     if len(spare) >= cfg.para_val:
         return random.Random(cfg.seed + 1).sample(spare, cfg.para_val)
-    n = min(cfg.para_val, len(train["para"]) // 10)
+    n = min(cfg.para_val, len(train[task]) // 10)
     if n < cfg.para_val:
-        dist.print0(f"--para-val {cfg.para_val}: holding out {n} of the {len(train['para']):,} Quora training pairs "
+        dist.print0(f"--para-val {cfg.para_val}: holding out {n} of the {len(train[task]):,} {task} training pairs "
                     "(a tenth at most)" + ("; the decision stays at logit 0" if n == 0 else ""))
-    pick = set(random.Random(cfg.seed + 1).sample(range(len(train["para"])), n))
-    held = [e for i, e in enumerate(train["para"]) if i in pick]
-    train["para"] = [e for i, e in enumerate(train["para"]) if i not in pick]
+    pick = set(random.Random(cfg.seed + 1).sample(range(len(train[task])), n))
+    held = [e for i, e in enumerate(train[task]) if i in pick]
+    train[task] = [e for i, e in enumerate(train[task]) if i not in pick]
     return held
 
 
-def add_phrases(train: dict, cfg: TrainConfig) -> dict[str, int]:
-    """With --sst-phrases, append the treebank's labelled phrases to the SST training list; returns how many
-    leading rows per task are always used (the rest is sampled per epoch by epoch_batches)."""
+def add_phrases(train: dict, tasks: dict, cfg: TrainConfig) -> dict[str, int]:
+    """With --sst-phrases, append the labelled phrases of each task that has a phrases file (SST's treebank) to its
+    training list; returns how many leading rows per task are always used (the rest is sampled per epoch)."""
     core = {t: len(ex) for t, ex in train.items()}  # rows past core[t] are extras: --sst-phrases
-    if cfg.sst_phrases and "sst" in train:
-        phrases = read_phrases(find_data_dir(cfg.data_dir) / TREES_FILE, cfg.sst_phrase_min_words)
+    for key in [k for k in train if tasks[k].phrases and cfg.sst_phrases]:
+        phrases = read_phrases(find_data_dir(cfg.data_dir) / tasks[key].phrases, cfg.sst_phrase_min_words)
         phrases = phrases[:cfg.limit] if cfg.limit else phrases  # --limit caps every pool, phrases too
-        train["sst"] = train["sst"] + phrases
-        dist.print0(f"SST: {core['sst']:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled phrases per epoch")
+        train[key] = train[key] + phrases
+        dist.print0(f"{tasks[key].name}: {core[key]:,} sentences + {cfg.sst_phrases:,} of {len(phrases):,} labelled "
+                    "phrases per epoch")
     return core
 
 
-def epoch_batches(train: dict, lengths: dict, cfg: TrainConfig, epoch: int,
+def epoch_batches(train: dict, lengths: dict, tasks: dict, cfg: TrainConfig, epoch: int,
                   core: dict[str, int] | None = None) -> dict[str, list[list[int]]]:
-    """Length-bucketed batches per task for one epoch; Quora down-sampled to --para-max rows if set; rows past
-    core[t] (SST phrases) sampled, --sst-phrases of them."""
+    """Length-bucketed batches per task for one epoch; yes/no pair tasks down-sampled to --para-max rows if set;
+    rows past core[t] (treebank phrases) sampled, --sst-phrases of them."""
     out = {}
-    extras = {"sst": cfg.sst_phrases}  # extra rows sampled per epoch
     for t, ex in train.items():
         n = (core or {}).get(t, len(ex))
         idx = list(range(n))
-        if t == "para" and cfg.para_max and cfg.para_max < n:
+        if tasks[t].kind == "pair_classes" and cfg.para_max and cfg.para_max < n:
             idx = sorted(random.Random(cfg.seed * 7919 + epoch).sample(idx, cfg.para_max))
         if n < len(ex):
-            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(extras[t], len(ex) - n))
+            extra = random.Random(cfg.seed * 104729 + epoch).sample(range(n, len(ex)), min(cfg.sst_phrases, len(ex) - n))
             idx = idx + sorted(extra)
         sub = bucket_batches([lengths[t][i] for i in idx], cfg.batch_size * dist.world_size(), True,
                              seed=cfg.seed * 31 + epoch)
@@ -126,7 +131,8 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
     batches = []
     for task, idx in step:
         shard = idx[dist.rank()::dist.world_size()] or idx[:1]  # each rank its share of the global batch
-        batches.append(make_batch(task, train[task], shard, tok, cfg.max_length, raw.joint_input(task)).to(device))
+        batches.append(make_batch(raw.tasks[task], train[task], shard, tok, cfg.max_length, raw.joint_input(task))
+                       .to(device))
     dtype = cfg.autocast_dtype(device.type)
     with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         outs = model([(b.task, b.inputs) for b in batches])
@@ -144,25 +150,22 @@ def train_step(model, raw: MultitaskModel, step, train, tok, cfg: TrainConfig, o
 
 
 def evaluate_epoch(raw: MultitaskModel, tok, splits: Splits, cfg, device) -> dict:
-    """Fit the STS score map and (with --para-val) the paraphrase threshold on training pairs, then score."""
-    if "sts" in splits.train:
-        calibrate_sts(raw, tok, splits.train_eval["sts"], device=device)
-    extra = ({"para_threshold": fit_para_threshold(raw, tok, splits.para_val, max_length=cfg.max_length, device=device)}
-             if splits.para_val else {})
+    """Fit each score task's map and (with --para-val) each yes/no pair task's threshold on training pairs, then
+    score."""
+    for key in [k for k in splits.train if raw.tasks[k].is_score]:
+        calibrate_scores(raw, tok, key, splits.train_eval[key], device=device)
+    extra = {f"{k}_threshold": fit_threshold(raw, tok, k, held, max_length=cfg.max_length, device=device)
+             for k, held in splits.held_out.items() if held}
     dev_m, dev_out = evaluate_model(raw, tok, splits.dev, max_length=cfg.max_length, device=device)
     train_m, _ = evaluate_model(raw, tok, splits.train_eval, max_length=cfg.max_length, device=device)
-    keys = ("sst_acc", "sst_macro_f1", "para_acc", "para_f1", "sts_pearson", "sts_spearman", "overall")
+    keys = [k for key in splits.train for k in (raw.tasks[key].metric, raw.tasks[key].second_metric)] + ["overall"]
     return {"dev": {k: dev_m[k] for k in keys if k in dev_m}, "train": {k: train_m[k] for k in keys if k in train_m},
             "dev_outputs": dev_out, **extra}
 
 
-def score(metrics: dict) -> float:
-    """Model selection: the overall score, or the mean of whatever tasks are trained."""
-    d = metrics["dev"]
-    if "overall" in d:
-        return d["overall"]
-    parts = [d.get("sst_acc"), d.get("para_acc"), (d["sts_pearson"] + 1) / 2 if "sts_pearson" in d else None]
-    return float(np.mean([p for p in parts if p is not None]))
+def score(metrics: dict, tasks: list) -> float:
+    """Model selection: the mean of the trained tasks' metrics on a 0..1 scale (the overall score for all three)."""
+    return overall(metrics["dev"], tasks)
 
 
 def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -183,7 +186,7 @@ def param_groups(model: MultitaskModel, cfg: TrainConfig) -> list[dict]:
 def build(cfg: TrainConfig, device) -> tuple[Tokenizer, MultitaskModel]:
     seed_everything(cfg.seed)
     bert = BertModel.from_pretrained(cfg.base_model)
-    model = MultitaskModel(bert, cfg.model_config()).to(device)
+    model = MultitaskModel(bert, cfg.model_config(), resolve(cfg.tasks)).to(device)
     if cfg.freeze_encoder:  # sentiment's own copies of the top layers are encoder too
         for part in (model.bert, model.sst_encoder):
             if part is not None:
@@ -210,9 +213,9 @@ def fit(cfg: TrainConfig) -> Path | None:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     t0 = time.time()
-    data = load_tasks(cfg.data_dir)
+    data = load_tasks(cfg.data_dir, resolve(cfg.tasks))
     splits = task_splits(data, cfg)
-    core = add_phrases(splits.train, cfg)
+    core = add_phrases(splits.train, {t.key: t for t in data.tasks}, cfg)
     tok, model = build(cfg, device)
     opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state, saved = start_or_resume(model, opt, cfg)
@@ -223,13 +226,13 @@ def fit(cfg: TrainConfig) -> Path | None:
         state.mlm_done = True
         opt = AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)  # fresh moments
     ddp = dist.wrap(model, device)
-    lengths = {t: example_lengths(t, ex, tok) for t, ex in splits.train.items()}
+    lengths = {t: example_lengths(model.tasks[t], ex, tok) for t, ex in splits.train.items()}
     ema = EMA(model, cfg.ema) if cfg.ema else None  # made after the MLM stage: it averages stage 2's weights
     if ema is not None and "ema_steps" in saved:
         ema.load_tensors(saved)
 
     def plan_of(epoch: int) -> list:  # the epoch's steps, each a list of (task, example indices)
-        batches = epoch_batches(splits.train, lengths, cfg, epoch, core)
+        batches = epoch_batches(splits.train, lengths, model.tasks, cfg, epoch, core)
         return epoch_plan(batches, cfg.sampling, epoch, cfg.epochs, cfg.seed)
 
     steps_per_epoch, elapsed0 = len(plan_of(0)), state.elapsed_s
@@ -297,10 +300,12 @@ def end_epoch(raw, tok, splits: Splits, cfg, opt, state: TrainState, losses, dev
         state.history.append(record)
         with open(Path(cfg.out_dir) / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        shift = f" | para threshold {metrics['para_threshold']:+.3f}" if "para_threshold" in metrics else ""
+        shift = "".join(f" | {k.removesuffix('_threshold')} threshold {v:+.3f}" for k, v in metrics.items()
+                        if k.endswith("_threshold"))
         dist.print0(" | ".join(f"{k} {v:.4f}" for k, v in metrics["dev"].items()) + shift + f" | {record['minutes']:.1f} min")
-        if score(metrics) > state.best_score:
-            state.best_score = score(metrics)
+        trained = [raw.tasks[k] for k in splits.train]
+        if score(metrics, trained) > state.best_score:
+            state.best_score = score(metrics, trained)
             save_checkpoint(Path(cfg.out_dir) / "best", raw, tok, meta_for(cfg, state), dtype=torch.float32)
     state.epoch, state.step_in_epoch = state.epoch + 1, 0
 
@@ -327,8 +332,9 @@ def export(out: Path, tok, data: TaskData, dev, cfg, state: TrainState, device) 
     fp16 = load_checkpoint(path, device)
     metrics, outputs = evaluate_model(fp16.model, tok, dev, max_length=cfg.max_length, device=device)
     epochs = epoch_predictions.add_final(out, outputs, {k: v for k, v in metrics.items() if k != "tasks"})
-    meta = {**best.meta, "metrics": metrics, "para_protocol": data.para_protocol, "para_caveat": QUORA_CAVEAT,
-            "dropped_rows": data.dropped, "train_minutes": state.elapsed_s / 60,
+    notes = {f"{t.key}_protocol": data.protocols[t.key] for t in data.tasks if t.dev_holdout}
+    notes.update({f"{t.key}_caveat": t.caveat for t in data.tasks if t.caveat})
+    meta = {**best.meta, "metrics": metrics, **notes, "dropped_rows": data.dropped, "train_minutes": state.elapsed_s / 60,
             "history": state.history, "best_epoch": best.meta["history"][-1]["epoch"],
             "epoch_predictions": epochs}
     path = save_checkpoint(out / "model", fp16.model, tok, meta, dtype=torch.float16)

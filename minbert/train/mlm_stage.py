@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from minbert import distributed as dist
-from minbert.data import bucket_batches
+from minbert.data.batching import bucket_batches
 from minbert.train.mlm import MLMModel, mask_tokens
 from minbert.optimizer import AdamW
 from minbert.data.batching import texts_of

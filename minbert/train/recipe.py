@@ -10,7 +10,7 @@ from pathlib import Path
 
 from minbert.train.lr_schedule import SCHEDULES
 from minbert.multitask import MultitaskConfig
-from minbert.tasks import TASK_KEYS
+from minbert.tasks import TASK_KEYS, TaskSpecError, resolve
 from minbert.train.sampling import SCHEMES
 
 
@@ -93,7 +93,7 @@ HELP = {
     "data_dir": "task data folder (default: $MINBERT_DATA, then ./data, then the user cache)",
     "base_model": "HF-format BERT directory to start from (default: bundled all-MiniLM-L6-v2)",
     "out_dir": "run folder for config, log, resume state and checkpoints",
-    "tasks": "tasks to train, comma-separated subset of sst,para,sts",
+    "tasks": "tasks to train, comma-separated: built-in keys sst,para,sts and task spec files (tasks/cfimdb.yaml)",
     "epochs": "multitask fine-tuning epochs",
     "batch_size": "examples (sentences or pairs) per task batch, summed over processes",
     "lr": "peak learning rate of the encoder in stage 2",
@@ -187,8 +187,12 @@ def parse_args(argv: list[str]) -> TrainConfig:
     a = vars(ap.parse_args(argv))
     a.pop("config")
     tasks = tuple(t.strip() for t in str(a["tasks"]).split(",") if t.strip())
-    if not tasks or set(tasks) - set(TASK_KEYS):
-        ap.error(f"--tasks must be a comma-separated subset of {','.join(TASK_KEYS)}")
+    try:
+        resolve(tasks)
+    except TaskSpecError as e:
+        ap.error(f"--tasks: {e}")
+    if not tasks:
+        ap.error(f"--tasks names no task (built-in: {','.join(TASK_KEYS)}; or task spec files)")
     a["tasks"] = tasks
     choices = {"schedule": SCHEDULES, "sampling": SCHEMES, "pooling": ("mean", "cls"),
                "para_head": ("cosine", "features", "cross"), "sts_loss": ("cosine_embedding", "mse", "cosent"),
