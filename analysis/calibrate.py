@@ -19,7 +19,7 @@ from minbert.evaluate.temperature import calibrate, threshold_check
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import gold
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 
 
 def run(checkpoint: Path, data_dir: str | None, batch_size: int) -> dict:

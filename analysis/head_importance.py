@@ -26,7 +26,8 @@ import torch
 from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads, fail
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint
-from minbert.data import DataError, bucket_batches, load_tasks
+from minbert.data import DataError, load_tasks
+from minbert.data.batching import bucket_batches
 from minbert.evaluate.metrics import pearson
 from minbert.model import attention_bias
 from minbert.multitask import MultitaskModel, pool

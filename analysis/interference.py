@@ -27,7 +27,8 @@ import torch
 
 from minbert.cli import add_data_dir, add_threads, apply_threads, fail
 from minbert.checkpoint import CheckpointError, load_checkpoint
-from minbert.data import DataError, bucket_batches, load_tasks
+from minbert.data import DataError, load_tasks
+from minbert.data.batching import bucket_batches
 from minbert.multitask import MultitaskModel
 from minbert.data.batching import example_lengths, make_batch
 from minbert.tasks import TASK_KEYS

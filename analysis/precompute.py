@@ -28,7 +28,7 @@ from minbert.checkpoint import CheckpointError, load_checkpoint, paths
 from minbert.data import DataError, load_tasks
 from minbert.evaluate import QUORA_CAVEAT, gold
 from minbert.serve.predictor import Predictor
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=42)
 QUORA_MAP_PAIRS = 500  # held-out pairs shown on the map (both sentences)

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from minbert.cli import add_threads, apply_threads
 from minbert import BertModel, Tokenizer
 from minbert.checkpoint import load_checkpoint
-from minbert.data import bucket_batches, load_tasks
+from minbert.data import load_tasks
+from minbert.data.batching import bucket_batches
 from minbert.evaluate import evaluate_model
 from minbert.multitask import pool
 from minbert.pretrained import default_model_dir

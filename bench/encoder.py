@@ -12,7 +12,8 @@ import torch
 
 from minbert.cli import add_threads, apply_threads
 from minbert import BertModel, Tokenizer
-from minbert.data import bucket_batches, find_data_dir, read_task_file
+from minbert.data import find_data_dir, read_task_file
+from minbert.data.batching import bucket_batches
 from minbert.pretrained import default_model_dir
 from bench import machine
 

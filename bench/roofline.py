@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from minbert.cli import add_threads, apply_threads
 from minbert.checkpoint import load_checkpoint
-from minbert.data import bucket_batches
+from minbert.data.batching import bucket_batches
 from minbert.serve import precision as P
 
 from bench.encoder import real_sentences

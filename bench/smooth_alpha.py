@@ -10,7 +10,7 @@ from minbert.cli import add_threads, apply_threads
 from minbert.checkpoint import load_checkpoint
 from minbert.data import load_tasks
 from minbert.serve.quantize import SMOOTH_ALPHA, kernel_available, quantize_int8
-from minbert.data.batching import predict
+from minbert.evaluate.inference import predict
 
 from bench import machine
 

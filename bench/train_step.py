@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from minbert.cli import add_threads, apply_threads
 from minbert import AdamW, BertModel, Tokenizer
-from minbert.data import bucket_batches, find_data_dir, read_task_file
+from minbert.data import find_data_dir, read_task_file
+from minbert.data.batching import bucket_batches
 from minbert.multitask import pool
 from minbert.pretrained import default_model_dir
 from bench import machine

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from minbert import data
-from minbert.data import DataError, bucket_batches, find_data_dir, load_tasks, read_task_file
+from minbert.data import DataError, find_data_dir, load_tasks, read_task_file
+from minbert.data.batching import bucket_batches
 
 HEADER = "\tid\tsentence1\tsentence2\tsimilarity\n"
 

@@ -38,7 +38,7 @@ def test_layer_gradients_match_autograd_and_cosines_match_scipy(tiny):
     g = itf.gradient(model, tok, "sts", ex, cfg)
     # reference: each batch's loss by hand, the mean of their gradients for layer 2's query weight
     w = model.bert.encoder.layer[1].attention.self.query.weight
-    from minbert.data import bucket_batches
+    from minbert.data.batching import bucket_batches
     from minbert.data.batching import example_lengths
     batches = bucket_batches(example_lengths("sts", ex, tok), 4, shuffle=False)
     ref = sum(torch.autograd.grad(model.sts.loss(model.run_task("sts", **b.inputs), b.labels), w)[0]

@@ -172,7 +172,7 @@ def test_bf16_model_keeps_the_original_and_hands_back_fp32(tiny):
 def test_bf16_agrees_with_fp32_on_the_shipped_model(data_dir):
     from minbert.checkpoint import load_checkpoint
     from minbert.data import read_task_file
-    from minbert.data.batching import predict
+    from minbert.evaluate.inference import predict
     if not SHIPPED.with_suffix(".json").exists():
         pytest.skip("no shipped checkpoint")
     ck = load_checkpoint(SHIPPED)

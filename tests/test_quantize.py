@@ -30,7 +30,7 @@ def test_some_int8_kernel_exists_on_x86():
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_each_kernel_agrees_with_fp32_on_sst_dev(kernel, shipped, data_dir):
     from minbert.data import read_task_file
-    from minbert.data.batching import predict
+    from minbert.evaluate.inference import predict
     dev = read_task_file(data_dir / "ids-sst-dev.csv").examples
     fp32 = predict(shipped.model, "sst", dev, shipped.tokenizer)["pred"]
     q = Q.quantize_int8(shipped.model, kernel=kernel, tokenizer=shipped.tokenizer)
