@@ -72,7 +72,7 @@ def test_the_training_tab_figure_draws_each_recorded_curve():
     assert list(points[0].error_y.array) == pytest.approx([np.std([0.7, 0.71], ddof=1)] * 3)
     assert any("target 0.87 at ≥" in (a.text or "") for a in fig.layout.annotations)
     empty = learning_curve_figure({})
-    assert any("python -m analysis.learning_curve" in (a.text or "") for a in empty.layout.annotations)
+    assert any("python -m analysis.experiments.learning_curve" in (a.text or "") for a in empty.layout.annotations)
 
 
 def test_curves_of_several_tasks_share_the_sidecar(tmp_path, monkeypatch):

@@ -130,7 +130,7 @@ def test_markdown_escapes_pipes_in_row_names():
 @pytest.mark.parametrize("cli", ["levers", "grid_search", "ablation"])
 def test_seeded_clis_share_the_budget_flags(cli, tmp_path, capsys):
     import importlib
-    main = importlib.import_module(f"analysis.{cli}").main
+    main = importlib.import_module(f"analysis.experiments.{cli}").main
     for bad in (["--seeds", "1,x"], ["--threads", "-1"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path), "--table-only", *bad])

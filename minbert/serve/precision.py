@@ -311,20 +311,5 @@ def _default_tokenizer():
 
 
 def add_arguments(ap, default: str) -> None:
-    """--precision, and --quantize as its deprecated alias (one release)."""
-    ap.add_argument("--precision", choices=PRECISIONS, default=None, help=f"{PRECISION_HELP} (default: {default})")
-    ap.add_argument("--quantize", choices=("none", "int8"), default=None,
-                    help="deprecated alias: --quantize int8 is --precision int8, none is fp32")
-    ap.set_defaults(precision_default=default)
-
-
-def from_args(a, ap) -> str:
-    """The precision the parsed arguments ask for; prints the deprecation note for --quantize."""
-    if a.quantize is None:
-        return a.precision or a.precision_default
-    print("note: --quantize is deprecated and goes in the next release; use --precision "
-          f"{'int8' if a.quantize == 'int8' else 'fp32'}", file=sys.stderr)
-    aliased = "int8" if a.quantize == "int8" else "fp32"
-    if a.precision is not None and a.precision != aliased:
-        ap.error(f"--quantize {a.quantize} contradicts --precision {a.precision}; use --precision only")
-    return aliased
+    """--precision, with this command's default."""
+    ap.add_argument("--precision", choices=PRECISIONS, default=default, help=f"{PRECISION_HELP} (default: {default})")
