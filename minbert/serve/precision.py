@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from minbert.atomic import atomic_write_json
+from minbert.machine import cpu_info
 from minbert.model import EncoderOutput
 from minbert.serve.probe_sentences import PROBE
 from minbert.serve.quantize import INT8_KERNELS, kernel_available, quantize_int8
@@ -59,22 +60,6 @@ class Measurement:
     seconds: float  # probe time, each batch's fastest round summed (sentiment path: encoder + head)
     agreement: float  # share of probe SST labels equal to fp32's
     cosine_min: float  # least cosine to fp32's embedding over the probe, sentiment and shared paths
-
-
-def cpu_info() -> tuple[str, set[str]]:
-    """(CPU model name, /proc/cpuinfo flags); ("unknown", set()) where there is no /proc/cpuinfo."""
-    name, flags = "", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and not name:
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    import platform
-    return name or platform.processor() or platform.machine() or "unknown", flags
 
 
 def fast_bf16() -> tuple[bool, str]:
