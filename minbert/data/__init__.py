@@ -1,6 +1,6 @@
 """The CS224N task files: where they are, how to read them, the paraphrase protocol, batching.
 
-`python -m minbert.data fetch` downloads and verifies them (see minbert/fetch.py).
+`python -m minbert.data fetch` downloads and verifies them (see minbert/data/fetch.py).
 """
 from __future__ import annotations
 

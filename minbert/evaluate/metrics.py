@@ -75,7 +75,7 @@ def overall(sst_acc: float, para_acc: float, sts_pearson: float) -> float:
 
 
 def task_metrics(task: str, gold: np.ndarray, out: dict[str, np.ndarray]) -> dict:
-    """Metrics of one task from `tasks.predict` outputs and gold labels."""
+    """Metrics of one task from the outputs of `minbert.data.batching.predict` and gold labels."""
     if task == "sst":
         r = classification_report(gold, out["pred"], 5, out["probs"].max(-1))
         dist = np.abs(out["pred"].astype(int) - gold.astype(int))
