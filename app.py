@@ -564,7 +564,7 @@ def parse_args(argv=None) -> AppArgs:
     a = ap.parse_args(argv)
     if a.max_queue < 1:
         ap.error("--max-queue must be at least 1")
-    return AppArgs(a.checkpoint, a.share, P.from_args(a, ap), a.data_dir, a.offline, a.compare, a.max_queue)
+    return AppArgs(a.checkpoint, a.share, a.precision, a.data_dir, a.offline, a.compare, a.max_queue)
 
 
 def main(argv=None) -> None:

@@ -4,7 +4,8 @@
 
 Starts the app (tests.app_server.AppServer) and drives Debian's Chromium with Playwright. --readme also writes
 the README's images (docs/images/{sentiment,embeddings,errors}.png); --pair NAME writes docs/images/NAME-*.png of
-the Sentiment, Embeddings, Behaviour and Compare tabs (the issue-30 before/after record). Every file written
+the Sentiment, Embeddings, Behaviour and Compare tabs (a before/after record for an issue; commit them only where a
+Markdown file shows them: tests/test_source.py fails on an image nothing shows). Every file written
 into docs/images is a 1440-wide clip, palette-quantised so that it stays under MAX_BYTES. The app runs without
 task data (offline, an empty cache), so no dataset sentence reaches an image: dev examples show as ids.
 """

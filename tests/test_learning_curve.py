@@ -1,9 +1,12 @@
 """Learning curves: the line in log2(size) against SciPy's linregress; a tiny curve end to end, reused on a rerun."""
 import json
+import os
 
 import numpy as np
 import pytest
 from scipy.stats import linregress
+
+from minbert.machine import cpu_info
 
 from analysis.experiments.learning_curve import CurveConfig, fit_line, markdown, parse_args, run_curve, size_for, summarise, verdict
 
@@ -54,6 +57,7 @@ def test_a_tiny_curve_end_to_end_and_reused(tiny_model_dir, data_dir, tmp_path):
     assert [r["examples"] for r in curve["rows"]] == [16, 32]
     assert all(0 <= r["mean"] <= 1 for r in curve["rows"])
     assert json.loads((tmp_path / "c" / "curve.json").read_text())["rows"] == curve["rows"]
+    assert curve["title"].endswith(f"seeds 1, {os.cpu_count()}-core {cpu_info()[0]}")  # the machine it ran on
     run = tmp_path / "c" / "para-n16-seed1" / "model.safetensors"
     before = run.stat().st_mtime_ns
     again = run_curve(CurveConfig(**{**cfg.__dict__, "table_only": True}))
@@ -72,7 +76,7 @@ def test_the_training_tab_figure_draws_each_recorded_curve():
     assert list(points[0].error_y.array) == pytest.approx([np.std([0.7, 0.71], ddof=1)] * 3)
     assert any("target 0.87 at ≥" in (a.text or "") for a in fig.layout.annotations)
     empty = learning_curve_figure({})
-    assert any("python -m analysis.learning_curve" in (a.text or "") for a in empty.layout.annotations)
+    assert any("python -m analysis.experiments.learning_curve" in (a.text or "") for a in empty.layout.annotations)
 
 
 def test_curves_of_several_tasks_share_the_sidecar(tmp_path, monkeypatch):

@@ -128,12 +128,14 @@ def test_markdown_escapes_pipes_in_row_names():
 
 
 @pytest.mark.parametrize("cli", ["levers", "grid_search", "ablation"])
-def test_seeded_clis_share_the_budget_flags(cli, tmp_path, capsys):
+def test_seeded_clis_share_the_budget_flags(cli, tmp_path, capsys, monkeypatch):
     import importlib
-    main = importlib.import_module(f"analysis.{cli}").main
+    import minbert.machine
+    main = importlib.import_module(f"analysis.experiments.{cli}").main
+    monkeypatch.setattr(minbert.machine, "cpu_info", lambda: ("Test CPU", set()))
     for bad in (["--seeds", "1,x"], ["--threads", "-1"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path), "--table-only", *bad])
         assert e.value.code == 2 and "error:" in capsys.readouterr().err
     assert main(["--out", str(tmp_path), "--table-only", "--threads", "1", "--seeds", "5"]) == 0  # nothing run yet
-    assert "seeds 5" in capsys.readouterr().out
+    assert "seeds 5, " in (out := capsys.readouterr().out) and "-core Test CPU; " in out  # the machine it ran on

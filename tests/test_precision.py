@@ -1,5 +1,5 @@
-"""--precision: the eligibility rule, bf16 only on CPUs with fast bf16, the cache, the deprecated --quantize alias,
-the one-line reason the CLIs print, and bf16 against fp32 (skipped where this CPU lacks fast bf16)."""
+"""--precision: the eligibility rule, bf16 only on CPUs with fast bf16, the cache, --precision int8 (which replaced
+--quantize), the one-line reason the CLIs print, and bf16 against fp32 (skipped where this CPU lacks fast bf16)."""
 import json
 from pathlib import Path
 
@@ -210,25 +210,22 @@ def test_predict_prints_the_one_line_reason(tiny_ckpt, tmp_path, cache, capsys, 
     assert len(lines) == 1 and lines[0].startswith("precision: auto: fp32") and "int8 (int_mm) 0.50x" in lines[0]
 
 
-def test_quantize_int8_is_a_deprecated_alias(tiny_ckpt, tmp_path, capsys):
+def test_precision_int8_replaces_the_retired_quantize_flag(tiny_ckpt, tmp_path, capsys):
     from minbert.serve.batch_predict import main as predict_main
     out = tmp_path / "out.csv"
     args = ["--checkpoint", str(tiny_ckpt), "--task", "sentiment", "--input", str(_csv(tmp_path)), "--output", str(out)]
-    assert predict_main(args + ["--quantize", "int8"]) == 0 and out.is_file()
-    err = capsys.readouterr().err
-    assert "--quantize is deprecated" in err and "use --precision int8" in err
-    assert any(x.startswith("precision: int8") for x in err.splitlines())
+    assert predict_main(args + ["--precision", "int8"]) == 0 and out.is_file()
+    assert any(x.startswith("precision: int8") for x in capsys.readouterr().err.splitlines())
     with pytest.raises(SystemExit):
-        predict_main(args + ["--quantize", "int8", "--precision", "bf16"])
-    assert "contradicts" in capsys.readouterr().err
+        predict_main(args + ["--quantize", "int8"])
+    assert "unrecognized arguments: --quantize" in capsys.readouterr().err
 
 
 def test_evaluate_and_app_flags(capsys):
     import app
     from minbert.evaluate import parse_args as eval_args
     assert app.parse_args([]).precision == "auto"  # the app serves auto by default
-    assert app.parse_args(["--quantize", "int8"]).precision == "int8"
-    assert "deprecated" in capsys.readouterr().err
+    assert app.parse_args(["--precision", "int8"]).precision == "int8"
     assert eval_args(["--checkpoint", "x"]).precision == "fp32"
     assert eval_args(["--checkpoint", "x", "--precision", "bf16"]).precision == "bf16"
     with pytest.raises(SystemExit):

@@ -114,7 +114,7 @@ def test_a_cpu_without_a_fast_kernel_serves_fp32_and_says_so(tiny_model_dir, mon
     from minbert.serve.precision import apply_precision, describe
     monkeypatch.setattr(Q, "probe_kernels", lambda *a, **k: {"fp32": 0.001, "int_mm": 0.030, "fbgemm": 0.030})
     model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig()).eval()
-    served = apply_precision(model, "int8", inplace=True)  # --precision int8 (and the --quantize int8 alias)
+    served = apply_precision(model, "int8", inplace=True)  # --precision int8
     assert served is model and served.int8_kernel == "fp32" and served.precision == "fp32"
     assert not any(isinstance(m, (Q.Int8Linear, Q.SmoothedDynamicLinear)) for m in served.modules())
     line = describe(served)

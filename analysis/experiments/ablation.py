@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
+from minbert.machine import machine_line
 
 from analysis.experiments.levers import BASE
 from analysis.experiments.seeded import Row, add_budget_args, budget_of, markdown, run_seeded
@@ -65,8 +66,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     seeds, budget, dev = budget_of(ap, a)
     title = (f"Ablation from the report's recipe to the first shipped one: {a.train_limit or 'all'} training examples "
-             f"per task, {a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds (delta vs "
-             "the row it adds to, ✓ where the seed ranges do not overlap)")
+             f"per task, {a.epochs} epoch(s), {dev}, seeds {a.seeds}, {machine_line()}; mean ± sd over seeds "
+             "(delta vs the row it adds to, ✓ where the seed ranges do not overlap)")
     kw = dict(reference="", row_label="row", table_only=a.table_only, out_name="ablation_table.json")
     first = run_seeded(FIRST, seeds, Path(a.out), budget, title, **kw)
     use_mlm = a.keep_mlm == "yes" or (a.keep_mlm == "auto" and mlm_helps(first))

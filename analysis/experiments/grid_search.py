@@ -19,6 +19,7 @@ import itertools
 from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
+from minbert.machine import machine_line
 from minbert.train.recipe import TrainConfig
 
 from analysis.experiments.levers import BASE
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     seeds, budget, dev = budget_of(ap, a)
     rows = grid_rows(*split)
     title = (f"Grid search on the lever table's baseline: {a.train_limit or 'all'} training examples per task, "
-             f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds "
+             f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, {machine_line()}; mean ± sd over seeds "
              "(delta vs the recipe's values, ✓ where the seed ranges do not overlap)")
     table = run_seeded(rows, seeds, Path(a.out), budget, title, row_label="cell", table_only=a.table_only,
                        out_name="grid_table.json")

@@ -23,6 +23,7 @@ from minbert.cli import add_data_dir
 from minbert.atomic import atomic_write_json
 from minbert.checkpoint import read_sidecar, update_sidecar
 from minbert.data import TaskData, load_tasks
+from minbert.machine import machine_line
 from minbert.train.loop import task_splits
 from minbert.train.recipe import parse_args as train_args
 
@@ -145,7 +146,7 @@ def run_curve(cfg: CurveConfig) -> dict:
             cells.setdefault(size, {})[seed] = (examples_used(cfg, size, seed, data), value, r[5])
             curve = summarise(cells, cfg.task, cfg.target)
             curve["title"] = (f"{METRIC[cfg.task][1]} against training examples: {cfg.task} alone, {cfg.epochs} "
-                              f"epoch(s), full dev set, seeds {','.join(map(str, cfg.seeds))}, 2-core CPU")
+                              f"epoch(s), full dev set, seeds {','.join(map(str, cfg.seeds))}, {machine_line()}")
             atomic_write_json(out / "curve.json", curve)  # a partial curve survives an interruption
             print(f"{name}: {value:.4f} ({r[5]:.1f} min)", flush=True)
     return curve

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
+from minbert.machine import machine_line
 
 from analysis.experiments.seeded import Row, add_budget_args, budget_of, markdown, run_seeded
 
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     seeds, budget, dev = budget_of(ap, a)
     out = Path(a.out)
     title = (f"Levers, each added alone to the first shipped recipe: {a.train_limit or 'all'} training examples per task, "
-             f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, 2-core CPU; mean ± sd over seeds "
+             f"{a.epochs} epoch(s), {dev}, seeds {a.seeds}, {machine_line()}; mean ± sd over seeds "
              "(delta vs baseline, ✓ where the seed ranges do not overlap)")
     rows = [Row(k, LEVERS[k][0], [*BASE, *LEVERS[k][1]]) for k in order]
     table = run_seeded(rows, seeds, out, budget, title, table_only=a.table_only)

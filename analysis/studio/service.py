@@ -338,8 +338,8 @@ class Studio:
     def head_views(self):
         """(summary, importance maps, pruning curves), or a notice on how to compute them."""
         if self.heads is None:
-            return ("No head-importance results for this checkpoint: run `python -m analysis.heads --checkpoint "
-                    f"{self.checkpoint}`.", None, None)
+            return ("No head-importance results for this checkpoint: run `python -m analysis.head_importance "
+                    f"--checkpoint {self.checkpoint}`.", None, None)
         return heads_view.summary(self.heads), heads_view.importance_figure(self.heads), heads_view.pruning_figure(self.heads)
 
     def head_maps(self, layer: int, head: int):
@@ -454,7 +454,8 @@ class Studio:
                    f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
                    f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
                    f"of {cfg.get('epochs', '?')})")
-        tables = [training_view.any_table(self.meta.get(key), f"python -m analysis.{module} --sidecar CHECKPOINT")
+        tables = [training_view.any_table(self.meta.get(key),
+                                          f"python -m analysis.experiments.{module} --sidecar CHECKPOINT")
                   for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
         interference = None if self.results is None else self.results.data.get("interference")
         return TrainingViews(summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),

@@ -112,8 +112,8 @@ def learning_curve_figure(meta: dict) -> go.Figure:
                           annotation_text=f"target {target}" + (f" at ≥ {reach:,.0f} examples" if reach else ""))
         fig.update_xaxes(type="log", title_text="training examples", row=1, col=col)
     if not curves:
-        fig.add_annotation(text="not recorded in this checkpoint: python -m analysis.learning_curve --task para "
-                                "--sidecar CHECKPOINT", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.add_annotation(text="not recorded in this checkpoint: python -m analysis.experiments.learning_curve "
+                                "--task para --sidecar CHECKPOINT", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_layout(title="Learning curves: each task trained alone on part of its training data",
                       height=380, **LAYOUT)
     return fig

@@ -138,7 +138,7 @@ def parse_args(argv) -> EvalArgs:
                          "(0: the untuned head; what the fitted threshold of --para-val adds)")
     a = ap.parse_args(argv)
     apply_threads(a.threads)
-    precision = P.from_args(a, ap)
+    precision = a.precision
     if a.into_sidecar and (precision != "fp32" or a.para_threshold is not None):
         ap.error("--into-sidecar stores the checkpoint's own (fp32) intervals; drop --precision/--para-threshold")
     return EvalArgs(Path(a.checkpoint), a.data_dir, a.out_json and Path(a.out_json),

@@ -228,7 +228,7 @@ def parse_args(argv) -> PredictArgs:
         raise SystemExit("error: --max-length must be in 3..512")
     return PredictArgs(Path(a.checkpoint), a.task, inp, out, guess_format(inp, a.format),
                        guess_format(out, a.output_format), a.id_col, a.text_col, a.text2_col, a.batch_size,
-                       a.chunk_size, a.max_length, a.on_error, P.from_args(a, ap))
+                       a.chunk_size, a.max_length, a.on_error, a.precision)
 
 
 def main(argv=None) -> int:

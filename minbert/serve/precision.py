@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from minbert.atomic import atomic_write_json
+from minbert.machine import cpu_info
 from minbert.model import EncoderOutput
 from minbert.serve.probe_sentences import PROBE
 from minbert.serve.quantize import INT8_KERNELS, kernel_available, quantize_int8
@@ -59,22 +60,6 @@ class Measurement:
     seconds: float  # probe time, each batch's fastest round summed (sentiment path: encoder + head)
     agreement: float  # share of probe SST labels equal to fp32's
     cosine_min: float  # least cosine to fp32's embedding over the probe, sentiment and shared paths
-
-
-def cpu_info() -> tuple[str, set[str]]:
-    """(CPU model name, /proc/cpuinfo flags); ("unknown", set()) where there is no /proc/cpuinfo."""
-    name, flags = "", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and not name:
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    import platform
-    return name or platform.processor() or platform.machine() or "unknown", flags
 
 
 def fast_bf16() -> tuple[bool, str]:
@@ -311,20 +296,5 @@ def _default_tokenizer():
 
 
 def add_arguments(ap, default: str) -> None:
-    """--precision, and --quantize as its deprecated alias (one release)."""
-    ap.add_argument("--precision", choices=PRECISIONS, default=None, help=f"{PRECISION_HELP} (default: {default})")
-    ap.add_argument("--quantize", choices=("none", "int8"), default=None,
-                    help="deprecated alias: --quantize int8 is --precision int8, none is fp32")
-    ap.set_defaults(precision_default=default)
-
-
-def from_args(a, ap) -> str:
-    """The precision the parsed arguments ask for; prints the deprecation note for --quantize."""
-    if a.quantize is None:
-        return a.precision or a.precision_default
-    print("note: --quantize is deprecated and goes in the next release; use --precision "
-          f"{'int8' if a.quantize == 'int8' else 'fp32'}", file=sys.stderr)
-    aliased = "int8" if a.quantize == "int8" else "fp32"
-    if a.precision is not None and a.precision != aliased:
-        ap.error(f"--quantize {a.quantize} contradicts --precision {a.precision}; use --precision only")
-    return aliased
+    """--precision, with this command's default."""
+    ap.add_argument("--precision", choices=PRECISIONS, default=default, help=f"{PRECISION_HELP} (default: {default})")

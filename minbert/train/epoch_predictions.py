@@ -1,6 +1,6 @@
 """Each epoch's dev predictions (no weights), so a run can be compared with its own earlier epochs.
 
-    python -m minbert.epoch_predictions RUN CHECKPOINT   # attach a same-seed rerun's records to an older checkpoint
+    python -m minbert.train.epoch_predictions RUN CHECKPOINT   # attach a same-seed rerun's records to an older checkpoint
 
 Training writes RUN/epoch_predictions.json after every epoch; the fp16 export copies it into the checkpoint's
 sidecar under "epoch_predictions". Layout: {"dev": {task: {"ids", "gold"}}, "epochs": [{"epoch", "metrics",
@@ -73,7 +73,7 @@ def attach(run_dir: str | Path, checkpoint: str | Path, tol: float = 1e-6) -> li
 
 def main(argv=None) -> int:
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m minbert.epoch_predictions", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m minbert.train.epoch_predictions", description=__doc__)
     ap.add_argument("run_dir", help="a rerun of the checkpoint's own training command (same seed)")
     ap.add_argument("checkpoint", help="checkpoint (stem) trained before epoch records existed")
     ap.add_argument("--tol", type=float, default=1e-6, help="largest allowed difference of a logged dev metric")

@@ -1,6 +1,6 @@
 """Publish a training run's fp16 export as a named checkpoint, verified, with the run's wall time recorded.
 
-    python -m minbert.ship RUN [--to checkpoints/minbert-multitask]
+    python -m minbert.train.ship RUN [--to checkpoints/minbert-multitask]
 
 The weights are copied byte for byte (their sha256 checked against the run's sidecar first); the sidecar
 gains `weights_file` under its new name, `wall_clock` (launch to fp16 export, from the run folder's files)
@@ -50,7 +50,7 @@ def ship(run: str | Path, dest: str | Path) -> Path:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m minbert.ship", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m minbert.train.ship", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="training run folder holding model.safetensors and model.json (its fp16 export)")
     ap.add_argument("--to", default="checkpoints/minbert-multitask", help="checkpoint stem to write")
