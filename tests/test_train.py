@@ -313,6 +313,22 @@ def test_print_config_writes_a_recipe_that_reads_back_the_same(tmp_path, capsys)
     assert dataclasses.replace(again, command="") == dataclasses.replace(want, command="")
 
 
+def test_on_the_training_path_only_fit_takes_the_whole_config():
+    """The loop's helpers take the values they need (issue 34): a function of minbert/ with a TrainConfig parameter (or
+    one named cfg) is fit, or the recipe's own (which makes and prints configs)."""
+    import ast
+    root = Path(__file__).parents[1] / "minbert"
+    takers = set()
+    for path in root.rglob("*.py"):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs
+                if any(a.arg == "cfg" or a.annotation is not None and "TrainConfig" in ast.unparse(a.annotation)
+                       for a in args):
+                    takers.add(f"{path.relative_to(root)}:{fn.name}")
+    assert takers == {"train/loop.py:fit", "train/recipe.py:recipe_yaml"}
+
+
 def test_a_retired_lever_in_a_recipe_file_gets_a_message(tmp_path):
     from minbert.train.recipe import parse_args
     f = tmp_path / "old.yaml"
