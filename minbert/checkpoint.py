@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from minbert import legacy
 from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.config import BertConfig
 from minbert.model import BertModel
@@ -23,7 +24,6 @@ from minbert.tasks import Task, TaskSpecError
 from minbert.tokenizer import Tokenizer
 
 FORMAT = "minbert-multitask/1"
-ADDED_BUFFERS = ("para.threshold",)  # buffers newer than some checkpoints: absent ones load as their defaults
 
 
 class CheckpointError(RuntimeError):
@@ -82,9 +82,8 @@ class Checkpoint:
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Strict load_state_dict, except that ADDED_BUFFERS absent from older files keep their defaults."""
-    defaults = model.state_dict()
-    model.load_state_dict(state | {k: defaults[k] for k in ADDED_BUFFERS if k in defaults and k not in state})
+    """Strict load_state_dict, except that buffers newer than the file (legacy.BUFFERS_ADDED) keep their defaults."""
+    model.load_state_dict(legacy.with_added_buffers(state, model.state_dict()))
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:

@@ -35,6 +35,9 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+DEVICES = ("auto", "cpu", "cuda")  # setup()'s choices; auto: cuda if available
+
+
 def setup(device: str, timeout_s: float | None = None) -> torch.device:
     """Pick the device; join the process group when launched by torchrun (WORLD_SIZE > 1).
 

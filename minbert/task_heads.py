@@ -49,12 +49,13 @@ class PairClassifier(nn.Module):
     on held-out training pairs, --para-val), so logit > 0 and probability > 0.5 stay the decision everywhere.
     """
 
+    KINDS = ("cosine", "features", "cross")
     label_dtype = torch.float
 
     def __init__(self, hidden_size: int, kind: str = "cosine"):
         super().__init__()
-        if kind not in ("cosine", "features", "cross"):
-            raise ValueError(f"unknown paraphrase head {kind!r}")
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown paraphrase head {kind!r} (choose from {self.KINDS})")
         self.kind = kind
         self.scale = nn.Parameter(torch.tensor(10.0))  # cosines live in a narrow band: start steep
         self.bias = nn.Parameter(torch.tensor(-7.0))  # threshold near cos 0.7 before training

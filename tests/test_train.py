@@ -1,8 +1,10 @@
 """Training end to end on a tiny model: checkpoint + log, resume, DDP, config files, evaluate CLI."""
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,7 +182,7 @@ def test_param_groups_encoder_at_lr_heads_at_head_lr():
     bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
                                 intermediate_size=32, max_position_embeddings=32))
     model = MultitaskModel(bert, MultitaskConfig(sst_layers=1))
-    groups = param_groups(model, parse_args(["--lr", "1e-4", "--head-lr", "1e-3"]))
+    groups = param_groups(model, lr=1e-4, head_lr=1e-3)
     lr_of = {id(p): g["base_lr"] for g in groups for p in g["params"]}
     assert len(lr_of) == len(list(model.parameters()))  # every parameter, once
     for p in (bert.encoder.layer[2].output.dense.weight, bert.embeddings.word_embeddings.weight,
@@ -215,21 +217,27 @@ def test_ship_copies_the_export_verified_and_keeps_recipe_tables(tiny_model_dir,
 
 
 def test_the_default_recipe_is_the_shipped_models():
-    """`python -m minbert.train` with no flags must train what checkpoints/ ships (README: the default recipe)."""
+    """`python -m minbert.train` with no flags must train what checkpoints/ ships (README: the default recipe), and
+    minbert/train/recipes/shipped.yaml is the dump of those defaults (`python -m minbert.train --print-config`)."""
     import dataclasses
     from pathlib import Path
 
+    from minbert import legacy
     from minbert.checkpoint import read_sidecar
-    from minbert.train.recipe import ADDED_OFF, PER_RUN, RETIRED, TrainConfig, parse_args
+    from minbert.train.recipe import TrainConfig, recipe_yaml
     shipped = read_sidecar(Path(__file__).parents[1] / "checkpoints" / "minbert-multitask")["train_config"]
     default = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(TrainConfig()).items()}
-    for key in PER_RUN:  # how the run was launched (its folder, --quiet, threads), not what it trained
-        shipped.pop(key), default.pop(key)
-    assert {k: shipped.get(k, ADDED_OFF.get(k)) for k in default} == default  # a field added since: trained as off
-    assert {k: shipped[k] for k in RETIRED if k in shipped} == {k: RETIRED[k] for k in RETIRED if k in shipped}
-    assert set(shipped) <= set(default) | set(RETIRED)  # a retired lever was off in the shipped recipe
-    recipe = Path(__file__).parents[1] / "minbert" / "train" / "recipes" / "shipped.yaml"
-    assert dataclasses.replace(parse_args(["--config", str(recipe)]), command="") == TrainConfig()
+    assert set(shipped) <= set(default) | set(legacy.RETIRED)  # nothing unknown
+    assert set(default) - set(shipped) <= set(legacy.TRAIN_FIELDS_ADDED)  # a field added since: trained as off
+    then = legacy.saved_train_config(shipped, default)
+    assert set(then) == set(default)  # a retired lever was off in the shipped recipe
+    recipe = [f.name for f in TrainConfig.recipe_fields()]  # not the run's folder, --quiet or threads
+    assert {k: then[k] for k in recipe} == {k: default[k] for k in recipe}
+    path = Path(__file__).parents[1] / "minbert" / "train" / "recipes" / "shipped.yaml"
+    assert dataclasses.replace(parse_args(["--config", str(path)]), command="") == TrainConfig()
+    header, dump = path.read_text().split("\n\n", 1)
+    assert dump == recipe_yaml(TrainConfig()), "regenerate the dump: python -m minbert.train --print-config"
+    assert all(line.startswith("# ") for line in header.splitlines())
 
 
 @pytest.mark.slow
@@ -237,18 +245,22 @@ def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, 
     from minbert.data import load_tasks
     from minbert.train.loop import task_splits
     data = load_tasks(str(data_dir))
-    splits = lambda *extra: task_splits(data, parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *extra)))  # noqa: E731
+
+    def splits(*extra):
+        c = parse_args(_args(tiny_model_dir, data_dir, tmp_path / "x", *extra))
+        return task_splits(data, list(c.tasks), seed=c.seed, limit=c.limit, train_limit=c.train_limit,
+                           dev_limit=c.dev_limit, para_val=c.para_val, train_eval_size=c.train_eval_size)
     plain, held = splits("--para-val", "0"), splits("--para-val", "6", "--limit", "60")
-    assert len(plain.train["para"]) == 24 and plain.para_val == []
-    assert len(held.para_val) == 6 and len(held.train["para"]) == 60 - 6  # out of the 60-row pool
-    assert not {e.id for e in held.para_val} & {e.id for e in held.train["para"]}  # never trained on
+    assert len(plain.train["para"]) == 24 and plain.held_out == {}
+    assert len(held.held_out["para"]) == 6 and len(held.train["para"]) == 60 - 6  # out of the 60-row pool
+    assert not {e.id for e in held.held_out["para"]} & {e.id for e in held.train["para"]}  # never trained on
     same = splits("--para-val", "0", "--limit", "60")
     assert (held.train["sst"], held.train["sts"]) == (same.train["sst"], same.train["sts"])  # other tasks untouched
     assert held.train_eval.keys() == plain.train_eval.keys() == {"sst", "para", "sts"}
     lim = ("--train-limit", "10")  # a sample leaves spare pairs: they are held out, the sample is unchanged
     ref, sub = splits(*lim, "--para-val", "0"), splits(*lim, "--para-val", "6")
-    assert sub.train == ref.train and len(sub.para_val) == 6
-    assert not {e.id for e in sub.para_val} & {e.id for e in sub.train["para"]}
+    assert sub.train == ref.train and len(sub.held_out["para"]) == 6
+    assert not {e.id for e in sub.held_out["para"]} & {e.id for e in sub.train["para"]}
     out = tmp_path / "run"
     assert train_main(_args(tiny_model_dir, data_dir, out, "--epochs", "2", "--para-val", "6")) == 0
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -259,8 +271,62 @@ def test_para_val_holds_pairs_out_and_fits_the_served_threshold(tiny_model_dir, 
     with pytest.raises(SystemExit):
         parse_args(_args(tiny_model_dir, data_dir, out, "--para-val", "-1"))
     capped = splits("--para-val", "24")  # more than the pool can spare: a tenth of the 24 pairs
-    assert len(capped.para_val) == 2 and len(capped.train["para"]) == 22
-    assert splits("--para-val", "5", "--limit", "9").para_val == []  # under 10 pairs: none held out, logit 0
+    assert len(capped.held_out["para"]) == 2 and len(capped.train["para"]) == 22
+    assert splits("--para-val", "5", "--limit", "9").held_out["para"] == []  # under 10 pairs: none held out, logit 0
+
+
+def test_help_shows_every_flag_with_its_choices_and_default():
+    from minbert.train.recipe import TrainConfig, build_parser
+    text = " ".join(build_parser().format_help().split())  # argparse wraps lines
+    assert "--schedule {exponential,linear,constant}" in text and "(default: linear)" in text
+    assert "--para-head {cosine,features,cross}" in text and "--sts-loss {cosine_embedding,mse,cosent}" in text
+    assert "--sst-phrases SST_PHRASES labelled treebank phrases" in text and "(default: 40000)" in text
+    for f in dataclasses.fields(TrainConfig):  # every field documented: a flag, or a --config key listed in the epilog
+        if f.metadata["set_by"] == "flag":
+            assert "--" + f.name.replace("_", "-") in text
+        elif f.metadata["set_by"] == "config":
+            assert f"{f.name} {f.metadata['doc']} (default: {f.default})" in text
+
+
+def test_a_recipe_file_is_checked_against_the_fields_choices_and_ranges(tmp_path, capsys):
+    f = tmp_path / "r.yaml"
+    for text, message in (("schedule: cosine\n", "schedule must be one of exponential, linear, constant"),
+                          ("para_head: mlp\n", "para_head must be one of cosine, features, cross"),
+                          ("max_length: 1000\n", "max_length must be in 3..512")):
+        f.write_text(text)
+        with pytest.raises(SystemExit):
+            parse_args(["--config", str(f)])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--sampling", "random"])  # argparse's own choices on the command line
+    assert "invalid choice: 'random'" in capsys.readouterr().err
+
+
+def test_print_config_writes_a_recipe_that_reads_back_the_same(tmp_path, capsys):
+    report = Path(__file__).parents[1] / "minbert" / "train" / "recipes" / "report.yaml"
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--config", str(report), "--lr", "1e-4", "--print-config"])
+    assert e.value.code == 0
+    (tmp_path / "r.yaml").write_text(capsys.readouterr().out)
+    again = parse_args(["--config", str(tmp_path / "r.yaml")])
+    want = parse_args(["--config", str(report), "--lr", "1e-4"])
+    assert dataclasses.replace(again, command="") == dataclasses.replace(want, command="")
+
+
+def test_on_the_training_path_only_fit_takes_the_whole_config():
+    """The loop's helpers take the values they need (issue 34): a function of minbert/ with a TrainConfig parameter (or
+    one named cfg) is fit, or the recipe's own (which makes and prints configs)."""
+    import ast
+    root = Path(__file__).parents[1] / "minbert"
+    takers = set()
+    for path in root.rglob("*.py"):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs
+                if any(a.arg == "cfg" or a.annotation is not None and "TrainConfig" in ast.unparse(a.annotation)
+                       for a in args):
+                    takers.add(f"{path.relative_to(root)}:{fn.name}")
+    assert takers == {"train/loop.py:fit", "train/recipe.py:recipe_yaml"}
 
 
 def test_a_retired_lever_in_a_recipe_file_gets_a_message(tmp_path):

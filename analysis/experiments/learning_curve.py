@@ -128,7 +128,10 @@ def cell_flags(cfg: CurveConfig, size: int, seed: int) -> list[str]:
 
 def examples_used(cfg: CurveConfig, size: int, seed: int, data: TaskData) -> int:
     """Training examples the run's split gives the task (after --para-val's held-out pairs)."""
-    return len(task_splits(data, train_args(cell_flags(cfg, size, seed))).train[cfg.task])
+    c = train_args(cell_flags(cfg, size, seed))
+    return len(task_splits(data, list(c.tasks), seed=c.seed, limit=c.limit, train_limit=c.train_limit,
+                           dev_limit=c.dev_limit, para_val=c.para_val, train_eval_size=c.train_eval_size)
+               .train[cfg.task])
 
 
 def run_curve(cfg: CurveConfig) -> dict:

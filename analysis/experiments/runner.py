@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
+from minbert import legacy
 from minbert.checkpoint import update_sidecar
 from minbert.train.loop import fit, score
-from minbert.train.recipe import ADDED_OFF, PER_RUN, RETIRED, TrainConfig, parse_args
+from minbert.train.recipe import TrainConfig, parse_args
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
@@ -33,18 +34,17 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
 
 
 def check_same_config(out: Path, cfg: TrainConfig) -> None:
-    """A finished run is reused only for the configuration it was trained with (tables share run folders); a
-    setting its config lacks was added later, and the run trained as that setting's ADDED_OFF value does; a retired
-    lever it names must be at its off value, which is what every run trains now."""
+    """A finished run is reused only for the configuration it was trained with (tables share run folders), read as
+    today's fields (minbert.legacy: a setting its config lacks was added later, and the run trained as that setting's
+    old value; a retired lever it names must be at its off value, which is what every run trains now). Per-run
+    fields (its folder, threads, --quiet) do not count."""
     stored = json.loads((out / "model.json").read_text()).get("train_config", {})
-    default = {f.name: ADDED_OFF.get(f.name, getattr(TrainConfig(), f.name)) for f in fields(TrainConfig)}
-    now = asdict(cfg)
-    differ = [k for k in now if k not in PER_RUN and _norm(stored.get(k, default[k])) != _norm(now[k])]
-    differ += [k for k, off in RETIRED.items() if stored.get(k, off) != off]
-    default.update(RETIRED)
-    now.update({k: off for k, off in RETIRED.items() if k in differ})
+    then = legacy.saved_train_config(stored, asdict(TrainConfig()))
+    now = asdict(cfg) | {k: legacy.RETIRED[k] for k in then if k in legacy.RETIRED}
+    recipe = [f.name for f in TrainConfig.recipe_fields()] + [k for k in then if k in legacy.RETIRED]
+    differ = [k for k in recipe if _norm(then[k]) != _norm(now[k])]
     if differ:
-        what = ", ".join(f"{k}: {stored.get(k, default[k])!r} there, {now[k]!r} now" for k in differ)
+        what = ", ".join(f"{k}: {then[k]!r} there, {now[k]!r} now" for k in differ)
         raise SystemExit(f"{out} was trained with other settings ({what}); move it away or use another --out")
 
 

@@ -1,11 +1,19 @@
-"""Masked-language-model further pretraining: BERT's 15% / 80-10-10 masking and a tied MLM head."""
+"""Stage 1, masked-language-model further pretraining of the encoder on the tasks' training sentences (never
+dev/test): BERT's 15% / 80-10-10 masking, a tied MLM head and the stage's loop."""
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from minbert import distributed as dist
+from minbert.data.batching import bucket_batches, texts_of
 from minbert.model import ACTIVATIONS, BertModel
+from minbert.optimizer import AdamW
 
 IGNORE = -100  # label of positions that are not predicted
 
@@ -69,3 +77,36 @@ class MLMModel(nn.Module):
         h = self.bert(input_ids, attention_mask).last_hidden_state  # (B, T, H)
         sel = labels != IGNORE
         return MLMHead.loss(self.head(h[sel][None]), labels[sel][None])  # only selected positions
+
+
+def run_mlm_stage(bert, tok, train: dict, device, *, epochs: int, lr: float, weight_decay: float, prob: float,
+                  batch_size: int, max_length: int, grad_clip: float, seed: int, quiet: bool) -> list[dict]:
+    """MLM on the sentences of `train` (task -> examples) for `epochs`, batch_size per process and step, masking
+    `prob` of the tokens. Returns the loss curve: one point per 20 steps, {"step", "epoch", "loss"}."""
+    sentences = sorted({s for t, ex in train.items() for s in texts_of(t, ex)})
+    lengths = tok.token_lengths(sentences)
+    mlm = dist.wrap(MLMModel(bert).to(device), device)
+    opt = AdamW(mlm.parameters(), lr=lr, weight_decay=weight_decay)
+    g = torch.Generator().manual_seed(seed)
+    curve, window, step, t0 = [], [], 0, time.time()
+    dist.print0(f"MLM: {len(sentences):,} training sentences, {epochs} epochs")
+    for epoch in range(epochs):
+        epoch_losses = []
+        batches = bucket_batches(lengths, batch_size * dist.world_size(), True, seed=seed + epoch)
+        for idx in tqdm(batches, desc=f"MLM {epoch + 1}/{epochs}", disable=not dist.is_main() or quiet):
+            enc = tok([sentences[i] for i in idx[dist.rank()::dist.world_size()]], max_length=max_length)
+            ids, labels = mask_tokens(enc.input_ids, enc.attention_mask, tok.special_ids, tok.mask_id,
+                                      tok.vocab_size, prob, g)
+            loss = mlm(ids.to(device), enc.attention_mask.to(device), labels.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(mlm.parameters(), grad_clip or 1e9)
+            opt.step()
+            window.append(loss.item())
+            epoch_losses.append(window[-1])
+            step += 1
+            if step % 20 == 0:
+                curve.append({"step": step, "epoch": epoch + 1, "loss": float(np.mean(window))})
+                window = []
+        dist.print0(f"MLM epoch {epoch + 1}: loss {np.mean(epoch_losses):.3f} | {(time.time() - t0) / 60:.1f} min")
+    return curve
