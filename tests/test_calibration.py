@@ -1,9 +1,12 @@
-"""Temperature scaling: the fit against scipy's optimiser, the split, serving, and the CLI on a tiny model."""
+"""Temperature scaling: scipy's fit against the old grid search, the split, serving, and the CLI on a tiny model."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from minbert.evaluate import temperature as C
+from minbert.tasks import SST, TASKS
 
 
 def overconfident(n=2000, seed=0):
@@ -15,14 +18,23 @@ def overconfident(n=2000, seed=0):
     return z, gold
 
 
-def test_fit_matches_scipy_and_recovers_the_temperature():
-    from scipy.optimize import minimize_scalar
+OLD_GRID = np.exp(np.linspace(np.log(0.05), np.log(20.0), 1201))  # the grid the fit searched before issue 34
+
+
+def grid_fit(task, logits, gold):
+    return float(OLD_GRID[int(np.argmin([C.nll(task, logits, gold, t) for t in OLD_GRID]))])
+
+
+def test_fit_agrees_with_the_old_grid_and_recovers_the_temperature():
     z, gold = overconfident()
-    t = C.fit_temperature("sst", z, gold)
-    ref = minimize_scalar(lambda lt: C.nll("sst", z, gold, float(np.exp(lt))), bounds=(np.log(0.05), np.log(20)),
-                          method="bounded").x
-    assert abs(np.log(t) - ref) < 0.01 and 2.0 < t < 3.1
+    t, old = C.fit_temperature("sst", z, gold), grid_fit("sst", z, gold)
+    step = np.log(OLD_GRID[1] / OLD_GRID[0])  # 0.005 in log T
+    assert abs(np.log(t / old)) <= step / 2 + 1e-4 and 2.0 < t < 3.1  # within the grid's resolution
+    assert C.nll("sst", z, gold, t) <= C.nll("sst", z, gold, old) + 1e-12  # and no worse than the grid's
     assert C.ece("sst", z, gold, t) < C.ece("sst", z, gold, 1.0)
+    right = np.array([[1.0, 0.0], [0.0, 1.0]])  # always right: NLL falls as T -> 0, so the fit is the lower bound
+    assert C.fit_temperature(dataclasses.replace(SST, classes=("no", "yes")), right, [0, 1]) == pytest.approx(
+        C.T_BOUNDS[0], rel=1e-3) == grid_fit(SST, right, [0, 1])
 
 
 def test_binary_temperature_and_cross_fitted_report():
@@ -44,6 +56,11 @@ def test_apply_changes_confidence_never_the_class():
     assert np.array_equal(cal["probs"].argmax(-1), out["pred"]) and cal["probs"].max(-1).mean() < out["probs"].max(-1).mean()
     assert cal["logits"] is z and np.allclose(cal["probs"].sum(-1), 1, atol=1e-5)
     assert C.temperatures({}) == {"sst": 1.0, "para": 1.0}
+    added = dataclasses.replace(SST, key="cfimdb", classes=("negative", "positive"), own_layers=False)
+    meta = {"tasks": [t.to_dict() for t in (*TASKS.values(), added)], "calibration": {"cfimdb": {"temperature": 1.5}}}
+    assert C.temperatures(meta) == {"sst": 1.0, "para": 1.0, "cfimdb": 1.5}  # every classification task it has
+    two = C.apply(added, {"logits": z[:, :2]}, C.temperatures(meta))["probs"]
+    assert np.allclose(two, torch.tensor(z[:, :2] / 1.5).softmax(-1).numpy(), atol=1e-6)
 
 
 def test_cli_writes_the_sidecar_and_every_tool_serves_it(tiny_model_dir, data_dir, tmp_path):

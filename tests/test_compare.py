@@ -12,15 +12,28 @@ from tests.tiny_recipe import TINY_RECIPE
 needs_ckpt = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
 
 
+def hand_mcnemar_p(b: int, c: int) -> float:
+    """The exact two-sided p by hand: 2 * P(Binomial(b + c, 1/2) <= min(b, c)), at most 1."""
+    from math import comb
+    n = b + c
+    return min(1.0, 2 * sum(comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n) if n else 1.0
+
+
 @pytest.mark.parametrize("n,pa,pb", [(40, 0.6, 0.7), (600, 0.8, 0.82), (3000, 0.5, 0.5)])
-def test_mcnemar_matches_scipy_binomtest(n, pa, pb):
-    from scipy.stats import binomtest
+def test_mcnemar_matches_the_exact_binomial_by_hand(n, pa, pb):
     rng = np.random.default_rng(n)
     a, b = rng.random(n) < pa, rng.random(n) < pb
     r = mcnemar(a, b)
-    k = r["a_right_b_wrong"] + r["a_wrong_b_right"]
-    assert r["p_value"] == pytest.approx(binomtest(r["a_right_b_wrong"], k, 0.5).pvalue, rel=1e-9)
-    assert r["a_right_b_wrong"] == int((a & ~b).sum())
+    assert r["a_right_b_wrong"] == int((a & ~b).sum()) and r["a_wrong_b_right"] == int((~a & b).sum())
+    assert r["p_value"] == pytest.approx(hand_mcnemar_p(r["a_right_b_wrong"], r["a_wrong_b_right"]), rel=1e-9)
+
+
+def test_mcnemar_known_values():
+    def flips(b, c):  # b pairs A right and B wrong, c the reverse, 5 both right
+        return np.array([1] * b + [0] * c + [1] * 5, bool), np.array([0] * b + [1] * c + [1] * 5, bool)
+    assert mcnemar(*flips(2, 8))["p_value"] == pytest.approx(2 * (1 + 10 + 45) / 2 ** 10)  # 0.109375
+    assert mcnemar(*flips(0, 6))["p_value"] == pytest.approx(2 / 2 ** 6)
+    assert mcnemar(*flips(4, 4))["p_value"] == 1.0 and mcnemar(*flips(0, 0))["p_value"] == 1.0  # nothing flips
 
 
 def test_paired_bootstrap_sees_a_real_difference_and_none_in_a_copy():
@@ -30,6 +43,10 @@ def test_paired_bootstrap_sees_a_real_difference_and_none_in_a_copy():
     bad = np.where(rng.random(800) < 0.5, gold, rng.integers(0, 5, 800))
     r = paired_bootstrap("sst", gold, {"pred": bad}, {"pred": good})["accuracy"]
     assert r["ci95"][0] > 0 and r["p_value"] < 0.01
+    idx = np.random.default_rng(0).integers(0, 800, (1000, 800))  # the old hand bootstrap: shared draws, seed 0
+    d = (good[idx] == gold[idx]).mean(1) - (bad[idx] == gold[idx]).mean(1)
+    assert r["ci95"] == [round(float(np.percentile(d, q)), 4) for q in (2.5, 97.5)]
+    assert r["p_value"] == min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / 1001)
     same = paired_bootstrap("sst", gold, {"pred": good}, {"pred": good})["accuracy"]
     assert same["ci95"] == [0.0, 0.0] and same["p_value"] == 1.0
 

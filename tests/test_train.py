@@ -149,7 +149,7 @@ def test_evaluate_writes_metrics_and_prediction_files(tiny_model_dir, data_dir, 
     assert all(0 <= s <= 5 for s in sts)
     never = run(EvalArgs(out / "model", str(data_dir), None, None, 64, "fp32", False, para_threshold=1e6))
     from minbert.data import load_tasks
-    negatives = 1 - np.mean([e.label for e in load_tasks(str(data_dir)).para_dev])
+    negatives = 1 - np.mean([e.label for e in load_tasks(str(data_dir)).dev["para"]])
     stored = float(load_checkpoint(out / "model").model.para.threshold)  # the default recipe fits one (--para-val)
     assert never["para_acc"] == pytest.approx(negatives) and never["para_threshold_stored"] == stored  # all "no"
     assert never["sst_acc"] == m["sst_acc"] and m["para_threshold"] == stored != 0.0

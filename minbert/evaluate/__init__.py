@@ -19,16 +19,17 @@ from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.evaluate.bootstrap import N_RESAMPLES, confidence_intervals
 from minbert.evaluate.temperature import best_threshold
 from minbert.checkpoint import CheckpointError, load_checkpoint, update_sidecar
-from minbert.data import DataError, Example, find_data_dir, load_tasks, read_task_file
-from minbert.evaluate.metrics import overall, summary_metrics, task_metrics
-from minbert.tasks import TASKS
+from minbert.data import DataError, Example, find_data_dir, load_tasks, read_task_file, task_file
+from minbert.evaluate.metrics import overall_score, scored_output, summary_metrics, task_metrics
+from minbert.tasks import PARA, TASKS, Task
 from minbert.multitask import MultitaskModel
 from minbert.serve import precision as P
 from minbert.evaluate.inference import predict
 from minbert.tokenizer import Tokenizer
 
 CI_METHOD = f"95% percentile bootstrap over dev examples, {N_RESAMPLES} resamples, seed 0"
-QUORA_CAVEAT = TASKS["para"].caveat
+QUORA_CAVEAT = PARA.caveat
+THRESHOLD_TASK = PARA.key  # the task --para-threshold sets: users know the flag, which predates tasks as data
 
 
 def gold(examples: list[Example]) -> np.ndarray:
@@ -48,8 +49,8 @@ def score_outputs(golds: dict[str, np.ndarray], outputs: dict[str, dict], tasks:
     ts = [(tasks or TASKS)[k] for k in golds]
     per_task = {t.key: task_metrics(t, golds[t.key], outputs[t.key]) for t in ts}
     summary = {k: v for t in ts for k, v in summary_metrics(t, per_task[t.key]).items()}
-    score = overall(summary, ts)
-    if score is not None and len(ts) >= len(TASKS):  # the overall score needs every task (the three at least)
+    score = overall_score(summary, ts)
+    if score is not None:
         summary["overall"] = score
     return {**summary, "tasks": per_task}
 
@@ -75,37 +76,31 @@ def fit_threshold(model: MultitaskModel, tok: Tokenizer, task: str, held_out: li
     return t
 
 
-PRED_FILES = {  # task -> (file prefix, column, output key)
-    "sst": ("sst", "Predicted_Sentiment", "pred"),
-    "para": ("para", "Predicted_Is_Paraphrase", "pred"),
-    "sts": ("sts", "Predicted_Similarity", "score"),
-}
-SOURCE_FILES = {"sst": ("ids-sst-dev.csv", "ids-sst-test-student.csv"),
-                "para": ("quora-dev.csv", "quora-test-student.csv"),
-                "sts": ("sts-dev.csv", "sts-test-student.csv")}
-
-
-def write_predictions(model, tok, data_dir: Path, out_dir: Path, para_dev: list[Example], batch_size: int) -> list[Path]:
-    """CS224N-format prediction files for every dev and test file present (para dev = the evaluated part)."""
+def write_predictions(model: MultitaskModel, tok: Tokenizer, data_dir: Path | None, out_dir: Path,
+                      dev: dict[str, tuple[list[Example], dict]], batch_size: int) -> list[Path]:
+    """CS224N-format prediction files, `<task key>-<split>-output.csv` with the spec's prediction_column, for every
+    task of the model: its evaluated dev examples (dev: key -> (examples, predict outputs); a dev_holdout task's
+    held-out part) and its test file where present."""
     written = []
-    for task, (prefix, column, key) in PRED_FILES.items():
-        for split, name in zip(("dev", "test"), SOURCE_FILES[task]):
-            if task == "para" and split == "dev":
-                examples = para_dev
-            elif (data_dir / name).is_file():
-                examples = read_task_file(data_dir / name).examples
-            else:
-                continue
+    for task in model.tasks.values():
+        if task.key in dev:
+            written.append(_write_prediction_file(out_dir / f"{task.key}-dev-output.csv", task, *dev[task.key]))
+        test = task_file(data_dir, task, "test")
+        if test is not None:
+            examples = read_task_file(test, task, labelled=False).examples
             out = predict(model, task, examples, tok, batch_size)
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(["id", column])
-            for e, v in zip(examples, out[key]):
-                w.writerow([e.id, f"{v:.4f}" if task == "sts" else int(v)])
-            path = out_dir / f"{prefix}-{split}-output.csv"
-            atomic_write_bytes(path, buf.getvalue().encode())
-            written.append(path)
+            written.append(_write_prediction_file(out_dir / f"{task.key}-test-output.csv", task, examples, out))
     return written
+
+
+def _write_prediction_file(path: Path, task: Task, examples: list[Example], out: dict) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", task.prediction_column])
+    for e, v in zip(examples, out[scored_output(task)]):
+        w.writerow([e.id, f"{v:.4f}" if task.is_score else int(v)])
+    atomic_write_bytes(path, buf.getvalue().encode())
+    return path
 
 
 @dataclass
@@ -134,8 +129,9 @@ def parse_args(argv) -> EvalArgs:
                     help="also store the 95%% intervals in the checkpoint's sidecar (metrics_ci95), where the app shows "
                          "them; only for fp32 evaluation, whose metrics are the sidecar's own")
     ap.add_argument("--para-threshold", type=float, default=None,
-                    help="score the paraphrase decision at this logit threshold instead of the checkpoint's own "
-                         "(0: the untuned head; what the fitted threshold of --para-val adds)")
+                    help=f"score the {PARA.name} {PARA.skill} decision at this logit "
+                         "threshold instead of the checkpoint's own (0: the untuned head; what the fitted threshold of "
+                         "--para-val adds)")
     a = ap.parse_args(argv)
     apply_threads(a.threads)
     precision = a.precision
@@ -145,52 +141,74 @@ def parse_args(argv) -> EvalArgs:
                     a.predict_dir and Path(a.predict_dir), a.batch_size, precision, a.into_sidecar, a.para_threshold)
 
 
-def run(args: EvalArgs) -> dict:
+def yes_no_tasks(tasks) -> list[Task]:
+    """The tasks decided at a logit threshold (pair_classes: one logit, yes above the threshold)."""
+    return [t for t in tasks if t.kind == "pair_classes"]
+
+
+def evaluate_checkpoint(args: EvalArgs) -> tuple[dict, tuple[Task, ...]]:
+    """Every task the checkpoint has, scored on its dev examples: (metrics as --out-json writes them, the tasks)."""
     ckpt = load_checkpoint(args.checkpoint)
-    stored = float(ckpt.model.para.threshold)
+    tasks = tuple(ckpt.model.tasks.values())
+    stored = {t.key: float(ckpt.model.head(t.key).threshold) for t in yes_no_tasks(tasks)}
     if args.para_threshold is not None:
-        ckpt.model.para.threshold.fill_(args.para_threshold)
+        ckpt.model.head(THRESHOLD_TASK).threshold.fill_(args.para_threshold)
     model = P.apply_precision(ckpt.model, args.precision, ckpt.tokenizer, ckpt.meta.get("weights_sha256"), inplace=True)
     print(f"precision: {P.describe(model)}", file=sys.stderr)
-    data = load_tasks(args.data_dir)
-    splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
-    metrics, outputs = evaluate_model(model, ckpt.tokenizer, splits, args.batch_size)
-    metrics.update(confidence_intervals({t: gold(ex) for t, ex in splits.items()}, outputs))
-    metrics.update(para_threshold=float(model.para.threshold), para_threshold_stored=stored,
-                   para_protocol=data.para_protocol, precision=args.precision, served=P.describe(model),
-                   checkpoint=str(ckpt.path), para_caveat=QUORA_CAVEAT, ci95_method=CI_METHOD)
+    data = load_tasks(args.data_dir, tasks, need_train=False)
+    metrics, outputs = evaluate_model(model, ckpt.tokenizer, data.dev, args.batch_size)
+    golds = {k: gold(ex) for k, ex in data.dev.items()}
+    metrics.update(confidence_intervals(golds, outputs, tasks=ckpt.model.tasks))
+    for t in yes_no_tasks(tasks):
+        metrics.update({f"{t.key}_threshold": float(model.head(t.key).threshold),
+                        f"{t.key}_threshold_stored": stored[t.key]})
+    metrics.update({f"{t.key}_protocol": data.protocols[t.key] for t in tasks if t.dev_holdout})
+    metrics.update(precision=args.precision, served=P.describe(model), checkpoint=str(ckpt.path))
+    metrics.update({f"{t.key}_caveat": t.caveat for t in tasks if t.caveat}, ci95_method=CI_METHOD)
     if args.predict_dir:
         write_predictions(model, ckpt.tokenizer, find_data_dir(args.data_dir), args.predict_dir,
-                          data.para_dev, args.batch_size)
+                          {k: (ex, outputs[k]) for k, ex in data.dev.items()}, args.batch_size)
     if args.out_json:
         atomic_write_json(args.out_json, metrics)
     if args.into_sidecar:
         update_sidecar(args.checkpoint, metrics_ci95={k: v for k, v in metrics.items() if k.endswith("_ci95")},
                        ci95_method=CI_METHOD)
-    return metrics
+    return metrics, tasks
 
 
-def summary_lines(m: dict) -> list[str]:
+def run(args: EvalArgs) -> dict:
+    """The metrics of evaluate_checkpoint."""
+    return evaluate_checkpoint(args)[0]
+
+
+def second_metric_name(task: Task) -> str:
+    return "Spearman" if task.is_score else "F1" if task.num_classes == 2 else "macro-F1"
+
+
+def summary_lines(m: dict, tasks) -> list[str]:
+    """What the CLI prints: each task's metric with its interval and second figure, the overall score, each yes/no
+    task's decision threshold, the interval method, and the tasks' protocols and caveats."""
     def ci(k):
         lo_hi = m.get(f"{k}_ci95")
         return f" [{lo_hi[0]:.4f}, {lo_hi[1]:.4f}]" if lo_hi else ""
-    return [f"SST dev accuracy      {m['sst_acc']:.4f}{ci('sst_acc')}  (macro-F1 {m['sst_macro_f1']:.4f})",
-            f"Quora accuracy        {m['para_acc']:.4f}{ci('para_acc')}  (F1 {m['para_f1']:.4f})",
-            f"STS dev Pearson r     {m['sts_pearson']:.4f}{ci('sts_pearson')}  (Spearman {m['sts_spearman']:.4f})",
-            f"overall               {m['overall']:.4f}{ci('overall')}",
-            f"paraphrase decision at logit threshold {m.get('para_threshold', 0.0):+.3f}"
-            + (f" (the checkpoint's own: {m['para_threshold_stored']:+.3f})"
-               if m.get("para_threshold_stored", 0.0) != m.get("para_threshold", 0.0) else ""),
-            f"[lo, hi]: {m.get('ci95_method', CI_METHOD)}",
-            f"paraphrase protocol: {m['para_protocol']}", QUORA_CAVEAT]
+    lines = [f"{t.title:<22}{m[t.metric]:.4f}{ci(t.metric)}  ({second_metric_name(t)} {m[t.second_metric]:.4f})"
+             for t in tasks if t.metric in m]
+    if "overall" in m:
+        lines.append(f"{'overall':<22}{m['overall']:.4f}{ci('overall')}")
+    for t in yes_no_tasks(tasks):
+        now, own = m.get(f"{t.key}_threshold", 0.0), m.get(f"{t.key}_threshold_stored", 0.0)
+        lines.append(f"{t.skill} decision at logit threshold {now:+.3f}"
+                     + (f" (the checkpoint's own: {own:+.3f})" if own != now else ""))
+    lines.append(f"[lo, hi]: {m.get('ci95_method', CI_METHOD)}")
+    lines += [f"{t.skill} protocol: {m[f'{t.key}_protocol']}" for t in tasks if f"{t.key}_protocol" in m]
+    return lines + [t.caveat for t in tasks if t.caveat]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        m = run(args)
+        m, tasks = evaluate_checkpoint(args)
     except (CheckpointError, DataError, FileNotFoundError) as e:
         return fail(e)
-    print("\n".join(summary_lines(m)))
+    print("\n".join(summary_lines(m, tasks)))
     return 0
-

@@ -1,5 +1,6 @@
 """Temperature scaling (Guo et al., 2017): one scalar T per classification head, served as softmax(logits / T)
-(sentiment) and sigmoid(logit / T) (paraphrase). T changes confidence, never the predicted class.
+(a sentence task's classes) and sigmoid(logit / T) (a yes/no pair task). T changes confidence, never the
+predicted class.
 
 T is fit by minimising the negative log-likelihood on the dev set, and judged by cross-fitting: the dev set
 is split in two fixed halves (by a hash of the example id), each half is scored at the temperature fit on
@@ -12,12 +13,12 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from minbert.evaluate.metrics import expected_calibration_error
-from minbert.tasks import TASKS as ALL_TASKS
+from minbert.tasks import Task, get, model_tasks
 
-GRID = np.exp(np.linspace(np.log(0.05), np.log(20.0), 1201))  # candidate temperatures, log-spaced
-TASKS = tuple(k for k, t in ALL_TASKS.items() if t.classes)  # the classification heads: ("sst", "para")
+T_BOUNDS = (0.05, 20.0)  # the temperatures searched
 
 
 def half_b(ids: list[str]) -> np.ndarray:
@@ -25,32 +26,45 @@ def half_b(ids: list[str]) -> np.ndarray:
     return np.array([hashlib.sha1(i.encode()).digest()[0] % 2 == 1 for i in ids])
 
 
-def scaled_probs(task: str, logits: np.ndarray, t: float) -> np.ndarray:
-    """Probabilities at temperature t: (N, 5) for sst, (N,) P(duplicate) for para."""
+def per_class_logits(task: "str | Task") -> bool:
+    """A sentence head scores each class ((N, C) logits, softmax); a yes/no pair head emits one logit ((N,),
+    sigmoid: P(second class))."""
+    return not get(task).pair
+
+
+def _probs(logits: np.ndarray, t: float, per_class: bool) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / t
-    if task == "sst":
+    if per_class:
         z = z - z.max(-1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(-1, keepdims=True)
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def nll(task: str, logits: np.ndarray, gold: np.ndarray, t: float) -> float:
+def scaled_probs(task: "str | Task", logits: np.ndarray, t: float) -> np.ndarray:
+    """Probabilities at temperature t: (N, C) for a sentence task, (N,) P(yes) for a yes/no pair task."""
+    return _probs(logits, t, per_class_logits(task))
+
+
+def nll(task: "str | Task", logits: np.ndarray, gold: np.ndarray, t: float) -> float:
     p = scaled_probs(task, logits, t)
     g = np.asarray(gold).astype(int)
-    picked = p[np.arange(len(g)), g] if task == "sst" else np.where(g == 1, p, 1 - p)
+    picked = p[np.arange(len(g)), g] if per_class_logits(task) else np.where(g == 1, p, 1 - p)
     return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
 
 
-def fit_temperature(task: str, logits: np.ndarray, gold: np.ndarray) -> float:
-    """The grid temperature of least NLL."""
-    return float(GRID[int(np.argmin([nll(task, logits, gold, t) for t in GRID]))])
+def fit_temperature(task: "str | Task", logits: np.ndarray, gold: np.ndarray) -> float:
+    """The temperature of least NLL in T_BOUNDS: scipy's bounded Brent search over log T."""
+    res = minimize_scalar(lambda log_t: nll(task, logits, gold, float(np.exp(log_t))), bounds=np.log(T_BOUNDS),
+                          method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(res.x))
 
 
-def confidence_and_correct(task: str, logits: np.ndarray, gold: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+def confidence_and_correct(task: "str | Task", logits: np.ndarray, gold: np.ndarray,
+                           t: float) -> tuple[np.ndarray, np.ndarray]:
     p = scaled_probs(task, logits, t)
     g = np.asarray(gold).astype(int)
-    if task == "sst":
+    if per_class_logits(task):
         return p.max(-1), p.argmax(-1) == g
     pred = (p > 0.5).astype(int)
     return np.where(pred == 1, p, 1 - p), pred == g
@@ -103,16 +117,19 @@ def threshold_check(ids: list[str], logit: np.ndarray, gold: np.ndarray) -> dict
 
 
 def temperatures(meta: dict) -> dict[str, float]:
-    """task -> T from a checkpoint sidecar; 1.0 (raw probabilities) where it was never calibrated."""
+    """Task key -> T of every classification task of a checkpoint sidecar (its "tasks", else the built-ins); 1.0
+    (raw probabilities) where it was never calibrated."""
     cal = meta.get("calibration") or {}
-    return {t: float(cal.get(t, {}).get("temperature", 1.0)) for t in TASKS}
+    return {t.key: float(cal.get(t.key, {}).get("temperature", 1.0))
+            for t in model_tasks(meta.get("tasks") or ()) if t.classes}
 
 
-def apply(task: str, out: dict[str, np.ndarray], temps: dict[str, float]) -> dict[str, np.ndarray]:
-    """tasks.predict outputs with calibrated probabilities (raw logits kept); other keys unchanged."""
-    t = temps.get(task, 1.0)
-    if task == "sst" and "logits" in out:
-        return {**out, "probs": scaled_probs("sst", out["logits"], t).astype(np.float32)}
-    if task == "para" and "logit" in out:
-        return {**out, "prob": scaled_probs("para", out["logit"], t).astype(np.float32)}
+def apply(task: "str | Task", out: dict[str, np.ndarray], temps: dict[str, float]) -> dict[str, np.ndarray]:
+    """predict outputs with calibrated probabilities (raw logits kept); other keys, and other tasks', unchanged."""
+    key = task.key if isinstance(task, Task) else task
+    t = temps.get(key, 1.0)
+    if "logits" in out:  # a sentence head's (N, C)
+        return {**out, "probs": _probs(out["logits"], t, per_class=True).astype(np.float32)}
+    if "logit" in out:  # a yes/no pair head's (N,)
+        return {**out, "prob": _probs(out["logit"], t, per_class=False).astype(np.float32)}
     return out
