@@ -9,7 +9,6 @@ import numpy as np
 
 from minbert.evaluate import gold as gold_of
 from minbert.evaluate.metrics import task_metrics
-from minbert.serve.batch_predict import TASKS as PREDICT_TASKS
 from minbert.serve.predictor import Predictor, Progress
 from minbert.tasks import TASKS as TASK_INFO
 
@@ -17,7 +16,7 @@ from analysis.studio import errors_view as errors
 from analysis.results import DevResults
 from analysis.studio.user_files import Parsed
 
-TASK_KEY = {name: key for name, key in PREDICT_TASKS.items() if name != "embed"}  # the batch CLI's task names
+TASK_KEY = {t.skill: t.key for t in TASK_INFO.values()}  # the app's task names (skills, as --task takes them) -> keys
 TASKS = tuple(TASK_KEY)
 
 
