@@ -4,8 +4,9 @@ threads: the CLI's throughput net of its start-up, as a ratio to the in-process 
 In-process: minbert.serve.embedding.embed_texts (tokenize, bucket, encode, pool, normalise) on a loaded model.
 CLI: the whole command on N sentences, minus the whole command on 1 sentence (start-up: imports, checkpoint load,
 precision); the difference is reading N rows, embedding them and writing the .npy. Rounds alternate in-process,
-CLI(N), CLI(1), so load from other processes falls on all three alike; medians are quoted, with the load average,
-so a busy machine's figures say so ("under load").
+CLI(N), CLI(1), so load from other processes falls on all three alike. Quoted: the median of the rounds' ratios,
+and the ratio of each side's fastest round (the least disturbed), with the load average, so a busy machine's
+figures say so ("under load").
 
     python -m bench.predict_embed [--sentences 2000] [--rounds 3] [--precision fp32] [--threads 2]
 """
@@ -73,17 +74,25 @@ def main() -> None:
         net.append(t_full - t_one)
         startup.append(t_one)
         print(f"round {r + 1}: in-process {len(texts) / inproc[-1]:.0f} sentences/s; CLI {t_full:.1f} s whole, "
-              f"{t_one:.1f} s for 1 sentence, net {(len(texts) - 1) / net[-1]:.0f} sentences/s; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+              f"{t_one:.1f} s for 1 sentence, net {(len(texts) - 1) / net[-1]:.0f} sentences/s; ratio "
+              f"{ratio(inproc[-1], net[-1], len(texts)):.2f}; load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores", flush=True)
     ips, cps = len(texts) / statistics.median(inproc), (len(texts) - 1) / statistics.median(net)
+    per_round = statistics.median(ratio(i, c, len(texts)) for i, c in zip(inproc, net))
     loaded = os.getloadavg()[0] > (os.cpu_count() or 1)
     print(f"\n{len(texts):,} SST train sentences, {args.precision}, {args.threads} threads, batch 64, max 128 tokens, "
           f"medians of {args.rounds} alternating rounds:")
     print(f"  in-process encoder (embed_texts):           {ips:8.0f} sentences/s")
     print(f"  minbert.predict --task embed --output .npy: {cps:8.0f} sentences/s net of start-up "
           f"({statistics.median(startup):.1f} s)")
-    print(f"  CLI / in-process = {cps / ips:.2f}x" + (" (under load: the load average exceeds the cores)" if loaded
-                                                      else ""))
+    print(f"  CLI / in-process: median of the rounds' ratios {per_round:.2f}x, fastest rounds "
+          f"{ratio(min(inproc), min(net), len(texts)):.2f}x" + (" (under load: the load average exceeds the cores)"
+                                                                 if loaded else ""))
+
+
+def ratio(inproc_s: float, cli_net_s: float, n: int) -> float:
+    """The CLI's throughput net of start-up (n - 1 sentences more than the 1-sentence run) over the in-process one."""
+    return ((n - 1) / cli_net_s) / (n / inproc_s)
 
 
 if __name__ == "__main__":

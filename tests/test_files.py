@@ -64,7 +64,8 @@ def test_columns_by_name_task_first_then_aliases():
     assert files.find_column(header, SST, "label") == "Sentiment"  # SST's own label column
     assert files.find_column(header, PARA, "text1") == "question1"
     assert files.find_column(header, PARA, "text2") == "Question2"
-    assert files.find_column(header, None, "id") == "ID" and files.find_column(header, STS, "label") is None
+    assert files.find_column(header, None, "id") == "ID" and files.find_column(header, STS, "label") == "Sentiment"
+    assert files.find_column(["id", "sentence1", "sentence2"], STS, "label") is None
     assert files.find_column(["sentence", "text"], SST, "text", given="TEXT") == "text"
     with pytest.raises(DataError, match="no column 'nope'"):
         files.find_column(header, SST, "text", given="nope")

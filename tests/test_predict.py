@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from minbert.serve.batch_predict import main as predict_main
 
@@ -18,23 +17,8 @@ SENTS = ["a fine film", "dull and long", "", "an utter triumph of style", "meh"]
 
 
 @pytest.fixture(scope="module")
-def ckpt(tiny_model_dir, tmp_path_factory):
-    """A tiny multitask model with the example added task (CFIMDB, from its spec file) and sentiment's own top
-    layer; random heads and a perturbed encoder, so that every output field is non-trivial."""
-    from minbert.checkpoint import save_checkpoint
-    from minbert.model import BertModel
-    from minbert.multitask import MultitaskConfig, MultitaskModel
-    from minbert.tasks import read_spec
-    from minbert.tokenizer import Tokenizer
-    torch.manual_seed(0)
-    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=1),
-                           [read_spec(ROOT / "tasks" / "cfimdb.yaml")]).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(path, model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
-    return path
+def ckpt(tiny_multitask_ckpt):
+    return tiny_multitask_ckpt
 
 
 def _write(path, fmt):
@@ -86,7 +70,7 @@ def test_pairs_and_embeddings(ckpt, tmp_path):
 def test_an_added_task_by_key_skill_or_name(ckpt, tmp_path):
     """CFIMDB came from tasks/cfimdb.yaml: --task takes its key, skill or name; the output names its classes."""
     inp = tmp_path / "reviews.csv"
-    inp.write_text("review\nA wonderful film.\nAwful, just awful.\n")  # "review": an alias of the text column
+    inp.write_text('review\nA wonderful film.\n"Awful, just awful."\n')  # "review": an alias of the text column
     outs = []
     for name in ("cfimdb", "movie-sentiment", "CFIMDB"):
         out = tmp_path / f"{name}.jsonl"
@@ -104,7 +88,8 @@ def test_an_added_task_by_key_skill_or_name(ckpt, tmp_path):
 def test_fail_mode_writes_nothing(ckpt, tmp_path):
     inp, out = tmp_path / "in.csv", tmp_path / "out.csv"
     _write(inp, "csv")
-    r = _predict("--checkpoint", ckpt, "--task", "sentiment", "--input", inp, "--output", out, "--on-error", "fail")
+    r = _predict("--checkpoint", ckpt, "--task", "sentiment", "--input", inp, "--output", out, "--on-error", "fail",
+                 "--threads", "1")
     assert r.returncode == 1 and "in.csv:4: empty 'sentence'" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists() and not list(tmp_path.glob(".out.csv*"))
 
@@ -158,8 +143,8 @@ def test_embedding_files_round_trip_exactly(ckpt, data_dir, tmp_path):
     ids = [e.id for e in dev]
     for fmt in ("npy", "parquet", "safetensors"):
         out = tmp_path / f"emb.{fmt}"
-        assert predict_main(["--checkpoint", str(ckpt), "--task", "embed", "--input", str(inp), "--output", str(out),
-                             "--threads", "1"]) == 0
+        assert predict_main(["--checkpoint", str(ckpt), "--task", "embed", "--input", str(inp),
+                             "--output", str(out)]) == 0
         if fmt == "npy":
             got = np.load(out)
             got_ids = (tmp_path / "emb.ids.txt").read_text(encoding="utf-8").split("\n")[:-1]

@@ -27,7 +27,7 @@ def evaluate(predictor: Predictor, parsed: Parsed, task: str, progress: Progress
     ex = parsed.examples
     out = predictor.predict_examples(key, ex, progress)
     rec = {"ids": [e.id for e in ex], "gold": gold_of(ex).tolist(), **{k: v.tolist() for k, v in out.items()}}
-    metrics = _summary(key, task_metrics(key, gold_of(ex), out))
+    metrics = _summary(key, task_metrics(TASK_INFO[key], gold_of(ex), out))  # the task API takes the Task
     metrics.update(task=task, rows=len(ex), bad=parsed.bad, served=predictor.served)
     return {"task": key, "preds": {key: rec}, "texts": {e.id: (e.text, e.text2) for e in ex}, "metrics": metrics,
             "name": name}

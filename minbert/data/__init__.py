@@ -1,5 +1,6 @@
 """Task files: where they are, how to read them, and how a task without a train file is split.
 
+Files are read by minbert/data/files.py, the reader `minbert.predict` and the app's uploads use too.
 `python -m minbert.data fetch` downloads and verifies them (see minbert/data/fetch.py).
 """
 from __future__ import annotations

@@ -19,8 +19,8 @@ Output: .csv, .tsv or .jsonl; embeddings also .npy (+ X.ids.txt), .parquet or .s
 interrupted run, or one where no row could be predicted (exit status 1), leaves no output.
 
 Under torchrun (`torchrun --nproc_per_node=N [--nnodes=M --rdzv-endpoint=HOST:PORT] -m minbert.predict ...`)
-the ranks share the chunks and rank 0 writes the same output, byte for byte (minbert/serve/sharded.py); text
-outputs only.
+the ranks share the chunks and rank 0 writes the same output, byte for byte, as one process with the ranks' thread
+count (minbert/serve/sharded.py); text outputs only.
 """
 from __future__ import annotations
 
