@@ -9,18 +9,21 @@ What goes into DIR:
                                    embeddings use) as an HF BertModel in fp32, pooler included (unused by
                                    our heads: they pool the last hidden state themselves)
   vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json   our uncased WordPiece tokenizer
-  heads.safetensors, heads.json    the three task heads (below), read back by `load_heads(DIR)`
+  heads.safetensors, heads.json    every task head of the checkpoint, the three built-ins and any added task
+                                   (its spec is in heads.json), read back by `load_heads(DIR)`
   README.md                        a model card
-  sentiment_encoder/               only where sentiment has private top layers (sst_layers > 0): a complete
-                                   folder of the same format whose top layer(s) are sentiment's own copies, so
-                                   sentiment embeddings, hence its logits, come out exactly as ours
+  sentiment_encoder/               only where a task has private top layers (sentiment, sst_layers > 0): a
+                                   complete folder of the same format whose top layer(s) are that task's own
+                                   copies, so its embeddings, hence its logits, come out exactly as ours
 sentence-transformers adds, in DIR and in sentiment_encoder/: modules.json (Transformer, then Pooling; no
 Normalize, as our embeddings are not normalised), sentence_bert_config.json (max_seq_length from the training
 run), 1_Pooling/config.json (the checkpoint's pooling: mean over real tokens, or [CLS]) and
 config_sentence_transformers.json (similarity: cosine).
 
 The embedding of a sentence is the pooled last hidden state (model_config "pooling"): mean over the real
-tokens or the [CLS] vector. With transformers, pool it yourself; SentenceTransformer does it for you.
+tokens or the [CLS] vector. With transformers, pool it yourself; SentenceTransformer does it for you. The root
+folder's embedding is the one `python -m minbert.predict --task embed` writes (L2-normalised there) and the app's
+map shows (minbert/serve/embedding.py).
 
 Tokenization matches ours on all text but one case: a literal special token typed in the text ("[MASK]") is
 that token for the Hugging Face tokenizers (as for every HF BERT) and its characters for minbert's Tokenizer.
@@ -51,11 +54,10 @@ from minbert.multitask import MultitaskModel
 from minbert.tokenizer import MAX_LENGTH_LIMIT, Tokenizer
 
 FORMATS = ("transformers", "sentence-transformers")
-HEADS_FORMAT = "minbert-heads/1"
-SENTIMENT_DIR = "sentiment_encoder"
+HEADS_FORMAT = "minbert-heads/2"  # /2: every task head, keyed by task (/1 held the three built-ins by name)
+OWN_ENCODER_DIR = "sentiment_encoder"  # the folder of the own_layers task's encoder (sentiment's, with --sst-layers)
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
                   "mask_token": "[MASK]"}
-SST_CLASSES = ("negative", "somewhat negative", "neutral", "somewhat positive", "positive")  # label ids 0..4
 
 
 class ExportError(RuntimeError):
@@ -71,10 +73,10 @@ def hf_config(config: BertConfig) -> dict:
 
 
 def encoder_state(model: MultitaskModel, task: str | None = None) -> dict[str, torch.Tensor]:
-    """The encoder under HF BertModel names in fp32: the shared one (task None), or sentiment's stack
-    (task "sst": the shared layers with the top sst_layers replaced by sentiment's private copies)."""
+    """The encoder under HF BertModel names in fp32: the shared one (task None), or the stack of the task with
+    layers of its own (the shared layers with the top sst_layers replaced by that task's private copies)."""
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.bert.state_dict().items()}
-    if task == "sst" and model.sst_encoder is not None:
+    if task is not None and task == model.own_layers_task and model.sst_encoder is not None:
         first = len(model.bert.encoder.layer) - len(model.sst_encoder)
         for i, layer in enumerate(model.sst_encoder):
             for k, v in layer.state_dict().items():
@@ -149,26 +151,56 @@ def write_encoder_folder(folder: Path, state: dict[str, torch.Tensor], config: B
 # ----------------------------------------------------------------------------------------------- the heads
 
 def head_tensors(model: MultitaskModel) -> dict[str, torch.Tensor]:
-    """The heads' parameters and served buffers in fp32, under their module names:
-    sst.classifier.weight (5, H), sst.classifier.bias (5,); para.scale, para.bias, para.threshold (scalars),
-    para.features.weight (1, 4H) and para.features.bias (1,) for the "features" head, para.joint.weight (1, H)
-    and para.joint.bias (1,) for the "cross" head; sts.calibration (2,) = (a, b) of score = a * cos + b."""
-    want = ["sst.classifier.weight", "sst.classifier.bias", "para.scale", "para.bias", "para.threshold",
-            "para.features.weight", "para.features.bias", "para.joint.weight", "para.joint.bias",
-            "sts.calibration"]
-    state = model.state_dict()
-    return {k: state[k].detach().float().cpu().contiguous().reshape(state[k].shape) for k in want if k in state}
+    """Every task head's parameters and buffers in fp32, under their module names ("<task key>.<name>"):
+    sentence_classes: <key>.classifier.weight (C, H), <key>.classifier.bias (C,);
+    pair_classes: <key>.scale, <key>.bias, <key>.threshold (scalars), <key>.features.weight (1, 4H) and
+    <key>.features.bias (1,) for the "features" head, <key>.joint.weight (1, H) and <key>.joint.bias (1,) for the
+    "cross" head; pair_score: <key>.calibration (2,) = (a, b) of score = a * cos + b."""
+    return {f"{key}.{name}": t.detach().float().cpu().contiguous()
+            for key in model.tasks for name, t in model.head(key).state_dict().items()}
 
 
-def temperatures(meta: dict) -> dict[str, float]:
-    """Temperature-scaling T per classifier from the sidecar's "calibration" (1.0 where never calibrated)."""
+def temperatures(meta: dict, model: MultitaskModel) -> dict[str, float]:
+    """Temperature-scaling T per classification head from the sidecar's "calibration" (1.0 where never
+    calibrated)."""
     cal = meta.get("calibration") or {}
-    return {t: float((cal.get(t) or {}).get("temperature", 1.0)) for t in ("sst", "para")}
+    return {k: float((cal.get(k) or {}).get("temperature", 1.0)) for k, t in model.tasks.items() if not t.is_score}
+
+
+FORMULAS = {  # kind -> how heads.json says the head's outputs are computed from embeddings
+    "sentence_classes": {"logits": "classifier.weight @ emb + classifier.bias (B, C); probs = softmax(logits / T)"},
+    "pair_classes": {"cosine": "scale * cos(u, v) + bias - threshold",
+                     "features": "scale * cos(u, v) + bias + linear([u + v, |u - v|, u * v]) - threshold, the "
+                                 "linear's weight being features.weight with its u and v blocks averaged",
+                     "cross": "joint.weight @ emb([CLS] s1 [SEP] s2 [SEP]) + joint.bias - threshold",
+                     "probability": "sigmoid(logit / T); the second class when probability > 0.5"},
+    "pair_score": {"score": "clamp(a * cos(u, v) + b, low, high) with (a, b) = calibration"},
+}
+
+
+def task_description(model: MultitaskModel, key: str, temps: dict[str, float]) -> dict:
+    """One task of heads.json: its spec, the encoder folder its embeddings come from, and its head's formula."""
+    t, cfg = model.tasks[key], model.config
+    d = {"spec": t.to_dict(), "kind": t.kind, "encoder": encoder_dir(model, key), "formula": FORMULAS[t.kind]}
+    if not t.is_score:
+        d["temperature"] = temps[key]
+    if t.kind == "pair_classes":
+        d["head"] = cfg.para_head
+        d["formula"] = {"logit": FORMULAS[t.kind][cfg.para_head], "probability": FORMULAS[t.kind]["probability"]}
+    if t.is_score:
+        d["discrete"] = cfg.sts_discrete
+    return d
+
+
+def encoder_dir(model: MultitaskModel, key: str | None) -> str:
+    """The exported folder whose encoder embeds a task's sentences: OWN_ENCODER_DIR for the task with layers of
+    its own, else the root ("."), the shared encoder."""
+    own = key is not None and key == model.own_layers_task and model.sst_encoder is not None
+    return OWN_ENCODER_DIR if own else "."
 
 
 def heads_description(model: MultitaskModel, meta: dict, tensors: dict[str, torch.Tensor], fmt: str) -> dict:
-    cfg = model.config
-    sentiment_dir = SENTIMENT_DIR if model.sst_encoder is not None else "."
+    cfg, temps = model.config, temperatures(meta, model)
     return {
         "format": HEADS_FORMAT,
         "weights": "heads.safetensors",
@@ -177,23 +209,11 @@ def heads_description(model: MultitaskModel, meta: dict, tensors: dict[str, torc
         "hidden_size": model.bert.config.hidden_size,
         "pooling": cfg.pooling,
         "max_seq_length": meta.get("_max_seq_length"),
-        "encoders": {"pair_tasks": ".", "sentiment": sentiment_dir, "format": fmt,
-                     "note": "an embedding is the pooled last hidden state of that folder's encoder "
-                             f"({'mean over real tokens' if cfg.pooling == 'mean' else 'the [CLS] vector'}); "
-                             "sentiment runs through its own top layer(s) when sentiment != '.'"},
-        "sst": {"classes": list(SST_CLASSES), "temperature": temperatures(meta)["sst"],
-                "logits": "sst.classifier.weight @ emb + sst.classifier.bias (B, 5); probs = softmax(logits / T)"},
-        "para": {"kind": cfg.para_head, "temperature": temperatures(meta)["para"],
-                 "logit": {"cosine": "scale * cos(u, v) + bias - threshold",
-                           "features": "scale * cos(u, v) + bias + linear([u + v, |u - v|, u * v]) - threshold, "
-                                       "the linear's weight being features.weight with its u and v blocks "
-                                       "averaged",
-                           "cross": "joint.weight @ emb([CLS] s1 [SEP] s2 [SEP]) + joint.bias - threshold"
-                           }[cfg.para_head],
-                 "probability": "sigmoid(logit / T); duplicate when probability > 0.5"},
-        "sts": {"discrete": cfg.sts_discrete,
-                "score": "clamp(a * cos(u, v) + b, 0, 5) with (a, b) = sts.calibration"
-                         + ("; rounded to a whole class" if cfg.sts_discrete else "")},
+        "encoder_format": fmt,
+        "note": "an embedding is the pooled last hidden state of the task's encoder folder "
+                f"({'mean over real tokens' if cfg.pooling == 'mean' else 'the [CLS] vector'}); the root folder "
+                "is the shared encoder",
+        "tasks": {key: task_description(model, key, temps) for key in model.tasks},
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
     }
 
@@ -205,58 +225,77 @@ def _plain_metrics(meta: dict) -> dict:
 
 @dataclass
 class ExportedHeads:
-    """The three task heads of an exported folder, as plain tensors and functions of embeddings.
+    """The task heads of an exported folder, as plain tensors and functions of embeddings, for every task in
+    `tasks` (key -> its heads.json entry: spec, kind, encoder folder).
 
-    Embeddings (torch tensors or arrays, (B, H) or (H,)) come from the exported encoders: u, v from the root
-    folder (pair tasks, STS), sentiment's from `sentiment_dir`. Every function returns torch float32 tensors.
+    Embeddings (torch tensors or arrays, (B, H) or (H,)) come from the exported encoders: `encoder_dir(key)` says
+    which folder embeds a task's sentences (the root for all but a task with layers of its own). Every function
+    returns torch float32 tensors.
     """
     tensors: dict[str, torch.Tensor]
     config: dict
     folder: Path
-    sentiment_dir: Path = field(init=False)
+    tasks: dict = field(init=False)
 
     def __post_init__(self):
-        self.sentiment_dir = (self.folder / self.config["encoders"]["sentiment"]).resolve()
+        self.tasks = self.config["tasks"]
 
-    def _t(self, name: str) -> torch.Tensor:
-        return self.tensors[name]
+    def _t(self, key: str, name: str) -> torch.Tensor:
+        return self.tensors[f"{key}.{name}"]
 
-    def sst_logits(self, emb) -> torch.Tensor:
-        """Sentiment logits (B, 5) from sentiment embeddings (made by `sentiment_dir`'s encoder)."""
-        return F.linear(_as2d(emb), self._t("sst.classifier.weight"), self._t("sst.classifier.bias"))
+    def _task(self, key: str, kind: str) -> dict:
+        if key not in self.tasks:
+            raise KeyError(f"this export has no task {key!r} (it has {', '.join(self.tasks)})")
+        if self.tasks[key]["kind"] != kind:
+            raise ValueError(f"task {key!r} is {self.tasks[key]['kind']}, not {kind}")
+        return self.tasks[key]
 
-    def sst_probs(self, emb, calibrated: bool = False) -> torch.Tensor:
-        """(B, 5) class probabilities; calibrated=True divides the logits by the fitted temperature."""
-        t = self.config["sst"]["temperature"] if calibrated else 1.0
-        return (self.sst_logits(emb) / t).softmax(-1)
+    def encoder_dir(self, key: str) -> Path:
+        """The folder whose encoder embeds this task's sentences."""
+        return (self.folder / self.tasks[key]["encoder"]).resolve()
 
-    def para_logit(self, u, v=None) -> torch.Tensor:
-        """Paraphrase logit (B,), the served decision threshold applied (duplicate when > 0). For the
-        "cross" head pass the embedding of the jointly encoded pair as u and no v."""
-        kind, thr = self.config["para"]["kind"], self._t("para.threshold")
-        if kind == "cross":
+    def class_names(self, key: str) -> list[str]:
+        return list(self.tasks[key]["spec"]["classes"])
+
+    def logits(self, key: str, emb) -> torch.Tensor:
+        """A sentence_classes task's logits (B, C) from embeddings made by encoder_dir(key)'s encoder."""
+        self._task(key, "sentence_classes")
+        return F.linear(_as2d(emb), self._t(key, "classifier.weight"), self._t(key, "classifier.bias"))
+
+    def probs(self, key: str, emb, calibrated: bool = False) -> torch.Tensor:
+        """(B, C) class probabilities; calibrated=True divides the logits by the fitted temperature."""
+        t = self.tasks[key]["temperature"] if calibrated else 1.0
+        return (self.logits(key, emb) / t).softmax(-1)
+
+    def pair_logit(self, key: str, u, v=None) -> torch.Tensor:
+        """A pair_classes task's logit (B,), the served decision threshold applied (second class when > 0). For
+        the "cross" head pass the embedding of the jointly encoded pair as u and no v."""
+        head, thr = self._task(key, "pair_classes")["head"], self._t(key, "threshold")
+        if head == "cross":
             if v is not None:
                 raise ValueError("the cross paraphrase head takes the joint pair embedding only")
-            return F.linear(_as2d(u), self._t("para.joint.weight"), self._t("para.joint.bias")).squeeze(-1) - thr
+            return F.linear(_as2d(u), self._t(key, "joint.weight"), self._t(key, "joint.bias")).squeeze(-1) - thr
         u, v = _as2d(u), _as2d(v)
-        logit = self._t("para.scale") * F.cosine_similarity(u, v, dim=-1) + self._t("para.bias")
-        if kind == "features":
-            w, H = self._t("para.features.weight"), u.shape[-1]
+        logit = self._t(key, "scale") * F.cosine_similarity(u, v, dim=-1) + self._t(key, "bias")
+        if head == "features":
+            w, H = self._t(key, "features.weight"), u.shape[-1]
             tied = torch.cat([(w[:, :H] + w[:, H:2 * H]) / 2, w[:, 2 * H:]], dim=-1)  # symmetric in u, v
             feats = torch.cat([u + v, (u - v).abs(), u * v], dim=-1)
-            logit = logit + F.linear(feats, tied, self._t("para.features.bias")).squeeze(-1)
+            logit = logit + F.linear(feats, tied, self._t(key, "features.bias")).squeeze(-1)
         return logit - thr
 
-    def para_probability(self, u, v=None, calibrated: bool = False) -> torch.Tensor:
-        """P(duplicate) (B,); raw as our predict tools report it, or temperature-scaled with calibrated=True."""
-        t = self.config["para"]["temperature"] if calibrated else 1.0
-        return (self.para_logit(u, v) / t).sigmoid()
+    def pair_probability(self, key: str, u, v=None, calibrated: bool = False) -> torch.Tensor:
+        """P(second class) (B,); raw as our predict tools report it, or temperature-scaled with calibrated=True."""
+        t = self.tasks[key]["temperature"] if calibrated else 1.0
+        return (self.pair_logit(key, u, v) / t).sigmoid()
 
-    def sts_score(self, u, v) -> torch.Tensor:
-        """STS similarity on the 0..5 scale (B,): the fitted linear map of the cosine, clamped."""
-        a, b = self._t("sts.calibration")
-        score = (a * F.cosine_similarity(_as2d(u), _as2d(v), dim=-1) + b).clamp(0.0, 5.0)
-        return score.round() if self.config["sts"]["discrete"] else score
+    def score(self, key: str, u, v) -> torch.Tensor:
+        """A pair_score task's score (B,): the fitted linear map of the cosine, clamped to its score_range."""
+        d = self._task(key, "pair_score")
+        lo, hi = d["spec"]["score_range"]
+        a, b = self._t(key, "calibration")
+        s = (a * F.cosine_similarity(_as2d(u), _as2d(v), dim=-1) + b).clamp(float(lo), float(hi))
+        return s.round() if d["discrete"] else s
 
 
 def _as2d(x) -> torch.Tensor:
@@ -270,8 +309,8 @@ def load_heads(folder: str | Path) -> ExportedHeads:
         heads = load_heads(DIR)
         st = SentenceTransformer(DIR)
         u, v = st.encode(["a man plays guitar"]), st.encode(["someone is playing a guitar"])
-        heads.sts_score(u, v), heads.para_probability(u, v)
-        heads.sst_logits(SentenceTransformer(str(heads.sentiment_dir)).encode(["a gripping film"]))
+        heads.score("sts", u, v), heads.pair_probability("para", u, v)
+        heads.logits("sst", SentenceTransformer(str(heads.encoder_dir("sst"))).encode(["a gripping film"]))
 
     Needs torch and safetensors only; raises ExportError for a folder that is not an export.
     """
@@ -284,7 +323,9 @@ def load_heads(folder: str | Path) -> ExportedHeads:
     except (OSError, ValueError) as e:
         raise ExportError(f"cannot read the heads in {folder}: {e}") from None
     if not isinstance(config, dict) or config.get("format") != HEADS_FORMAT:
-        raise ExportError(f"{folder / 'heads.json'} is not a {HEADS_FORMAT} description")
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ExportError(f"{folder / 'heads.json'} is not a {HEADS_FORMAT} description"
+                          + (f" (it is {found}: export the checkpoint again)" if found else ""))
     return ExportedHeads(tensors, config, folder)
 
 
@@ -294,8 +335,7 @@ def model_card(meta: dict, model: MultitaskModel, fmt: str, max_seq_length: int)
     cfg, m = model.config, _plain_metrics(meta)
     metrics = ""
     if m:
-        rows = [("SST-5 dev accuracy", "sst_acc"), ("Quora dev accuracy", "para_acc"),
-                ("STS-B dev Pearson r", "sts_pearson"), ("overall", "overall")]
+        rows = [(f"{t.name} dev {t.metric_name}", t.metric) for t in model.tasks.values()] + [("overall", "overall")]
         metrics = "\n## Dev metrics of the source checkpoint\n\n| metric | value |\n| --- | --- |\n" + "".join(
             f"| {label} | {m[k]:.4f} |\n" for label, k in rows if k in m)
     pooling = "mean over real tokens" if cfg.pooling == "mean" else "the [CLS] vector"
@@ -309,9 +349,13 @@ def model_card(meta: dict, model: MultitaskModel, fmt: str, max_seq_length: int)
              'h = model(**batch).last_hidden_state\n' + (
                  'm = batch["attention_mask"][..., None].float()\nemb = (h * m).sum(1) / m.sum(1)'
                  if cfg.pooling == "mean" else 'emb = h[:, 0]'))
-    sentiment = (f"Sentiment runs through its own copy of the top {cfg.sst_layers} layer(s): embed sentences "
-                 f"for it with `{SENTIMENT_DIR}/`, a complete {fmt} folder of its own."
-                 if model.sst_encoder is not None else "Sentiment uses the same encoder.")
+    own = model.tasks[model.own_layers_task] if encoder_dir(model, model.own_layers_task) != "." else None
+    own_note = (f"{own.name} ({own.skill}) runs through its own copy of the top {cfg.sst_layers} layer(s): embed "
+                f"sentences for it with `{OWN_ENCODER_DIR}/`, a complete {fmt} folder of its own; every other task "
+                "uses the root encoder." if own else "Every task uses the root encoder.")
+    trained_on = ", ".join(f"{t.name} {t.skill}" for t in model.tasks.values())
+    heads = "\n".join(f"- `{k}`: {t.name} {t.skill}, {t.kind}" + (f" ({', '.join(t.classes)})" if t.classes else
+                       f" ({t.score_range[0]:g}-{t.score_range[1]:g})") for k, t in model.tasks.items())
     return f"""---
 library_name: {fmt}
 tags: [bert, minbert, sentence-similarity, feature-extraction]
@@ -320,11 +364,12 @@ tags: [bert, minbert, sentence-similarity, feature-extraction]
 
 Exported by `python -m minbert.export` from `{paths(meta.get("_path", "checkpoint"))[0].name}`
 (sha256 {str(meta.get("weights_sha256"))[:16]}...): a {model.bert.config.num_hidden_layers}-layer BERT, hidden size
-{model.bert.config.hidden_size}, fine-tuned on SST-5 sentiment, Quora paraphrase and STS-B similarity.
+{model.bert.config.hidden_size}, fine-tuned on {trained_on}.
 Weights in fp32; the checkpoint stored them in {meta.get("dtype", "float32")}.
 
 Sentence embedding: {pooling} of the last hidden state, max {max_seq_length} tokens, not normalised
-(compare embeddings by cosine). The BERT pooler layer is included for completeness; our heads do not use it.
+(compare embeddings by cosine): the same vector, up to length, as `python -m minbert.predict --task embed`.
+The BERT pooler layer is included for completeness; our heads do not use it.
 
 ```python
 {usage}
@@ -332,9 +377,12 @@ Sentence embedding: {pooling} of the last hidden state, max {max_seq_length} tok
 
 ## Task heads
 
-`heads.safetensors` + `heads.json` hold the three heads; `minbert.export.load_heads(DIR)` turns them into
-functions of embeddings: `sts_score(u, v)` (0-5), `para_probability(u, v)`, `sst_logits(emb)`.
-{sentiment}
+`heads.safetensors` + `heads.json` hold every task head of the checkpoint:
+{heads}
+
+`minbert.export.load_heads(DIR)` turns them into functions of embeddings, by task key: `logits(key, emb)` and
+`probs(key, emb)` (one sentence -> classes), `pair_probability(key, u, v)` (a pair -> yes/no),
+`score(key, u, v)` (a pair -> a score). {own_note}
 {metrics}"""
 
 
@@ -364,8 +412,9 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path, force: bool = Fals
     tmp.mkdir(0o777)  # the usual permissions: the umask applies
     try:
         write_encoder_folder(tmp, encoder_state(model), config, tok, fmt, pooling, max_seq_length)
-        if model.sst_encoder is not None:
-            write_encoder_folder(tmp / SENTIMENT_DIR, encoder_state(model, "sst"), config, tok, fmt, pooling,
+        own = model.own_layers_task
+        if encoder_dir(model, own) != ".":
+            write_encoder_folder(tmp / OWN_ENCODER_DIR, encoder_state(model, own), config, tok, fmt, pooling,
                                  max_seq_length)
         heads = head_tensors(model)
         _write(tmp / "heads.safetensors", st_save(heads, metadata={"format": "pt"}))

@@ -12,6 +12,8 @@ Kinds:
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,7 @@ class Task:
     own_layers: bool = False  # the task runs through its own copy of the top --sst-layers encoder layers
     prediction_column: str = ""  # the CS224N output files' column ("Predicted_Sentiment")
     colors: tuple[str, ...] | None = None  # one colour per class, low -> high; None: the studio's scale
+    label_words: dict = field(default_factory=dict)  # class name -> other words a file may write for it ("neg")
     caveat: str | None = None  # what a reader of this task's figures must know (shown wherever they appear)
     spec: str | None = None  # the spec file it was read from
 
@@ -62,6 +65,9 @@ class Task:
         if self.kind == "pair_classes" and len(self.classes) != 2:
             raise TaskSpecError(f"task {self.key!r}: pair_classes tasks are yes/no (two classes), "
                                 f"got {len(self.classes)}")
+        unknown = set(self.label_words) - set(self.classes or ())
+        if unknown:
+            raise TaskSpecError(f"task {self.key!r}: label_words names {sorted(unknown)}, which are not its classes")
         if set(self.files) - set(SPLITS):
             raise TaskSpecError(f"task {self.key!r}: files has unknown split(s) {sorted(set(self.files) - set(SPLITS))}")
 
@@ -102,6 +108,19 @@ class Task:
         value = summary[self.metric]
         return (value + 1) / 2 if self.is_score else value
 
+    def class_of(self, word: str) -> int | None:
+        """The class a text label names (a class name or one of its label_words, ignoring case, `_`, `-` and
+        repeated spaces), or None."""
+        return self._class_words.get(label_word(word))
+
+    @functools.cached_property
+    def _class_words(self) -> dict[str, int]:
+        out = {}
+        for number, name in enumerate(self.classes or ()):
+            for word in (name, *self.label_words.get(name, ())):
+                out[label_word(word)] = number
+        return out
+
     def to_dict(self) -> dict:
         """The spec as a checkpoint's sidecar stores it (and as from_dict reads it back)."""
         d = dataclasses.asdict(self)
@@ -120,12 +139,19 @@ class Task:
         for k in ("classes", "score_range", "columns", "colors"):
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
+        d["label_words"] = {str(k): tuple(map(str, v)) for k, v in (d.get("label_words") or {}).items()}
         d.setdefault("skill", d["key"])
         d["skill"] = d["skill"] or d["key"]
         try:
             return cls(**d)
         except TypeError as e:
             raise TaskSpecError(f"{where}: {e}") from None
+
+
+def label_word(text: str) -> str:
+    """A label as class_of compares it: lower case, `_`, `-` and runs of spaces as one space ("--" and "+" kept)."""
+    w = str(text).strip().lower()
+    return w if set(w) <= set("+-") else re.sub(r"[\s_-]+", " ", w).strip()
 
 
 def read_spec(path: str | Path) -> Task:

@@ -87,3 +87,21 @@ def tiny_model_dir(tmp_path_factory, model_dir):
     (d / "config.json").write_text(json.dumps(cfg))
     shutil.copy(model_dir / "vocab.txt", d / "vocab.txt")
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_multitask_ckpt(tiny_model_dir, tmp_path_factory):
+    """A tiny multitask checkpoint with the example added task (CFIMDB, from tasks/cfimdb.yaml) and sentiment's own
+    top layer; random heads and a perturbed encoder, so that every output field is non-trivial: fast predict tests."""
+    from minbert.checkpoint import save_checkpoint
+    from minbert.multitask import MultitaskConfig, MultitaskModel
+    from minbert.tasks import read_spec
+    torch.manual_seed(0)
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=1),
+                           [read_spec(Path(__file__).resolve().parent.parent / "tasks" / "cfimdb.yaml")]).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    save_checkpoint(path, model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
+    return path

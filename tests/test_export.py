@@ -1,5 +1,6 @@
 """python -m minbert.export: the exported folders load in transformers and sentence-transformers (test-only
-references) and give back our embeddings, sentiment logits, paraphrase probabilities and STS scores."""
+references) and give back our embeddings and every task head's outputs (an added task's too); `minbert.predict --task
+embed` gives the export's vectors."""
 import csv
 import json
 import os
@@ -108,17 +109,17 @@ def test_tiny_export_reproduces_every_task(tiny_ckpt, fmt, tmp_path):
     assert F.cosine_similarity(sst_emb, pair, dim=-1).min() < 0.999  # it really is another top layer
 
     heads = load_heads(out)
-    assert heads.sentiment_dir == (out / "sentiment_encoder").resolve()
+    assert heads.encoder_dir("sst") == (out / "sentiment_encoder").resolve() and heads.encoder_dir("para") == out.resolve()
     with torch.no_grad():
-        torch.testing.assert_close(heads.sst_logits(sst_emb), model.sst(mine_sst)["logits"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(heads.logits("sst", sst_emb), model.sst(mine_sst)["logits"], atol=1e-4, rtol=0)
         u, v = ours(model, tok, SENTENCES[::2], 64), ours(model, tok, SENTENCES[1::2], 64)
         para, sts = model.para(u, v), model.sts(u, v)
     lu, lv = pair[::2], pair[1::2]
-    torch.testing.assert_close(heads.para_logit(lu, lv), para["logit"], atol=1e-4, rtol=0)
-    torch.testing.assert_close(heads.para_probability(lu.numpy(), lv.numpy()), para["logit"].sigmoid(),
+    torch.testing.assert_close(heads.pair_logit("para", lu, lv), para["logit"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(heads.pair_probability("para", lu.numpy(), lv.numpy()), para["logit"].sigmoid(),
                                atol=1e-5, rtol=0)
-    torch.testing.assert_close(heads.para_logit(lv, lu), heads.para_logit(lu, lv), atol=1e-5, rtol=0)
-    torch.testing.assert_close(heads.sts_score(lu, lv), sts["score"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(heads.pair_logit("para", lv, lu), heads.pair_logit("para", lu, lv), atol=1e-5, rtol=0)
+    torch.testing.assert_close(heads.score("sts", lu, lv), sts["score"], atol=1e-4, rtol=0)
 
 
 @pytest.fixture(scope="module")
@@ -152,21 +153,21 @@ def test_shipped_sentence_transformers_keeps_sts_dev_pearson(shipped_st, data_di
         our_scores = model.sts(mine[:n], mine[n:])["score"].numpy()
         our_prob = model.para(mine[:n], mine[n:])["logit"].sigmoid()
     heads = load_heads(out)
-    their_scores = heads.sts_score(theirs[:n], theirs[n:]).numpy()
+    their_scores = heads.score("sts", theirs[:n], theirs[n:]).numpy()
     r_ours, r_theirs = np.corrcoef(our_scores, gold)[0, 1], np.corrcoef(their_scores, gold)[0, 1]
     print(f"\nshipped checkpoint, first {n} STS dev pairs: min cosine {min_cos:.7f}, "
           f"Pearson ours {r_ours:.6f} vs exported {r_theirs:.6f} (diff {abs(r_ours - r_theirs):.2e})")
     assert abs(r_ours - r_theirs) <= 1e-4
     assert r_ours > 0.8  # the shipped model, not a random one
-    torch.testing.assert_close(heads.para_probability(theirs[:n], theirs[n:]), our_prob, atol=1e-4, rtol=0)
-    assert heads.config["para"]["temperature"] == pytest.approx(ck.meta["calibration"]["para"]["temperature"])
+    torch.testing.assert_close(heads.pair_probability("para", theirs[:n], theirs[n:]), our_prob, atol=1e-4, rtol=0)
+    assert heads.tasks["para"]["temperature"] == pytest.approx(ck.meta["calibration"]["para"]["temperature"])
 
-    sst = sentence_transformers.SentenceTransformer(str(heads.sentiment_dir), device="cpu")
+    sst = sentence_transformers.SentenceTransformer(str(heads.encoder_dir("sst")), device="cpu")
     mine_sst = ours(model, tok, SENTENCES, max_length, task="sst")
     theirs_sst = sst.encode(SENTENCES, convert_to_tensor=True).float()
     assert_same_embeddings(mine_sst, theirs_sst)
     with torch.no_grad():
-        torch.testing.assert_close(heads.sst_logits(theirs_sst), model.sst(mine_sst)["logits"], atol=1e-3, rtol=0)
+        torch.testing.assert_close(heads.logits("sst", theirs_sst), model.sst(mine_sst)["logits"], atol=1e-3, rtol=0)
     assert (out / "README.md").read_text().startswith("---\nlibrary_name: sentence-transformers")
 
 
@@ -216,7 +217,7 @@ def test_bad_arguments_and_occupied_targets(tiny_model_dir, tokenizer, tmp_path,
                  "--force"]) == 0
     assert not (busy / "keep.txt").exists() and (busy / "modules.json").is_file()
     assert not (busy / "sentiment_encoder").exists()  # all layers shared: sentiment uses the root encoder
-    assert load_heads(busy).sentiment_dir == busy.resolve()
+    assert load_heads(busy).encoder_dir("sst") == busy.resolve()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "ck.json", "ck.safetensors"]
     with pytest.raises(ExportError, match="not a minbert export"):
         load_heads(tmp_path)
@@ -240,6 +241,56 @@ def test_cross_paraphrase_head_scores_the_jointly_encoded_pair(tiny_model_dir, t
         ref = model.para.forward_joint(model.embed(**mine.model_inputs()))["logit"]
     m = b["attention_mask"][..., None].float()
     heads = load_heads(out)
-    torch.testing.assert_close(heads.para_logit((h * m).sum(1) / m.sum(1)), ref, atol=1e-4, rtol=0)
+    torch.testing.assert_close(heads.pair_logit("para", (h * m).sum(1) / m.sum(1)), ref, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="joint"):
-        heads.para_logit(h[:, 0], h[:, 0])
+        heads.pair_logit("para", h[:, 0], h[:, 0])
+
+
+def test_every_task_head_is_exported_an_added_one_too(tiny_model_dir, tokenizer, tmp_path):
+    """A checkpoint with CFIMDB (tasks/cfimdb.yaml) beside the built-ins: heads.json lists all four with their
+    specs, and load_heads computes the added head's logits as the model does."""
+    from minbert.tasks import read_spec
+    torch.manual_seed(5)
+    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig(sst_layers=1),
+                           [read_spec(ROOT / "tasks" / "cfimdb.yaml")]).eval()
+    with torch.no_grad():
+        model.cfimdb.classifier.weight.normal_()
+    save_checkpoint(tmp_path / "ck", model, tokenizer, {"calibration": {"cfimdb": {"temperature": 2.0}}},
+                    dtype=torch.float32)
+    out = export(tmp_path / "ck", "sentence-transformers", tmp_path / "out")
+    heads = load_heads(out)
+    assert list(heads.tasks) == ["sst", "para", "sts", "cfimdb"]
+    assert heads.tasks["cfimdb"]["spec"]["classes"] == heads.class_names("cfimdb") == ["negative", "positive"]
+    assert heads.tasks["cfimdb"]["temperature"] == 2.0 and heads.encoder_dir("cfimdb") == out.resolve()
+    emb = library_embed(out, "sentence-transformers", SENTENCES, "mean", 128)
+    with torch.no_grad():
+        ref = model.cfimdb(ours(model, tokenizer, SENTENCES, 128, task="cfimdb"))["logits"]
+    torch.testing.assert_close(heads.logits("cfimdb", emb), ref, atol=1e-4, rtol=0)
+    torch.testing.assert_close(heads.probs("cfimdb", emb, calibrated=True), (ref / 2.0).softmax(-1), atol=1e-4, rtol=0)
+    assert "CFIMDB movie-sentiment" in (out / "README.md").read_text()
+    with pytest.raises(ValueError, match="sentence_classes"):
+        heads.logits("sts", emb)
+
+
+@pytest.mark.slow
+def test_predict_embed_is_the_exported_sentence_transformer(shipped_st, data_dir, tmp_path):
+    """One embedding: `minbert.predict --task embed` (the shared encoder, mean-pooled, L2-normalised) and
+    SentenceTransformer(export) on every SST dev sentence agree to cosine >= 0.9999 (and to 1e-4 once the
+    export's vectors are normalised too)."""
+    from minbert.data import read_task_file
+    dev = read_task_file(data_dir / "ids-sst-dev.csv").examples
+    inp, out = tmp_path / "dev.jsonl", tmp_path / "dev.npy"
+    inp.write_text("".join(json.dumps({"id": e.id, "sentence": e.text}) + "\n" for e in dev), encoding="utf-8")
+    ck, folder = shipped_st
+    max_length = ck.meta["train_config"]["max_length"]
+    run = subprocess.run([sys.executable, "-m", "minbert.predict", "--checkpoint", str(SHIPPED), "--task", "embed",
+                          "--input", str(inp), "--output", str(out), "--max-length", str(max_length)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    cli = torch.from_numpy(np.load(out))
+    st = sentence_transformers.SentenceTransformer(str(folder), device="cpu")
+    theirs = st.encode([e.text for e in dev], batch_size=64, convert_to_tensor=True, normalize_embeddings=True).float()
+    cos = F.cosine_similarity(cli, theirs, dim=-1)
+    print(f"\nSST dev, {len(dev)} sentences: cosine CLI vs SentenceTransformer(export) min {cos.min():.7f}")
+    assert len(cli) == len(dev) and cos.min() >= MIN_COSINE
+    torch.testing.assert_close(cli, theirs, atol=1e-4, rtol=0)

@@ -13,25 +13,23 @@ import torch
 from minbert.serve.batch_predict import main as predict_main
 
 pytestmark = pytest.mark.slow
+# torchrun gives each rank one thread (OMP_NUM_THREADS=1); the single process compared with it gets one too, as
+# float sums (pooling, small GEMMs) may split differently over another thread count
+ONE_THREAD = ("--threads", "1")
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)  # predict_main --threads set them for this process
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "minbert-multitask"
 
 
 @pytest.fixture(scope="module")
-def ckpt(tiny_model_dir, tmp_path_factory):
-    """A tiny multitask model (random heads, perturbed encoder): fast, and every output field is non-trivial."""
-    from minbert.checkpoint import save_checkpoint
-    from minbert.model import BertModel
-    from minbert.multitask import MultitaskConfig, MultitaskModel
-    from minbert.tokenizer import Tokenizer
-    torch.manual_seed(0)
-    model = MultitaskModel(BertModel.from_pretrained(tiny_model_dir), MultitaskConfig()).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    save_checkpoint(path, model, Tokenizer.from_pretrained(tiny_model_dir), {"train_config": {}}, torch.float32)
-    return path
+def ckpt(tiny_multitask_ckpt):
+    return tiny_multitask_ckpt
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +79,7 @@ def test_two_ranks_write_the_single_process_bytes(ckpt, inputs, tmp_path, task, 
     common = ["--checkpoint", ckpt, "--task", task, "--input", inputs, "--chunk-size", "40", "--batch-size", "16",
               *extra]
     one, two = tmp_path / "one" / out_name, tmp_path / "two" / out_name
-    assert predict_main([*map(str, common), "--output", str(one)]) == 0
+    assert predict_main([*map(str, common), "--output", str(one), *ONE_THREAD]) == 0
     r = _torchrun(*common, "--output", two)
     assert r.returncode == 0, r.stderr[-3000:]
     assert two.read_bytes() == one.read_bytes()
@@ -96,7 +94,7 @@ def test_shipped_model_embeddings_byte_identical(inputs, tmp_path):
     small.write_text("".join(inputs.read_text(encoding="utf-8").splitlines(keepends=True)[:50]), encoding="utf-8")
     common = ["--checkpoint", SHIPPED, "--task", "embed", "--input", small, "--chunk-size", "16"]
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    assert predict_main([*map(str, common), "--output", str(one)]) == 0
+    assert predict_main([*map(str, common), "--output", str(one), *ONE_THREAD]) == 0
     r = _torchrun(*common, "--output", two)
     assert r.returncode == 0, r.stderr[-3000:]
     assert two.read_bytes() == one.read_bytes()

@@ -115,3 +115,19 @@ def test_messages_name_the_controls_that_exist(tmp_path):
     with pytest.raises(InputError, match="Rename the column") as plain:  # the many-pairs block has no boxes
         uf.read_file(f, pair=True)
     assert "box" not in str(plain.value)
+
+
+def test_parquet_upload_for_an_added_task(tmp_path):
+    """A Parquet file, read for CFIMDB (tasks/cfimdb.yaml) as the Task itself: its columns by alias, its class names."""
+    from pathlib import Path
+
+    from minbert.tasks import read_spec
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    cfimdb = read_spec(Path(__file__).resolve().parents[1] / "tasks" / "cfimdb.yaml")
+    f = tmp_path / "reviews.parquet"
+    pq.write_table(pa.table({"review": ["Great fun", "Awful", "", "Fine"],
+                             "sentiment": ["Positive", "0", "1", "meh"]}), f)
+    p = uf.read_file(f, False, cfimdb)
+    assert [(e.id, e.text, e.label) for e in p.examples] == [("1", "Great fun", 1), ("2", "Awful", 0)]
+    assert [n for n, _ in p.bad] == [3, 4] and "column 'sentiment': label 'meh'" in p.bad_summary()

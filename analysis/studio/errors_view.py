@@ -5,13 +5,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASK_KEYS
+from minbert.tasks import TASK_KEYS, TASKS
 from minbert.evaluate.temperature import confidence_and_correct, ece as calibration_ece
 from minbert.evaluate.metrics import classification_report, expected_calibration_error, pearson
 
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
+SST_CLASSES, PARA_CLASSES = TASKS["sst"].classes, TASKS["para"].classes  # import fix for the task API (c-files)
 TASK_TITLES = {"sst": "SST-5", "para": "Quora", "sts": "STS-B (score bins)"}
 DIST_SPLITS = (("train", "train", "#aab7b8"), ("dev", "dev gold", "#2e86c1"), ("file", "file gold", "#2e86c1"))
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from minbert.evaluate import gold as gold_of
 from minbert.evaluate.metrics import task_metrics
-from minbert.serve.batch_predict import TASKS as PREDICT_TASKS
 from minbert.serve.predictor import Predictor, Progress
 from minbert.tasks import TASKS as TASK_INFO
 
@@ -17,7 +16,7 @@ from analysis.studio import errors_view as errors
 from analysis.results import DevResults
 from analysis.studio.user_files import Parsed
 
-TASK_KEY = {name: key for name, key in PREDICT_TASKS.items() if name != "embed"}  # the batch CLI's task names
+TASK_KEY = {t.skill: t.key for t in TASK_INFO.values()}  # the app's task names (skills, as --task takes them) -> keys
 TASKS = tuple(TASK_KEY)
 
 
@@ -28,7 +27,7 @@ def evaluate(predictor: Predictor, parsed: Parsed, task: str, progress: Progress
     ex = parsed.examples
     out = predictor.predict_examples(key, ex, progress)
     rec = {"ids": [e.id for e in ex], "gold": gold_of(ex).tolist(), **{k: v.tolist() for k, v in out.items()}}
-    metrics = _summary(key, task_metrics(key, gold_of(ex), out))
+    metrics = _summary(key, task_metrics(TASK_INFO[key], gold_of(ex), out))  # the task API takes the Task
     metrics.update(task=task, rows=len(ex), bad=parsed.bad, served=predictor.served)
     return {"task": key, "preds": {key: rec}, "texts": {e.id: (e.text, e.text2) for e in ex}, "metrics": metrics,
             "name": name}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
+from minbert.tasks import TASKS
+
+SST_CLASSES, PARA_CLASSES = TASKS["sst"].classes, TASKS["para"].classes  # import fix for the task API (c-files)
 
 _WHITE = pio.templates["plotly_white"].to_plotly_json()
 _USED = ("font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor", "xaxis", "yaxis", "title", "colorway")

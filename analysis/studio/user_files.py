@@ -1,33 +1,26 @@
-"""The user's own material: pasted or typed sentence pairs and uploaded CSV/TSV/JSONL files, parsed with every
-bad line reported by number, and bounded in bytes and rows so no upload can take unbounded time or memory.
-CSV files may use commas, semicolons or tabs (detected); labels may be numbers or class names."""
+"""The user's own material: pasted or typed sentence pairs and uploaded CSV/TSV/JSONL/Parquet files, parsed with
+every bad line reported by number, and bounded in bytes and rows so no upload can take unbounded time or memory.
+Files are read by minbert/data/files.py, as `minbert.predict` and the task files are: delimited files may use
+commas, semicolons or tabs (found from the header), columns are found by name, and labels may be numbers, class
+names or the task's other words for them (label_words)."""
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minbert.data import DataError, Example, parse_label
+from minbert.data import DataError, Example
+from minbert.data import files
 from minbert.serve.predictor import InputError
-
-from analysis.studio.label_names import as_number, known
+from minbert.tasks import TASKS, Task, TaskSpecError, by_name
 
 MAX_ROWS = 10_000  # pairs or labelled rows per request; larger files belong to `python -m minbert.predict`
 MAX_BYTES = 20 * 1024 * 1024  # per upload or pasted text (the app's upload limit too)
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl"}  # .csv and .txt: delimiter detected
-DELIMITERS = ",;\t"  # what a .csv or .txt may be separated by
-SNIFF_BYTES = 64 * 1024  # the sample csv.Sniffer looks at
+SNIFF_BYTES = 64 * 1024  # the sample delimiter() looks at (its first line)
 PAIR_SEPARATORS = ("\t", "|||")  # between the two sentences of a pasted or typed pair
-KIND = {"sentiment": "sst", "paraphrase": "quora", "similarity": "sts"}  # task -> label kind of minbert.data
-ALIASES = {  # column role -> names tried in order (case-insensitive) when the user names none
-    "text": ("sentence", "text", "sentence1", "question1", "review"),
-    "text2": ("sentence2", "text2", "question2"),
-    "label": ("label", "sentiment", "is_duplicate", "similarity", "score", "gold"),
-}
-ROLE_NAMES = {"text": "text (sentence 1)", "text2": "sentence 2", "label": "label"}
-ROLE_BOXES = {"text": "Text column", "text2": "Sentence 2 column", "label": "Label column"}  # app.py's boxes
+KIND = {t.skill: t for t in TASKS.values()}  # the app's task names (sentiment, ...) -> the task, read_file's label_kind
+ROLE_BOXES = {"text": "Text column", "text1": "Text column", "text2": "Sentence 2 column",
+              "label": "Label column"}  # app.py's boxes
+COLS = {"text1": "text"}  # read_file's `cols` name sentence 1 of a pair "text", as the app's boxes do
 
 
 def too_many() -> str:
@@ -96,116 +89,87 @@ def typed_pairs(rows) -> Parsed:
 
 
 def delimiter(sample: str, fmt: str) -> str:
-    """The field separator of a delimited file: TAB for .tsv; for .csv and .txt what csv.Sniffer finds among
-    DELIMITERS, else the one the header line has most of (a one-column file: comma)."""
-    if fmt == "tsv":
-        return "\t"
+    """The field separator of a delimited file from a sample of its start (minbert.data.files.delimiter)."""
+    return files.delimiter(sample.splitlines()[0] if sample else "", f".{fmt}")
+
+
+def _task(label_kind) -> Task | None:
+    if label_kind is None or isinstance(label_kind, Task):
+        return label_kind
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        counts = {d: first.count(d) for d in DELIMITERS}
-        best = max(counts, key=counts.get)
-        return best if counts[best] else ","
+        return by_name(TASKS.values(), label_kind)
+    except TaskSpecError as e:
+        raise InputError(str(e)) from None
 
 
-def _rows(path: str | Path):
-    """(line number, row dict or None, error or None) for every record of a .csv/.tsv/.txt/.jsonl file."""
+def _open(path: str | Path) -> files.Table:
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"Cannot read {path.name}: upload a .csv, .tsv or .jsonl file.")
+    try:
+        files.file_format(path)
+    except DataError:
+        raise InputError(f"Cannot read {path.name}: upload a .csv, .tsv, .jsonl or .parquet file.") from None
     if path.stat().st_size > MAX_BYTES:
         raise InputError(f"{path.name} is over {MAX_BYTES // 2**20} MB.")
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # bounded by MAX_BYTES above
-    if fmt == "jsonl":
-        return _json_rows(text)
-    return _delimited_rows(text, delimiter(text[:SNIFF_BYTES], fmt))
-
-
-def _json_rows(text: str):
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield n, None, f"invalid JSON: {e.msg}"
-            continue
-        yield (n, row, None) if isinstance(row, dict) else (n, None, "not a JSON object")
-
-
-def _delimited_rows(text: str, sep: str):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
-        header = next(reader, None)
-        if header is None:
-            return
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                yield reader.line_num, None, f"{len(row)} fields, header has {len(header)}"
-            else:
-                yield reader.line_num, dict(zip(header, row)), None
-    except csv.Error as e:
-        yield reader.line_num, None, f"cannot parse: {e}"
+        return files.open_table(path)
+    except DataError as e:
+        raise InputError(str(e).replace(str(path), path.name)) from None
 
 
-def _column(header: list[str], role: str, given: str | None, file_name: str, boxes: bool) -> str:
-    if given and given.strip():
-        if given.strip() in header:
-            return given.strip()
-        raise InputError(f"{file_name} has no column {given.strip()!r}; its columns are {header}.")
-    lower = {h.lower(): h for h in header}
-    for name in ALIASES[role]:
-        if name in lower:
-            return lower[name]
+def _column(table: files.Table, task: Task | None, role: str, given: str | None, boxes: bool) -> str:
+    name = table.path.name
+    try:
+        found = files.find_column(table.header, task, role, given)
+    except DataError:
+        raise InputError(f"{name} has no column {given.strip()!r}; its columns are {table.header}.") from None
+    if found is not None:
+        return found
+    tried = files.candidates(task, role)
     fix = (f"Type its name in the '{ROLE_BOXES[role]}' box, or rename the column to one of those." if boxes else
-           f"Rename the column to one of those ({ALIASES[role][0]}, ...).")
-    raise InputError(f"{file_name} has no {ROLE_NAMES[role]} column (tried {', '.join(ALIASES[role])}); its columns are "
-                     f"{header}. {fix}")
+           f"Rename the column to one of those ({tried[0]}, ...).")
+    raise InputError(f"{name} has no {files.ROLE_NAMES[role]} column (tried {', '.join(tried)}); its columns are "
+                     f"{table.header}. {fix}")
 
 
-def read_file(path: str | Path, pair: bool, label_kind: str | None = None,
+def read_file(path: str | Path, pair: bool, label_kind: Task | str | None = None,
               cols: dict[str, str | None] | None = None, boxes: bool = False) -> Parsed:
-    """Examples from an uploaded file: one text (or a pair), and a label of `label_kind` if given. `boxes`:
-    the form has boxes to name the columns in (messages then point to them). Every record is kept in
-    `rows` (line order) for the download of the file with its predictions."""
-    cols, name, out = cols or {}, Path(path).name, Parsed([])
-    roles = ["text", *(["text2"] if pair else []), *(["label"] if label_kind else [])]
-    picked: dict[str, str] | None = None
-    for n, row, err in _rows(path):
-        out.rows.append((n, row))
-        if err:
-            out.bad.append((n, err))
-            continue
-        if picked is None:  # the first good row fixes the columns (CSV header or JSONL keys)
-            out.header = [str(k) for k in row]
-            picked = {r: _column(out.header, r, cols.get(r), name, boxes) for r in roles}
-        try:
-            out.examples.append(_example(row, n, picked, label_kind, name))
-        except (InputError, DataError) as e:
-            out.bad.append((n, str(e).split(": ", 1)[-1] if isinstance(e, DataError) else str(e)))
-        if len(out.examples) > MAX_ROWS:
-            raise InputError(f"{name} {too_many()}.")
+    """Examples from an uploaded file: one text (or a pair), and the label of the task `label_kind` if given (a
+    Task, or a task's key, skill or name: "sst", "sentiment", "quora"; its kind then decides `pair`). `cols`
+    names columns by role (text, text2, label); the rest are found by name (minbert.data.files). `boxes`: the
+    form has boxes to name the columns in (messages then point to them). Every record is kept in `rows` (line
+    order) for the download of the file with its predictions."""
+    task = _task(label_kind)
+    pair = task.pair if task is not None else pair
+    cols, table = cols or {}, _open(path)
+    roles = (["text1", "text2"] if pair else ["text"]) + (["label"] if task is not None else [])
+    out = Parsed([], header=list(table.header))
+    picked = {r: _column(table, task, r, cols.get(COLS.get(r, r)), boxes) for r in roles}
+    try:
+        for rec in table.records():
+            if rec.blank:
+                continue
+            out.rows.append((rec.line, rec.values or None))
+            try:
+                out.examples.append(_example(table, rec, picked, task))
+            except (InputError, DataError) as e:
+                out.bad.append((rec.line, str(e).removeprefix(table.where(rec.line)).lstrip(",: ")))
+            if len(out.examples) > MAX_ROWS:
+                raise InputError(f"{table.path.name} {too_many()}.")
+    except DataError as e:
+        raise InputError(str(e).replace(str(table.path), table.path.name)) from None
     if not out.examples:
-        raise InputError(f"{name} has no usable rows. " + out.bad_summary())
+        raise InputError(f"{table.path.name} has no usable rows. " + out.bad_summary())
     return out
 
 
-def _example(row: dict, n: int, picked: dict[str, str], label_kind: str | None, name: str) -> Example:
+def _example(table: files.Table, rec: files.Record, picked: dict[str, str], task: Task | None) -> Example:
     """An Example whose id is its line number (unique, and how bad lines are reported too)."""
-    values = {r: str(row.get(c) if row.get(c) is not None else "").strip() for r, c in picked.items()}
+    problem = files.shape_problem(rec, len(table.header))
+    if problem:
+        raise InputError(problem)
+    values = {r: files.cell(rec, c) for r, c in picked.items()}
     empty = [picked[r] for r, v in values.items() if not v]
     if empty:
         raise InputError(f"empty {', '.join(map(repr, empty))}")
-    label = None
-    if label_kind:
-        try:
-            label = parse_label(as_number(values["label"], label_kind), label_kind, f"{name}:{n}")
-        except DataError as e:
-            names = known(label_kind)
-            raise DataError(f"{e}" + (f" (numbers or class names: {names})" if names else "")) from None
-    return Example(str(n), values["text"], values.get("text2"), label)
-
+    label = files.label_of(table, rec, picked["label"], task) if "label" in picked else None
+    return Example(str(rec.line), values.get("text") or values["text1"], values.get("text2"), label)

@@ -1,10 +1,10 @@
 """Task files: where they are, how to read them, and how a task without a train file is split.
 
+Files are read by minbert/data/files.py, the reader `minbert.predict` and the app's uploads use too.
 `python -m minbert.data fetch` downloads and verifies them (see minbert/data/fetch.py).
 """
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from dataclasses import dataclass, field
@@ -77,9 +77,11 @@ def task_file(root: Path | None, task: Task, split: str) -> Path | None:
 
 
 def parse_label(raw: str, task: Task, where: str) -> float | int:
-    """A gold label: a number in the task's range, or (classes kinds) a class name ("positive")."""
-    if task.classes and raw.strip().lower() in (names := [c.lower() for c in task.classes]):
-        return names.index(raw.strip().lower())
+    """A gold label: a number in the task's range, or (classes kinds) a class name or one of the task's
+    label_words ("positive", "neg", "yes")."""
+    named = task.class_of(raw) if task.classes else None
+    if named is not None:
+        return named
     try:
         value = float(raw)
     except ValueError:
@@ -105,42 +107,32 @@ def task_of_file(name: str) -> Task:
 
 
 def read_task_file(path: str | Path, task: Task | None = None, labelled: bool | None = None) -> TaskFile:
-    """Read one tab-separated task file, validating header and labels; drop and count incomplete rows.
-    task=None: the built-in task the file name belongs to. labelled=None: labels are read where the file has the
-    task's label column."""
+    """Read one task file (minbert.data.files: any format it reads, columns found by name), validating header and
+    labels; drop and count rows with a missing field. task=None: the built-in task the file name belongs to.
+    labelled=None: labels are read where the file has a label column."""
+    from minbert.data import files
     path = Path(path)
     task = task or task_of_file(path.name)
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            return _read_rows(path, csv.reader(f, delimiter="\t"), task, labelled)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot parse: {e}") from None
-
-
-def _read_rows(path, reader, task: Task, labelled: bool | None) -> TaskFile:
-    header = next(reader, None)
-    if header is None:
-        raise DataError(f"{path}:1: empty file, expected a header row")
-    has_label = task.label in header if labelled is None else labelled
-    need = ["id", *task.columns] + ([task.label] if has_label else [])
-    missing = [c for c in need if c not in header]
+    table = files.open_table(path)
+    roles = files.roles(task, labelled is not False)
+    cols = {r: files.find_column(table.header, task, r) for r in ["id", *roles]}
+    if labelled is None and cols["label"] is None:
+        del cols["label"]
+    missing = [files.own_column(task, r) for r, c in cols.items() if c is None]
     if missing:
-        raise DataError(f"{path}:1: header {header} lacks column(s) {missing}")
-    col = {c: header.index(c) for c in need}
+        raise DataError(f"{path}:1: header {table.header} lacks column(s) {missing}")
     out = TaskFile(path, [])
-    for row in reader:
-        where = f"{path}:{reader.line_num}"
-        if len(row) > len(header):
-            raise DataError(f"{where}: {len(row)} fields, header has {len(header)}")
-        values = {c: (row[i].strip() if i < len(row) else "") for c, i in col.items()}
+    for rec in table.records():
+        if rec.error or (rec.fields or 0) > len(table.header):
+            raise DataError(f"{table.where(rec.line)}: " + (rec.error or f"{rec.fields} fields, header has "
+                                                                          f"{len(table.header)}"))
+        values = {r: files.cell(rec, c) for r, c in cols.items()}
         if not all(values.values()):
             out.dropped += 1
-            out.dropped_lines.append(reader.line_num)
+            out.dropped_lines.append(rec.line)
             continue
-        label = parse_label(values[task.label], task, where) if has_label else None
-        texts = [values[c] for c in task.columns]
+        label = files.label_of(table, rec, cols["label"], task) if "label" in cols else None
+        texts = [values[r] for r in roles if r != "label"]
         out.examples.append(Example(values["id"], texts[0], texts[1] if len(texts) > 1 else None, label))
     if not out.examples:
         raise DataError(f"{path}: no complete rows")

@@ -122,14 +122,22 @@ def candidates(has_bf16: bool) -> list[str]:
             *(f"int8-{k}" for k in INT8_KERNELS if kernel_available(k))]
 
 
+def probe_task(model: nn.Module) -> str:
+    """The task whose labels and embeddings the probe compares: the one with layers of its own (sentiment), else
+    the first one-sentence classification task (SST-5 is always one)."""
+    own = getattr(model, "own_layers_task", None)
+    return own or next(k for k, t in model.tasks.items() if t.kind == "sentence_classes")
+
+
 @torch.inference_mode()
 def _probe_pass(model: nn.Module, batches: list[dict]) -> tuple[list[float], torch.Tensor, torch.Tensor]:
     """(seconds per batch, SST labels (N,), sentiment-path embeddings (N, H)) over the probe batches."""
     times, labels, embs = [], [], []
+    key = probe_task(model)
     for b in batches:
         t = time.perf_counter()
-        e = model.embed(**b, task="sst")  # (32, H)
-        labels.append(model.sst(e)["logits"].argmax(-1))
+        e = model.embed(**b, task=key)  # (32, H)
+        labels.append(model.head(key)(e)["logits"].argmax(-1))
         times.append(time.perf_counter() - t)
         embs.append(e)
     return times, torch.cat(labels), torch.cat(embs).float()

@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import load_checkpoint
 from minbert.data import Example
-from minbert.tasks import SST_CLASSES
 from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool
-from minbert.serve import precision as P
+from minbert.serve import precision as P, task_output
+from minbert.serve.embedding import SHARED, embedding_task
 from minbert.evaluate.inference import predict
+from minbert.tasks import TaskSpecError, by_name
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "minbert-multitask"
 MAX_TOKENS = 512
@@ -38,6 +39,7 @@ SLICE_S = 1.0  # a long job holds the model for chunks of up to this long, then 
 FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
 FILE_CHUNK = 64  # rows per lock hold for whole files: a light request waits for one chunk (under a second)
 Progress = Callable[[float, str], None]
+SENTIMENT = "sst"  # the task of the app's built-in sentiment views (box, attributions, head masks); run_task serves any
 
 
 def ig_steps(n_tokens: int) -> int:
@@ -84,35 +86,43 @@ class Predictor:
         return self.tok(texts, pairs, max_length=MAX_TOKENS)
 
     @torch.inference_mode()
-    def embed(self, texts: list[str], which: str = "finetuned") -> np.ndarray:
-        """L2-normalised sentence embeddings (N, H) from the fine-tuned or the base encoder."""
+    def embed(self, texts: list[str], which: str = "finetuned", embedding: str = SHARED) -> np.ndarray:
+        """L2-normalised sentence embeddings (N, H) from the fine-tuned or the base encoder. `embedding` (fine-tuned
+        only): "shared", the encoder `minbert.predict --task embed` and the sentence-transformers export use, or a
+        task with layers of its own ("sentiment"; minbert.serve.embedding)."""
+        try:
+            task = embedding_task(self.model.tasks.values(), embedding)
+        except TaskSpecError as e:
+            raise InputError(str(e)) from None
         enc = self.encode(texts)
         with self.lock:
             if which == "base":
                 h = self.base(**enc.model_inputs()).last_hidden_state
                 e = pool(h, enc.attention_mask, self.model.config.pooling)
             else:
-                e = self.fast.embed(**enc.model_inputs())
-        return F.normalize(e, dim=-1).numpy()
+                e = self.fast.embed(**enc.model_inputs(), task=task)
+        return F.normalize(e.float(), dim=-1).numpy()
 
     @torch.inference_mode()
     def _sst_logits(self, enc) -> torch.Tensor:
         """(N, 5) raw class logits from the serving model (at the served precision)."""
         with self.lock:
-            return self.fast.sst(self.fast.embed(**enc.model_inputs(), task="sst"))["logits"]
+            return self.fast.head(SENTIMENT)(self.fast.embed(**enc.model_inputs(), task=SENTIMENT))["logits"]
 
     def _sst_probs(self, enc) -> torch.Tensor:
         """(N, 5) calibrated class probabilities: softmax(logits / T)."""
-        return (self._sst_logits(enc) / self.temps["sst"]).softmax(-1)
+        return (self._sst_logits(enc) / self.temps[SENTIMENT]).softmax(-1)
 
     def sentiment(self, text: str) -> dict:
         """Calibrated class probabilities, the raw logits and the predicted class: one forward pass."""
         enc = self.encode([clean(text)])
         logits = self._sst_logits(enc)[0]
-        probs = (logits / self.temps["sst"]).softmax(-1)
+        probs = (logits / self.temps[SENTIMENT]).softmax(-1)
         label = int(probs.argmax())
-        return {"probs": probs.tolist(), "logits": logits.tolist(), "temperature": self.temps["sst"], "label": label,
-                "label_name": SST_CLASSES[label], "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
+        return {"probs": probs.tolist(), "logits": logits.tolist(), "temperature": self.temps[SENTIMENT],
+                "label": label,
+                "label_name": self.model.tasks[SENTIMENT].classes[label], "tokens": enc.tokens[0],
+                "truncated": enc.truncated[0]}
 
     def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
         """Calibrated class probabilities only (no attributions), one row per text."""
@@ -124,7 +134,7 @@ class Predictor:
         # explain the class the app shows (a temperature never moves the argmax); in fp32 the IG pass finds it
         label = None if self.fast is self.model else int(self._sst_logits(enc)[0].argmax())
         label, contrib, check, steps = self._integrated_gradients(enc, label)
-        return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
+        return {"label": label, "label_name": self.model.tasks[SENTIMENT].classes[label], "tokens": enc.tokens[0],
                 "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": ig_method(steps),
                 "completeness": check}
 
@@ -146,8 +156,8 @@ class Predictor:
 
         def logits(alphas: torch.Tensor, path: torch.Tensor) -> torch.Tensor:  # (n, 5)
             n = len(alphas)
-            return m.sst(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1), inputs_embeds=path,
-                                 task="sst"))["logits"]
+            return m.head(SENTIMENT)(m.embed(ids.expand(n, -1), mask.expand(n, -1), types.expand(n, -1),
+                                             inputs_embeds=path, task=SENTIMENT))["logits"]
 
         with self.lock, torch.no_grad():
             ends = logits(torch.tensor([0.0, 1.0]), torch.cat([base, x]))  # (2, 5): baseline, input
@@ -233,9 +243,10 @@ class Predictor:
         out = {}
         for name, mask in (("all heads", None), ("masked", torch.as_tensor(head_mask, dtype=torch.float32))):
             with self.lock:
-                emb = self.model.embed(**enc, head_mask=mask, task="sst" if text2 is None else None)  # (1 or 2, H)
+                emb = self.model.embed(**enc, head_mask=mask, task=SENTIMENT if text2 is None else None)  # (1 or 2, H)
                 if text2 is None:
-                    out[name] = {"sentiment": (self.model.sst(emb)["logits"][0] / self.temps["sst"]).softmax(-1).tolist()}
+                    logits = self.model.head(SENTIMENT)(emb)["logits"][0]
+                    out[name] = {"sentiment": (logits / self.temps[SENTIMENT]).softmax(-1).tolist()}
                     continue
                 u, v = emb.chunk(2)
                 logit = self.model.para(u, v)["logit"]
@@ -243,7 +254,30 @@ class Predictor:
                              "sts_score": float(self.model.sts(u, v)["score"])}
         return {**out, "removed": int((np.asarray(head_mask) == 0).sum()), "pair": text2 is not None}
 
-    # --- whole files and many pairs --------------------------------------------------------------
+    # --- any task, whole files and many pairs ----------------------------------------------------
+    def run_task(self, key: str, texts: list[str], texts2: list[str] | None = None) -> dict:
+        """Any task head of the checkpoint (an added one too), named by key (or skill or name), on sentences, or on
+        pairs (texts[i], texts2[i]): the served model's predictions as plain lists, calibrated where the checkpoint
+        has a temperature, one entry per input (minbert.serve.task_output.plain), with "task" (the key) and "kind":
+            sentence_classes  label, label_name, probs, logits
+            pair_classes      label, label_name, prob (P of the second class), logit, cosine
+            pair_score        score, cosine
+        A single string may stand for a list of one. Inputs up to MAX_TOKENS tokens; InputError for what the user
+        can fix (empty text, a pair task without texts2, an unknown task)."""
+        try:
+            task = by_name(self.model.tasks.values(), key)
+        except TaskSpecError as e:
+            raise InputError(str(e)) from None
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts2 = [texts2] if isinstance(texts2, str) else texts2
+        if not texts:
+            raise InputError("Please enter at least one sentence.")
+        if task.pair and (texts2 is None or len(texts2) != len(texts)):
+            raise InputError(f"{task.name} takes pairs: give as many second sentences as first ones.")
+        examples = [Example(str(i), clean(t, "sentence 1" if task.pair else "text"),
+                            clean(texts2[i], "sentence 2") if task.pair else None) for i, t in enumerate(texts)]
+        return {"task": task.key, "kind": task.kind, **task_output.plain(task, self.predict_examples(task.key, examples))}
+
     def predict_examples(self, task: str, examples: list[Example], progress: Progress | None = None,
                          with_embeddings: bool = False) -> dict[str, np.ndarray]:
         """tasks.predict over many examples with the serving model, FILE_CHUNK rows per lock hold, inputs up

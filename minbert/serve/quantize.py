@@ -197,7 +197,8 @@ def activation_absmax(model: nn.Module, tokenizer) -> dict[str, torch.Tensor]:
         enc = tokenizer(CALIBRATION, max_length=128).model_inputs()
         if hasattr(model, "embed"):  # a MultitaskModel: the shared stack, then sentiment's private top layers
             model.embed(**enc)
-            model.embed(**enc, task="sst")
+            if model.own_layers_task is not None:
+                model.embed(**enc, task=model.own_layers_task)
         else:
             model(**enc)
     finally:

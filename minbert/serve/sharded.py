@@ -50,10 +50,9 @@ class PartWriter:
     def owns(self, k: int) -> bool:
         return k % self.world == self.rank
 
-    def write(self, rec: dict) -> None:
-        self.writer.write(rec)
-
-    def end_chunk(self) -> None:
+    def write_chunk(self, ids: list[str], result, task) -> None:
+        """One chunk's records (the batch CLI's Writer formats them), kept as one block of bytes."""
+        self.writer.write_chunk(ids, result, task)
         data = self.buf.getvalue().encode("utf-8")
         self.f.write(data)
         self.lengths.append(len(data))
