@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import load_checkpoint
 from minbert.data import Example
-from minbert.tasks import SST_CLASSES
 from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool
@@ -112,7 +111,7 @@ class Predictor:
         probs = (logits / self.temps["sst"]).softmax(-1)
         label = int(probs.argmax())
         return {"probs": probs.tolist(), "logits": logits.tolist(), "temperature": self.temps["sst"], "label": label,
-                "label_name": SST_CLASSES[label], "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
+                "label_name": self.model.tasks["sst"].classes[label], "tokens": enc.tokens[0], "truncated": enc.truncated[0]}
 
     def sentiment_probs(self, texts: list[str]) -> list[list[float]]:
         """Calibrated class probabilities only (no attributions), one row per text."""
@@ -124,7 +123,7 @@ class Predictor:
         # explain the class the app shows (a temperature never moves the argmax); in fp32 the IG pass finds it
         label = None if self.fast is self.model else int(self._sst_logits(enc)[0].argmax())
         label, contrib, check, steps = self._integrated_gradients(enc, label)
-        return {"label": label, "label_name": SST_CLASSES[label], "tokens": enc.tokens[0],
+        return {"label": label, "label_name": self.model.tasks["sst"].classes[label], "tokens": enc.tokens[0],
                 "contributions": contrib.tolist(), "truncated": enc.truncated[0], "method": ig_method(steps),
                 "completeness": check}
 
@@ -257,6 +256,25 @@ class Predictor:
             if progress:
                 progress(min(1.0, (start + len(chunk)) / len(examples)), f"{start + len(chunk):,} / {len(examples):,} rows")
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+    def run_task(self, key: str, texts: list[str], texts2: list[str] | None = None) -> dict:
+        """Any task's head on sentences (pairs: texts2 too), as plain lists: label, label_name and probs (N, C) or
+        prob (N,) for a classes task, score (N,) for a score task; calibrated where the sidecar has a temperature."""
+        task = self.model.tasks.get(key)
+        if task is None:
+            raise InputError(f"This model has no task {key!r}; it has {', '.join(self.model.tasks)}.")
+        if not texts:
+            raise InputError("Please enter text: it is empty.")
+        if task.pair and (texts2 is None or len(texts2) != len(texts)):
+            raise InputError(f"{task.name} takes sentence pairs: give a second sentence for each first one.")
+        second = [clean(t, "sentence 2") for t in texts2] if task.pair else [None] * len(texts)
+        out = self.predict_examples(key, [Example(str(i), clean(t, "sentence 1" if task.pair else "text"), s)
+                                          for i, (t, s) in enumerate(zip(texts, second))])
+        if task.is_score:
+            return {"score": out["score"].tolist()}
+        labels = out["pred"].astype(int).tolist()
+        return {"label": labels, "label_name": [task.classes[i] for i in labels],
+                **{k: out[k].tolist() for k in ("probs", "prob") if k in out}}
 
     @torch.inference_mode()
     def score_pairs(self, pairs: list[Example], progress: Progress | None = None) -> list[dict]:
