@@ -87,3 +87,21 @@ def tiny_model_dir(tmp_path_factory, model_dir):
     (d / "config.json").write_text(json.dumps(cfg))
     shutil.copy(model_dir / "vocab.txt", d / "vocab.txt")
     return d
+
+
+@pytest.fixture(scope="session")
+def added_task_checkpoint(tmp_path_factory, tiny_model_dir, data_dir):
+    """A tiny run trained on the three built-ins and CFIMDB (tasks/cfimdb.yaml, a task added by its spec file): the
+    checkpoint stem. Seconds on the tiny BERT; shared by the tests of an added task in the app and its views."""
+    from minbert.data import task_file
+    from minbert.tasks import resolve
+    from minbert.train.loop import main as train
+    from tests.tiny_recipe import TINY_RECIPE
+    spec = Path(__file__).resolve().parent.parent / "tasks" / "cfimdb.yaml"
+    if task_file(data_dir, resolve([str(spec)])[0], "dev") is None:
+        pytest.skip("no CFIMDB files in the task data (python -m minbert.data fetch)")
+    out = tmp_path_factory.mktemp("cfimdb-run")
+    assert train(["--base-model", str(tiny_model_dir), "--data-dir", str(data_dir), "--out-dir", str(out),
+                  "--tasks", f"sst,para,sts,{spec}", "--limit", "24", "--batch-size", "8", "--epochs", "1",
+                  *TINY_RECIPE, "--quiet"]) == 0
+    return out / "model"

@@ -20,7 +20,6 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl"}  # .c
 DELIMITERS = ",;\t"  # what a .csv or .txt may be separated by
 SNIFF_BYTES = 64 * 1024  # the sample csv.Sniffer looks at
 PAIR_SEPARATORS = ("\t", "|||")  # between the two sentences of a pasted or typed pair
-KIND = {"sentiment": "sst", "paraphrase": "quora", "similarity": "sts"}  # task -> label kind of minbert.data
 ALIASES = {  # column role -> names tried in order (case-insensitive) when the user names none
     "text": ("sentence", "text", "sentence1", "question1", "review"),
     "text2": ("sentence2", "text2", "question2"),
@@ -167,13 +166,13 @@ def _column(header: list[str], role: str, given: str | None, file_name: str, box
                      f"{header}. {fix}")
 
 
-def read_file(path: str | Path, pair: bool, label_kind: str | None = None,
-              cols: dict[str, str | None] | None = None, boxes: bool = False) -> Parsed:
-    """Examples from an uploaded file: one text (or a pair), and a label of `label_kind` if given. `boxes`:
+def read_file(path: str | Path, pair: bool, task=None, cols: dict[str, str | None] | None = None,
+              boxes: bool = False) -> Parsed:
+    """Examples from an uploaded file: one text (or a pair), and a label of `task` (a minbert.tasks.Task) if given. `boxes`:
     the form has boxes to name the columns in (messages then point to them). Every record is kept in
     `rows` (line order) for the download of the file with its predictions."""
     cols, name, out = cols or {}, Path(path).name, Parsed([])
-    roles = ["text", *(["text2"] if pair else []), *(["label"] if label_kind else [])]
+    roles = ["text", *(["text2"] if pair else []), *(["label"] if task else [])]
     picked: dict[str, str] | None = None
     for n, row, err in _rows(path):
         out.rows.append((n, row))
@@ -184,7 +183,7 @@ def read_file(path: str | Path, pair: bool, label_kind: str | None = None,
             out.header = [str(k) for k in row]
             picked = {r: _column(out.header, r, cols.get(r), name, boxes) for r in roles}
         try:
-            out.examples.append(_example(row, n, picked, label_kind, name))
+            out.examples.append(_example(row, n, picked, task, name))
         except (InputError, DataError) as e:
             out.bad.append((n, str(e).split(": ", 1)[-1] if isinstance(e, DataError) else str(e)))
         if len(out.examples) > MAX_ROWS:
@@ -194,18 +193,18 @@ def read_file(path: str | Path, pair: bool, label_kind: str | None = None,
     return out
 
 
-def _example(row: dict, n: int, picked: dict[str, str], label_kind: str | None, name: str) -> Example:
+def _example(row: dict, n: int, picked: dict[str, str], task, name: str) -> Example:
     """An Example whose id is its line number (unique, and how bad lines are reported too)."""
     values = {r: str(row.get(c) if row.get(c) is not None else "").strip() for r, c in picked.items()}
     empty = [picked[r] for r, v in values.items() if not v]
     if empty:
         raise InputError(f"empty {', '.join(map(repr, empty))}")
     label = None
-    if label_kind:
+    if task:
         try:
-            label = parse_label(as_number(values["label"], label_kind), label_kind, f"{name}:{n}")
+            label = parse_label(as_number(values["label"], task), task, f"{name}:{n}")
         except DataError as e:
-            names = known(label_kind)
+            names = known(task)
             raise DataError(f"{e}" + (f" (numbers or class names: {names})" if names else "")) from None
     return Example(str(n), values["text"], values.get("text2"), label)
 
