@@ -536,7 +536,6 @@ def build_demo(studio) -> gr.Blocks:
         for t in studio.added_tasks:  # a task from a spec file: a box for its kind
             with gr.Tab(t.name):
                 task_tab(studio, t)
-        gr.api(studio.run_task_api, api_name="run_task", **LIGHT)  # any task by key: plain JSON
         with gr.Tab("Attention"):
             attention_tab(studio)
         with gr.Tab("Embeddings"):
@@ -549,6 +548,7 @@ def build_demo(studio) -> gr.Blocks:
             compare_tab(studio)
         with gr.Tab("Training"):
             training_tab(studio)
+        gr.api(studio.run_task_api, api_name="run_task", **LIGHT)  # any task by key, plain JSON (after the tabs: one bar)
         if wired:
             outs, color, tasks = wired
             demo.load(studio.maps, [color, tasks], outs, api_visibility="private")
