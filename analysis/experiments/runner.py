@@ -10,7 +10,7 @@ from pathlib import Path
 
 from minbert.checkpoint import update_sidecar
 from minbert.train.loop import fit, score
-from minbert.tasks import TASKS
+from minbert.tasks import TASKS, resolve
 from minbert.train.recipe import ADDED_OFF, PER_RUN, RETIRED, TrainConfig, parse_args
 
 METRICS = (*(t.metric for t in TASKS.values()), "overall")  # a row's figures: the built-in tasks' metrics, overall
@@ -29,7 +29,8 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
         t0 = time.time()
         fit(cfg)
         minutes = (time.time() - t0) / 60
-    best = max((json.loads(line) for line in log.read_text().splitlines()), key=score)  # overall, or the trained tasks' mean
+    tasks = resolve(cfg.tasks)  # the best epoch by overall, or by the trained tasks' mean
+    best = max((json.loads(line) for line in log.read_text().splitlines()), key=lambda r: score(r, tasks))
     update_sidecar(out / "model", wall_minutes=minutes)
     d = best["dev"]
     return [name, *(d.get(m) for m in METRICS), round(minutes, 1), " ".join(flags)]
