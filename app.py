@@ -33,11 +33,10 @@ from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
 from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
-from analysis.studio.heads_view import PRESETS
 from analysis.embedding_map import NEIGHBOUR_COLUMNS, NEIGHBOUR_WIDTHS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
-from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
+from minbert.tasks import SST
 
 # Long work (attributions, attention, files, many pairs, templates) runs one job at a time and waits its turn in
 # Gradio's queue, which shows each user their position; light requests have their own slots, so they never wait
@@ -82,11 +81,12 @@ def session(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None)
 
 
-def intro(tab: str) -> None:
-    """The tab's one plain-words line, its colour legend, and its jargon in a closed accordion."""
+def intro(tab: str, colored=()) -> None:
+    """The tab's one plain-words line, the colour legend of the tasks it colours by, and its jargon in a closed
+    accordion."""
     gr.Markdown(tab_help.INTRO[tab], elem_classes=["tab-intro"])
-    if tab_help.legend(tab):
-        gr.HTML(tab_help.legend(tab))
+    if colored:
+        gr.HTML(tab_help.legend(colored))
     if tab in tab_help.TAB_TERMS:
         with gr.Accordion("What do these terms mean?", open=False):
             gr.Markdown(tab_help.glossary(tab))
@@ -144,7 +144,7 @@ def many_pairs_block(studio, tab: str):
 
 
 def sentiment_tab(studio):
-    intro("Sentiment")
+    intro("Sentiment", [SST])
     text = gr.Textbox(label="Sentence", lines=1, placeholder=f"Type a sentence · {ENTER}")
     btn = gr.Button("Predict sentiment", variant="primary")
     msg = gr.Markdown()
@@ -161,6 +161,22 @@ def sentiment_tab(studio):
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
     gr.api(studio.sentiment_explain_api, api_name="sentiment_explain", **HEAVY)  # plain-JSON attributions
+
+
+def task_tab(studio, task):
+    """An added task's prediction box: a sentence, or a pair for a pair task (the UI's; API clients use /run_task)."""
+    intro("Other tasks", [task])
+    boxes = [gr.Textbox(label="Sentence 1" if task.pair else "Sentence", lines=1, placeholder=ENTER)]
+    if task.pair:
+        boxes.append(gr.Textbox(label="Sentence 2", lines=1, placeholder=ENTER))
+    btn = gr.Button(f"Run {task.name}", variant="primary")
+    msg = gr.Markdown()
+    plot = gr.Plot(label=f"{task.name} {'score' if task.is_score else 'probabilities'}", visible=False)
+    with gr.Accordion("Raw output (JSON)", open=False):
+        js = gr.JSON()
+    gr.Examples(EXAMPLES_PAIR if task.pair else EXAMPLES_SST, boxes)
+    run = shown(lambda *texts: studio.run_task(task.key, *texts), (1,))
+    gr.on([btn.click, *(b.submit for b in boxes)], run, boxes, [msg, plot, js], api_visibility="private", **LIGHT)
 
 
 def attention_tab(studio):
@@ -205,7 +221,7 @@ def head_importance_block(studio, t1, t2, layer, head):
             ctl.change(studio.head_maps, [layer, head], [maps_plot], api_visibility="private")
     gr.Markdown("#### Live head mask: remove heads and re-run the text (or pair) above")
     with gr.Row():
-        preset = gr.Dropdown(PRESETS, value="none", label="Preset", scale=1)
+        preset = gr.Dropdown(studio.head_presets(), value="none", label="Preset", scale=1)
         spec = gr.Textbox(label="Heads to remove: layer.head (e.g. 2.7 5.0), or L<layer> for a whole layer", scale=3,
                           placeholder=f"2.7 5.0 · {ENTER}")
     btn = gr.Button("Run with these heads removed", variant="primary")
@@ -224,11 +240,12 @@ def embeddings_tab(studio):
     if notice:
         gr.Markdown(notice)
         return None
-    intro("Embeddings")
+    on_map = studio.map_tasks()
+    intro("Embeddings", on_map)
     with gr.Row():
         color = gr.Radio(["gold label", "prediction", "correct / incorrect", "task"], value="gold label", label="Colour by")
-        tasks = gr.CheckboxGroup([TASKS[k].name for k in ("sst", "sts", "para")], value=[TASKS["sst"].name],
-                                  label="Sentences shown")
+        tasks = gr.CheckboxGroup([(t.name, t.key) for t in on_map], value=[t.key for t in on_map[:1]],
+                                 label="Sentences shown")
     with gr.Row():
         text = gr.Textbox(label="Place a sentence on the map", scale=4, placeholder=f"A sentence · {ENTER}")
         btn = gr.Button("Place", variant="primary", scale=1)
@@ -255,8 +272,9 @@ def errors_tab(studio, demo):
         return None
     gr.Markdown(f"### CS224N dev sets\n<small>{overview.protocol}</small>")
     gr.Plot(overview.distribution, label="Distributions", **WIDE_PLOT)
-    with gr.Row():
-        task = gr.Radio(["SST-5", "Quora"], value="SST-5", label="Task")
+    with gr.Row():  # the value is the task's key; people see its name
+        task = gr.Radio([(t.name, t.key) for t in studio.classes_tasks], value=studio.classes_tasks[0].key,
+                        label="Task")
         norm = gr.Checkbox(value=False, label="Row-normalise")
     with gr.Row():
         conf = gr.Plot(label="Confusion matrix: click a cell to list its examples below", elem_id=page_style.CONFUSION_PLOT)
@@ -266,29 +284,37 @@ def errors_tab(studio, demo):
     for ev in (task.change, norm.change, demo.load):
         ev(studio.confusion, [task, norm], [conf, table, summary], api_visibility="private")
     with gr.Row():
-        gr.Plot(overview.ordinal, label="SST ordinal error distance")
+        for t, fig in overview.ordinal:
+            gr.Plot(fig, label=f"{t.name} ordinal error distance")
         gr.Plot(overview.reliability, label="Calibration")
-    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Quora threshold on the raw P(duplicate)")
-    thr_note = gr.Markdown()
-    thr_plot = gr.Plot(label="Threshold trade-off")
-    for ev in (thr.change, demo.load):
-        ev(studio.threshold, [thr], [thr_plot, thr_note], api_visibility="private")
-    with gr.Row():
-        gr.Plot(overview.sts_scatter, label="STS gold vs predicted")
-        gr.Plot(overview.sts_buckets, label="STS error by bucket")
+    for t in (t for t in studio.classes_tasks if t.pair):  # yes/no pair tasks: the decision threshold
+        threshold_block(studio, demo, t)
+    for t, scatter, buckets in overview.scores:
+        with gr.Row():
+            gr.Plot(scatter, label=f"{t.name} gold vs predicted")
+            gr.Plot(buckets, label=f"{t.name} error by bucket")
     mis = misclassified_block(studio, demo, task)
-    link_confusion_to_table(*mis[0])
+    link_confusion_to_table(studio, *mis[0])
     return mis
 
 
-def link_confusion_to_table(task, gold, pred):
+def threshold_block(studio, demo, task):
+    """A yes/no pair task's accuracy and F1 as its decision threshold on the raw P(yes) moves."""
+    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label=f"{task.name} threshold on the raw P({task.classes[-1]})")
+    thr_note = gr.Markdown()
+    thr_plot = gr.Plot(label="Threshold trade-off")
+    for ev in (thr.change, demo.load):
+        ev(lambda t: studio.threshold(task.key, t), [thr], [thr_plot, thr_note], api_visibility="private")
+
+
+def link_confusion_to_table(studio, task, gold, pred):
     """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into a hidden box) sets the
     misclassified table's gold and predicted filters to that cell (the table shows the confusion matrix's task)."""
     cell = gr.Textbox(visible="hidden", elem_id=page_style.CONFUSION_CELL)
 
     def clicked(value, t):
         g, p, *_ = (value or "").split("|") + ["", ""]
-        names = _class_choices(t)
+        names = studio.class_choices(t)
         if g not in names or p not in names:
             return gr.skip(), gr.skip()
         return gr.Dropdown(choices=names, value=g), gr.Dropdown(choices=names, value=p)
@@ -296,27 +322,21 @@ def link_confusion_to_table(task, gold, pred):
     cell.change(clicked, [cell, task], [gold, pred], api_visibility="private")
 
 
-def _class_choices(task: str) -> list[str]:
-    return ["any", *(SST_CLASSES if task == TASKS["sst"].name else PARA_CLASSES)]
-
-
 def own_file_block(studio):
     """The user's labelled file gets every breakdown the dev sets get that applies to its task, titled with
     its name; views appear after a run, and the file comes back with its predictions."""
     from analysis.studio import file_eval
     with gr.Accordion("Evaluate your own labelled file (CSV / TSV / JSONL, up to 10,000 rows)", open=False):
-        gr.Markdown("Sentiment: a text column and a label (0-4, or a class name such as *somewhat negative*) · "
-                    "paraphrase: two sentences and 0/1 (or *duplicate* / *not duplicate*, yes/no) · similarity: two "
-                    "sentences and a 0-5 score. CSV files may use commas, semicolons or tabs. Columns are found by "
-                    "name (sentence, sentence1/2, label, is_duplicate, similarity, ...) or typed in the boxes here.")
+        gr.Markdown(file_eval.file_help(studio.tasks.values()))
         with gr.Row():
             file = gr.File(label="Labelled file", scale=2)
             with gr.Column(scale=3):
                 # validated by the studio, so a wrong value from an API client gets our message, not a traceback
-                task = gr.Dropdown(list(file_eval.TASKS), value="sentiment", label="Task of your file",
-                                   allow_custom_value=True)
+                tasks = list(studio.tasks.values())  # by skill, as `minbert.predict --task` takes it
+                task = gr.Dropdown([(f"{t.skill} ({t.name})", t.skill) for t in tasks], value=tasks[0].skill,
+                                   label="Task of your file", allow_custom_value=True)
                 with gr.Row():
-                    cols = [gr.Textbox(label=lab, placeholder="auto", visible=lab != "Sentence 2 column")
+                    cols = [gr.Textbox(label=lab, placeholder="auto", visible=lab != "Sentence 2 column" or tasks[0].pair)
                             for lab in ("Text column", "Sentence 2 column", "Label column")]
         btn = gr.Button("Evaluate file", variant="primary")
         msg = gr.Markdown()
@@ -326,7 +346,7 @@ def own_file_block(studio):
             with gr.Accordion("Metrics (JSON)", open=False):
                 metrics = gr.JSON()
             dist = gr.Plot(label="Distributions")
-            with gr.Column(visible=False) as classes:  # sentiment and paraphrase files
+            with gr.Column(visible=False) as classes:  # files of a classes task
                 with gr.Row():
                     conf = gr.Plot(label="Confusion matrix")
                     with gr.Column():
@@ -334,8 +354,8 @@ def own_file_block(studio):
                         table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
                                              label="Per-class scores")
                 reliab = gr.Plot(label="Calibration")
-                with gr.Column(visible=False) as para_only:
-                    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Paraphrase threshold on P(duplicate)")
+                with gr.Column(visible=False) as yes_no:  # files of a yes/no pair task
+                    thr = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Decision threshold on P(yes)")
                     thr_note, thr_plot = gr.Markdown(), gr.Plot(label="Threshold trade-off")
                 with gr.Row():
                     gold = gr.Dropdown(["any"], value="any", label="Gold class")
@@ -343,26 +363,27 @@ def own_file_block(studio):
                 mis = gr.Dataframe(headers=MISCLASSIFIED, wrap=True, label="Misclassified rows (most confident first)",
                                    column_widths=MISCLASSIFIED_WIDTHS)
                 mis_csv = gr.File(label="These rows as CSV (all of them, as filtered)")
-            with gr.Row(visible=False) as sts_only:
-                scatter, buckets = gr.Plot(label="STS gold vs predicted"), gr.Plot(label="STS error by bucket")
+            with gr.Row(visible=False) as scores:  # files of a score task
+                scatter, buckets = gr.Plot(label="Gold vs predicted score"), gr.Plot(label="Error by gold bucket")
 
     def run(file, task, text_col, text2_col, label_col, request: gr.Request = None, progress=gr.Progress()):
         return studio.evaluate_file(file, task, text_col, text2_col, label_col, lambda f, d: progress(f, desc=d),
                                     session(request))
 
     def show(state):
-        key = (state or {}).get("task")
+        t = (state or {}).get("task")  # the file's Task: its kind says which views apply
         names = file_eval.labels_of(state)
-        return (gr.update(visible=key is not None), gr.update(visible=key in ("sst", "para")),
-                gr.update(visible=key == "para"), gr.update(visible=key == "sts"),
+        return (gr.update(visible=t is not None), gr.update(visible=bool(t and t.classes)),
+                gr.update(visible=bool(t and t.kind == "pair_classes")), gr.update(visible=bool(t and t.is_score)),
                 gr.Dropdown(choices=names, value="any"), gr.Dropdown(choices=names, value="any"))
 
     def mis_download(state, g, p, request: gr.Request = None):
         return studio.file_misclassified_csv(state, g, p, session(request))
 
-    task.change(lambda t: gr.update(visible=t != "sentiment"), [task], [cols[1]], api_visibility="private")
+    pair = {t.skill: t.pair for t in tasks}
+    task.change(lambda t: gr.update(visible=pair.get(t, True)), [task], [cols[1]], api_visibility="private")
     done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file", **HEAVY)
-    done.then(show, [state], [shown, classes, para_only, sts_only, gold, pred], api_visibility="private") \
+    done.then(show, [state], [shown, classes, yes_no, scores, gold, pred], api_visibility="private") \
         .then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
         .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
     thr.change(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
@@ -374,7 +395,7 @@ def own_file_block(studio):
 def misclassified_block(studio, demo, task):
     """The dev examples the model gets wrong, of the task chosen once above (`task`, the confusion matrix's)."""
     gr.Markdown("### Misclassified dev examples (most confident first), of the task chosen above")
-    choices = ["any", *SST_CLASSES]
+    choices = studio.class_choices(task.value)
     with gr.Row():
         gold = gr.Dropdown(choices, value="any", label="Gold class")
         pred = gr.Dropdown(choices, value="any", label="Predicted class")
@@ -387,7 +408,7 @@ def misclassified_block(studio, demo, task):
     table.change(csv_of, [task, gold, pred], [download], api_visibility="private")
 
     def task_changed(t, g, p):  # filters the new task has (as a confusion-matrix click sets) are kept
-        names = _class_choices(t)
+        names = studio.class_choices(t)
         return (gr.Dropdown(choices=names, value=g if g in names else "any"),
                 gr.Dropdown(choices=names, value=p if p in names else "any"))
 
@@ -471,7 +492,7 @@ def compare_tab(studio):
     with gr.Accordion("Whole report (JSON, every flip)", open=False):
         report = gr.JSON()
     with gr.Row():
-        task = gr.Radio(["SST-5", "Quora", "STS-B"], value="SST-5", label="Task")
+        task = gr.Radio([(t.name, t.key) for t in studio.tasks.values()], value=next(iter(studio.tasks)), label="Task")
         direction = gr.Radio(list(DIRECTIONS), value="A right, B wrong", label="Flips")
     cap = gr.Markdown()
     flips = gr.Dataframe(headers=FLIP_COLUMNS, wrap=True, label="Flipped examples", column_widths=FLIP_WIDTHS)
@@ -495,8 +516,9 @@ def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
         base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
         served = studio.predictor.served
+        heads = ", ".join(f"{t.name} {t.skill}" for t in studio.tasks.values())
         gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
-                    f"three heads: SST-5 sentiment, Quora paraphrase, STS-B similarity. Checkpoint: "
+                    f"{len(studio.tasks)} heads: {heads}. Checkpoint: "
                     f"`{studio.predictor.path.name}` · served in {P.headline(studio.predictor.fast)} "
                     f"<details class='served'><summary>why this precision</summary>{html.escape(served)}</details>")
         notice = gr.Markdown(studio.data_notice())
@@ -510,7 +532,10 @@ def build_demo(studio) -> gr.Blocks:
             pair_tab("similarity", studio.similarity, "similarity", "Token alignment", studio)
         with gr.Tab("Cross-task"):
             intro("Cross-task")
-            pair_tab("all three tasks", studio.cross_task, "cross_task", "All tasks on one pair")
+            pair_tab("every task", studio.cross_task, "cross_task", "All tasks on one pair")
+        for t in studio.added_tasks:  # a task from a spec file: a box for its kind
+            with gr.Tab(t.name):
+                task_tab(studio, t)
         with gr.Tab("Attention"):
             attention_tab(studio)
         with gr.Tab("Embeddings"):
@@ -523,6 +548,7 @@ def build_demo(studio) -> gr.Blocks:
             compare_tab(studio)
         with gr.Tab("Training"):
             training_tab(studio)
+        gr.api(studio.run_task_api, api_name="run_task", **LIGHT)  # any task by key, plain JSON (after the tabs: one bar)
         if wired:
             outs, color, tasks = wired
             demo.load(studio.maps, [color, tasks], outs, api_visibility="private")

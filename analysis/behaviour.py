@@ -1,4 +1,5 @@
-"""Behavioural tests of the three heads, CheckList style (Ribeiro et al., 2020), from templates in code.
+"""Behavioural tests of the three built-in heads (minbert.tasks' SST, PARA and STS), CheckList style (Ribeiro et
+al., 2020), from templates in code.
 
     python -m analysis.behaviour --checkpoint checkpoints/minbert-multitask [--out-json F]
 
@@ -20,6 +21,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint
 from minbert.model import BertModel
 from minbert.multitask import MultitaskModel
+from minbert.tasks import PARA, SST, STS
 
 from analysis.results import store_analysis
 
@@ -80,21 +83,22 @@ class Scorer:
 
     @torch.inference_mode()
     def sentiment(self, texts: list[str]) -> np.ndarray:
-        return self.model.sst(self._embed(texts, task="sst"))["logits"].softmax(-1).numpy()  # (N, 5)
+        return self.model.head(SST.key)(self._embed(texts, task=SST.key))["logits"].softmax(-1).numpy()  # (N, 5)
 
     @torch.inference_mode()
     def pairs(self, a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(P(paraphrase), STS 0-5 score) of each pair (a[i], b[i])."""
         emb = self._embed(list(a) + list(b))
         u, v = emb[:len(a)], emb[len(a):]
-        return self.model.para(u, v)["logit"].sigmoid().numpy(), self.model.sts(u, v)["score"].numpy()
+        return (self.model.head(PARA.key)(u, v)["logit"].sigmoid().numpy(),
+                self.model.head(STS.key)(u, v)["score"].numpy())
 
 
 def base_with_heads(model: MultitaskModel, base_model: str | None = None) -> MultitaskModel:
     """The pretrained encoder the checkpoint started from (None: the bundled MiniLM), carrying its own heads."""
-    base = MultitaskModel(BertModel.from_pretrained(base_model), model.config)
-    for name in ("sst", "para", "sts"):
-        base.head(name).load_state_dict(model.head(name).state_dict())
+    base = MultitaskModel(BertModel.from_pretrained(base_model), model.config, tuple(model.tasks.values()))
+    for key in model.tasks:
+        base.head(key).load_state_dict(model.head(key).state_dict())
     return base.eval().requires_grad_(False)
 
 
@@ -144,7 +148,7 @@ def _sent_dir(name, desc, pairs, scorer, tol):
     fail = move <= -tol if tol > 0 else move <= 0
     cases = [{"a": x, "b": y, "a_score": round(float(s), 3), "b_score": round(float(t), 3), "severity": float(-m)}
              for x, y, s, t, m in zip(a, b, pa, pb, move)]
-    return _result(name, "sentiment", desc, cases, fail, "polarity of a, polarity of b")
+    return _result(name, SST.skill, desc, cases, fail, "polarity of a, polarity of b")
 
 
 def _sent_inv(name, desc, pairs, scorer):
@@ -154,7 +158,7 @@ def _sent_inv(name, desc, pairs, scorer):
     fail = qa.argmax(-1) != qb.argmax(-1)
     cases = [{"a": x, "b": y, "a_score": int(p.argmax()), "b_score": int(q.argmax()), "severity": float(np.abs(p - q).sum())}
              for x, y, p, q in zip(a, b, qa, qb)]
-    return _result(name, "sentiment", desc, cases, fail, "class of a, class of b")
+    return _result(name, SST.skill, desc, cases, fail, "class of a, class of b")
 
 
 def _result(name: str, task: str, desc: str, cases: list[dict], fail: np.ndarray, scores: str = "") -> dict:
@@ -200,6 +204,24 @@ def _swap_cases() -> list[tuple[str, str]]:
     return out
 
 
+class PairRules(NamedTuple):
+    """What the pair tests expect of one pair head's output."""
+    symmetry: float  # largest |f(a, b) - f(b, a)|
+    unit: str  # what f is
+    order_below: float  # a pair with who-did-what-to-whom swapped must score below this
+    order: str  # that rule in words
+    variant: str  # what a punctuation / case variant must keep, in words
+    variant_margin: Callable  # (f(a, a), f(a, variant)) -> how far the variant fails (> 0: it fails)
+
+
+PAIR_RULES = {  # the pair heads in the order Scorer.pairs returns them: paraphrase, then similarity
+    PARA.skill: PairRules(0.01, "P", 0.5, "swapping who did what to whom is not a paraphrase (P < 0.5)",
+                          "stays a paraphrase (P >= 0.5)", lambda same, variant: 0.5 - variant),
+    STS.skill: PairRules(0.05, "score", 4.0, "swapping who did what to whom scores below 4 ('mostly equivalent')",
+                         "f(a, a) - f(a, variant) <= 0.25", lambda same, variant: same - variant - 0.25),
+}
+
+
 def pair_tests(scorer: Scorer) -> list[dict]:
     ss = sentences()
     rng = random.Random(9)
@@ -220,25 +242,21 @@ def pair_tests(scorer: Scorer) -> list[dict]:
     pc = [punct_case(s, k) for k, s in enumerate(ss)]
     p_pc, s_pc = scorer.pairs(ss, pc)
     out = []
-    for head, f_ab, f_ba, f_self, f_near, f_ord, f_ant, f_syn, f_pc in (
-            ("paraphrase", p_ab, p_ba, p_self, p_near, p_ord, p_ant, p_syn, p_pc),
-            ("similarity", s_ab, s_ba, s_self, s_near, s_ord, s_ant, s_syn, s_pc)):
-        sym_tol, unit = (0.01, "P") if head == "paraphrase" else (0.05, "score")
+    for (head, r), (f_ab, f_ba, f_self, f_near, f_ord, f_ant, f_syn, f_pc) in zip(PAIR_RULES.items(), (
+            (p_ab, p_ba, p_self, p_near, p_ord, p_ant, p_syn, p_pc), (s_ab, s_ba, s_self, s_near, s_ord, s_ant, s_syn, s_pc))):
+        sym_tol = r.symmetry
         out += [
-            _pair_result("symmetry", head, f"|f(a, b) - f(b, a)| <= {sym_tol} ({unit})", zip(sym_a, sym_b, f_ab, f_ba),
+            _pair_result("symmetry", head, f"|f(a, b) - f(b, a)| <= {sym_tol} ({r.unit})", zip(sym_a, sym_b, f_ab, f_ba),
                          np.abs(f_ab - f_ba) - sym_tol, scores="f(a, b), f(b, a)"),
             _pair_result("self is maximal", head, "f(a, a) >= f(a, a') for a' = a with one unimportant word changed",
                          zip(ss, near, f_self, f_near), f_near - f_self, scores="f(a, a), f(a, b)"),
-            _pair_result("word order", head, ("swapping who did what to whom is not a paraphrase (P < 0.5)"
-                                              if head == "paraphrase" else "swapping who did what to whom scores below 4 "
-                                              "('mostly equivalent')"), ((a, b, f, f) for (a, b), f in zip(order, f_ord)),
-                         f_ord - (0.5 if head == "paraphrase" else 4.0), scores="f(a, b), f(a, b)"),
+            _pair_result("word order", head, r.order, ((a, b, f, f) for (a, b), f in zip(order, f_ord)),
+                         f_ord - r.order_below, scores="f(a, b), f(a, b)"),
             _pair_result("antonym swap", head, "f(a, antonym of a) < f(a, synonym of a)",
                          ((a, b, x, y) for (a, b, _), x, y in zip(ant, f_ant, f_syn)), f_ant - f_syn, strict=False,
                          scores="f(a, b = antonym), f(a, synonym)"),
-            _pair_result("punctuation / case", head, ("stays a paraphrase (P >= 0.5)" if head == "paraphrase" else
-                                                      "f(a, a) - f(a, variant) <= 0.25"), zip(ss, pc, f_self, f_pc),
-                         (0.5 - f_pc) if head == "paraphrase" else (f_self - f_pc - 0.25), scores="f(a, a), f(a, b)"),
+            _pair_result("punctuation / case", head, r.variant, zip(ss, pc, f_self, f_pc), r.variant_margin(f_self, f_pc),
+                         scores="f(a, a), f(a, b)"),
         ]
     return out
 

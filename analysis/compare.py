@@ -7,7 +7,8 @@ by @epochN for that epoch of the run that made it (training records every epoch'
 weights). So `python -m analysis.compare checkpoints/minbert-multitask@epoch1 checkpoints/minbert-multitask`
 compares the shipped model with its own first epoch. Per task it reports B - A with a paired bootstrap 95%
 interval, McNemar's exact test (SST, Quora) or a paired bootstrap p-value (STS r), the confusion-matrix
-difference, and the flipped examples both ways.
+difference, and the flipped examples both ways. Every task the two have in common is compared, added tasks too
+(classes tasks like SST-5, score tasks like STS-B).
 """
 from __future__ import annotations
 
@@ -24,15 +25,11 @@ from minbert.atomic import atomic_write_json
 from minbert.checkpoint import CheckpointError, paths, read_sidecar
 from minbert.train.epoch_predictions import FILE as EPOCH_FILE
 from minbert.evaluate.metrics import pearson
-from minbert.tasks import TASK_KEYS, TASKS as ALL_TASKS
+from minbert.tasks import Task, TaskSpecError, model_tasks
 
 from analysis.precompute import results_paths
 from analysis.significance import mcnemar, paired_bootstrap
 
-TASKS = TASK_KEYS
-TASK_NAMES = {k: t.name for k, t in ALL_TASKS.items()}
-METRIC = {"sst": "accuracy", "para": "accuracy", "sts": "pearson"}
-N_CLASSES = {"sst": 5, "para": 2}
 MAX_FLIPS = 2000  # per direction kept in the JSON
 
 
@@ -43,7 +40,8 @@ class CompareError(ValueError):
 @dataclass
 class Source:
     name: str
-    tasks: dict[str, dict]  # task -> {"ids", "gold", "pred"/"prob"/"score"}
+    outputs: dict[str, dict]  # task key -> {"ids", "gold", "pred"/"prob"/"score"}
+    tasks: dict[str, Task]  # task key -> Task, of the checkpoint (old sidecars: the three built-ins)
 
 
 def split_spec(spec: str) -> tuple[Path, int | None]:
@@ -71,25 +69,34 @@ def _from_record(data: dict, rec: dict) -> dict[str, dict]:
     return {t: {**data["dev"][t], **rec["tasks"][t]} for t in rec["tasks"] if t in data["dev"]}
 
 
+def source_tasks(path: Path) -> dict[str, Task]:
+    """The tasks of the checkpoint a spec names, from its sidecar (the built-ins where it names none or is absent)."""
+    try:
+        specs = read_sidecar(checkpoint_stem(path)).get("tasks", [])
+        return {t.key: t for t in model_tasks([Task.from_dict(d) for d in specs])}
+    except (CheckpointError, TaskSpecError):
+        return {t.key: t for t in model_tasks(())}
+
+
 def load_source(spec: str) -> Source:
     """Dev predictions of `spec` without running a model: an epoch record, the .dev.json of precomputed
     results, or a run's final record. CompareError says what is missing."""
     path, epoch = split_spec(spec)
     if not path.exists() and not paths(path)[1].is_file():
         raise CompareError(f"{path}: no such checkpoint or run folder")
-    data = _epoch_data(path)
+    data, tasks = _epoch_data(path), source_tasks(path)
     if epoch is not None:
         recs = {r["epoch"]: r for r in (data or {}).get("epochs", [])}
         if epoch not in recs:
             have = ", ".join(f"@epoch{e}" for e in sorted(recs)) or "none"
             raise CompareError(f"{path} has no dev predictions of epoch {epoch} (recorded: {have})")
-        return Source(spec, _from_record(data, recs[epoch]))
+        return Source(spec, _from_record(data, recs[epoch]), tasks)
     dev_json = results_paths(checkpoint_stem(path))[0]
     if dev_json.is_file():
         preds = json.loads(dev_json.read_text())["predictions"]
-        return Source(spec, {t: preds[t] for t in TASKS if t in preds})
+        return Source(spec, {t: preds[t] for t in tasks if t in preds}, tasks)
     if data and "final" in data:
-        return Source(spec, _from_record(data, data["final"]))
+        return Source(spec, _from_record(data, data["final"]), tasks)
     raise CompareError(f"{path} has no stored dev predictions: run `python -m analysis.precompute --checkpoint "
                        f"{checkpoint_stem(path)}` (or name an @epochN record)")
 
@@ -122,11 +129,11 @@ def specs_of(stem: Path) -> list[str]:
     return out + [f"{stem}@epoch{r['epoch']}" for r in data.get("epochs", [])]
 
 
-def _aligned(a: dict, b: dict, task: str) -> tuple[np.ndarray, dict, dict, list[str]]:
+def _aligned(a: dict, b: dict, task: Task) -> tuple[np.ndarray, dict, dict, list[str]]:
     pos = {i: k for k, i in enumerate(b["ids"])}
     ids = [i for i in a["ids"] if i in pos]
     if not ids:
-        raise CompareError(f"{TASK_NAMES[task]}: the two sources share no dev examples")
+        raise CompareError(f"{task.name}: the two sources share no dev examples")
     pos_a = {i: k for k, i in enumerate(a["ids"])}
     ia = np.array([pos_a[i] for i in ids])
     ib = np.array([pos[i] for i in ids])
@@ -139,21 +146,22 @@ def _aligned(a: dict, b: dict, task: str) -> tuple[np.ndarray, dict, dict, list[
 def compare(a: Source, b: Source) -> dict:
     """Per-task differences B - A, with intervals, tests, confusion difference and flips."""
     report = {"a": a.name, "b": b.name, "tasks": {}}
-    for t in TASKS:
-        if t in a.tasks and t in b.tasks:
-            report["tasks"][t] = compare_task(t, *_aligned(a.tasks[t], b.tasks[t], t))
+    for key, task in a.tasks.items():
+        if key in a.outputs and key in b.outputs and task.kind == b.tasks.get(key, task).kind:
+            report["tasks"][key] = compare_task(task, *_aligned(a.outputs[key], b.outputs[key], task))
     if not report["tasks"]:
         raise CompareError("the two sources have no task in common")
     return report
 
 
-def compare_task(task: str, gold: np.ndarray, out_a: dict, out_b: dict, ids: list[str]) -> dict:
-    m = METRIC[task]
+def compare_task(task: Task, gold: np.ndarray, out_a: dict, out_b: dict, ids: list[str]) -> dict:
+    """One task's comparison; the report names the task and its classes (None for a score task) for its readers."""
+    m = "pearson" if task.is_score else "accuracy"
     ma, mb = (_metric(task, gold, o) for o in (out_a, out_b))
-    boot = paired_bootstrap(task, gold, out_a, out_b)
-    res = {"n": len(ids), "metric": m, "a": ma, "b": mb, "diff": mb - ma, "ci95": boot[m]["ci95"],
-           "bootstrap_p": boot[m]["p_value"]}
-    if task == "sts":
+    boot = paired_bootstrap(task.key, gold, out_a, out_b)
+    res = {"name": task.name, "classes": list(task.classes) if task.classes else None, "n": len(ids), "metric": m,
+           "a": ma, "b": mb, "diff": mb - ma, "ci95": boot[m]["ci95"], "bootstrap_p": boot[m]["p_value"]}
+    if task.is_score:
         err_a, err_b = np.abs(out_a["score"] - gold), np.abs(out_b["score"] - gold)
         order = np.argsort(err_b - err_a)  # most improved first
         rows = [{"id": ids[i], "gold": float(gold[i]), "a": round(float(out_a["score"][i]), 3),
@@ -165,7 +173,7 @@ def compare_task(task: str, gold: np.ndarray, out_a: dict, out_b: dict, ids: lis
         return res
     g, pa, pb = gold.astype(int), out_a["pred"].astype(int), out_b["pred"].astype(int)
     test = mcnemar(pa == g, pb == g)
-    k = N_CLASSES[task]
+    k = task.num_classes
     conf_a, conf_b = _confusion(g, pa, k), _confusion(g, pb, k)
     flips = {"a_right_b_wrong": np.flatnonzero((pa == g) & (pb != g)), "a_wrong_b_right": np.flatnonzero((pa != g) & (pb == g))}
     res.update(p_value=test["p_value"], test="McNemar exact", mcnemar=test, confusion_a=conf_a.tolist(),
@@ -175,8 +183,8 @@ def compare_task(task: str, gold: np.ndarray, out_a: dict, out_b: dict, ids: lis
     return res
 
 
-def _metric(task: str, gold: np.ndarray, out: dict) -> float:
-    if task == "sts":
+def _metric(task: Task, gold: np.ndarray, out: dict) -> float:
+    if task.is_score:
         return float(pearson(out["score"], gold))
     return float((out["pred"].astype(int) == gold.astype(int)).mean())
 
@@ -189,12 +197,12 @@ def summary_markdown(report: dict) -> str:
     lines = [f"B = `{report['b']}` against A = `{report['a']}` (B - A, paired over the same dev examples)", "",
              "| task | metric | A | B | B - A | 95% CI | test | p |", "|---|---|---|---|---|---|---|---|"]
     for t, r in report["tasks"].items():
-        lines.append(f"| {TASK_NAMES[t]} | {r['metric']} | {r['a']:.4f} | {r['b']:.4f} | {r['diff']:+.4f} | "
+        lines.append(f"| {r['name']} | {r['metric']} | {r['a']:.4f} | {r['b']:.4f} | {r['diff']:+.4f} | "
                      f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}] | {r['test']} | {r['p_value']:.3g} |")
-    for t in ("sst", "para"):
-        if t in report["tasks"]:
-            m = report["tasks"][t]["mcnemar"]
-            lines.append(f"\n{TASK_NAMES[t]}: {m['a_right_b_wrong']} examples A right and B wrong, "
+    for r in report["tasks"].values():
+        if "mcnemar" in r:
+            m = r["mcnemar"]
+            lines.append(f"\n{r['name']}: {m['a_right_b_wrong']} examples A right and B wrong, "
                          f"{m['a_wrong_b_right']} the reverse.")
     return "\n".join(lines)
 

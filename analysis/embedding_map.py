@@ -4,64 +4,71 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASKS
-
 from analysis.results import DevResults
-from analysis.studio.theme import (CORRECT_COLORS, PARAPHRASE_COLORS, SENTIMENT_COLORS, SIMILARITY_COLORS, TASK_COLORS,
-                                   layout)
+from analysis.studio.theme import CORRECT_COLORS, class_colors, layout, score_step, task_color
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
-TASK_NAMES = {k: t.name for k, t in TASKS.items()}
-TASK_ORDER = tuple(TASK_NAMES[k] for k in ("sst", "sts", "para"))  # the map's legend order
 NEIGHBOURS = 10
+CLOSE = 0.2  # a score prediction counts as correct within this share of the task's range (STS-B: 1 point of 5)
 
 
-def _point_labels(res: DevResults) -> list[dict]:
+def map_tasks(res: DevResults) -> list[str]:
+    """The keys of the tasks whose sentences are on the map, in the map's order."""
+    return list(dict.fromkeys(t for t, _, _ in res.data["map"]["points"]))
+
+
+def _label(task, p: dict, n: int) -> tuple[str, str, bool]:
+    """(gold, prediction, correct) of example n as people read them: class names, or scores."""
+    if task.is_score:
+        lo, hi = task.score_range
+        gold, score = p["gold"][n], p["score"][n]
+        return f"{gold:.1f}", f"{score:.2f}", abs(gold - score) <= CLOSE * (hi - lo)
+    gold, pred = task.classes[int(p["gold"][n])], task.classes[int(p["pred"][n])]
+    return gold, pred, gold == pred
+
+
+def _point_labels(res: DevResults, tasks: dict) -> list[dict]:
     """Per map point: task, gold, prediction and hover text, aligned with res.data['map']['points']."""
     preds = res.data["predictions"]
     index = {t: {i: n for n, i in enumerate(p["ids"])} for t, p in preds.items()}
     out = []
-    for task, ex_id, k in res.data["map"]["points"]:
-        p, n = preds[task], index[task][ex_id]
-        if task == "sst":
-            gold, pred = SST_CLASSES[int(p["gold"][n])], SST_CLASSES[int(p["pred"][n])]
-        elif task == "para":
-            gold, pred = PARA_CLASSES[int(p["gold"][n])], PARA_CLASSES[int(p["pred"][n])]
-        else:
-            gold, pred = f"{p['gold'][n]:.1f}", f"{p['score'][n]:.2f}"
-        correct = gold == pred if task != "sts" else abs(p["gold"][n] - p["score"][n]) <= 1.0
-        text = res.text(task, ex_id, k) or f"(id {ex_id}; text needs the task data)"
-        out.append({"task": task, "gold": gold, "pred": pred, "correct": correct, "text": text, "id": ex_id})
+    for key, ex_id, k in res.data["map"]["points"]:
+        gold, pred, correct = _label(tasks[key], preds[key], index[key][ex_id])
+        text = res.text(key, ex_id, k) or f"(id {ex_id}; text needs the task data)"
+        out.append({"task": key, "gold": gold, "pred": pred, "correct": correct, "text": text, "id": ex_id})
     return out
 
 
-def _group(lab: dict, key: str) -> tuple[str, tuple, str]:
-    """A point's legend name, its sort key (task, then class order: negative -> positive) and its colour."""
-    task = TASK_NAMES[lab["task"]]
+def _group(lab: dict, key: str, tasks: dict) -> tuple[str, tuple, str]:
+    """A point's legend name, its sort key (task, then class order: low -> high) and its colour."""
+    task = tasks[lab["task"]]
+    order = list(tasks).index(task.key)
     if key == "task":
-        return task, (TASK_ORDER.index(task),), TASK_COLORS[task]
+        return task.name, (order,), task_color(tasks, task.key)
     if key == "correct":
         name = "correct" if lab["correct"] else "incorrect"
         return name, (not lab["correct"],), CORRECT_COLORS[name]
-    value = lab[key]
-    if lab["task"] == "sst":
-        return f"SST: {value}", (0, SST_CLASSES.index(value)), SENTIMENT_COLORS[value]
-    if lab["task"] == "para":
-        return f"Quora: {value}", (2, PARA_CLASSES.index(value)), PARAPHRASE_COLORS[value]
-    score = min(max(round(float(value)), 0), 5)
-    return f"STS-B: {score}", (1, score), SIMILARITY_COLORS[score]
+    value, colors = lab[key], class_colors(task)
+    if task.is_score:
+        step = score_step(task, float(value))
+        lo, hi = task.score_range
+        return f"{task.name}: {lo + step * (hi - lo) / (len(colors) - 1):g}", (order, step), colors[step]
+    i = task.classes.index(value)
+    return f"{task.name}: {value}", (order, i), colors[i]
 
 
-def map_figure(res: DevResults, which: str, color_by: str, tasks: list[str], new_point=None) -> go.Figure:
+def map_figure(res: DevResults, tasks: dict, which: str, color_by: str, shown: list[str], new_point=None) -> go.Figure:
+    """The map of one model ("finetuned" or "base"): the points of the `shown` task keys, coloured by `color_by`
+    (one of COLOR_MODES); `tasks`: the model's, key -> Task."""
     xy = np.array(res.data["map"][which])
-    labels = _point_labels(res)
+    labels = _point_labels(res, tasks)
     key = {"gold label": "gold", "prediction": "pred", "correct / incorrect": "correct", "task": "task"}[color_by]
     fig = go.Figure()
     groups: dict[str, list[int]] = {}
     style: dict[str, tuple[tuple, str]] = {}
     for i, lab in enumerate(labels):
-        if lab["task"] in tasks:
-            name, order, color = _group(lab, key)
+        if lab["task"] in shown:
+            name, order, color = _group(lab, key, tasks)
             groups.setdefault(name, []).append(i)
             style[name] = (order, color)
     for name in sorted(groups, key=lambda n: style[n][0]):  # legend in class order, not alphabetical
@@ -69,7 +76,7 @@ def map_figure(res: DevResults, which: str, color_by: str, tasks: list[str], new
         fig.add_trace(go.Scattergl(
             x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name,
             marker=dict(size=5, opacity=0.7, color=style[name][1]),
-            customdata=[[_wrap(labels[i]["text"]), TASK_NAMES[labels[i]["task"]], labels[i]["gold"], labels[i]["pred"]]
+            customdata=[[_wrap(labels[i]["text"]), tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"]]
                         for i in idx],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[0]}<br>gold %{customdata[2]} · "
                           "predicted %{customdata[3]}<extra></extra>"))
@@ -106,9 +113,9 @@ def place(res: DevResults, emb: np.ndarray, which: str, tasks: list[str] | None 
     return (w[:, None] * xy).sum(0) / w.sum(), [(int(i), float(sims[i])) for i in nn]
 
 
-def neighbour_rows(res: DevResults, neighbours: list[tuple[int, float]]) -> list[list]:
-    labels = _point_labels(res)
-    return [[f"{cos:.3f}", TASK_NAMES[labels[i]["task"]], labels[i]["gold"], labels[i]["pred"], labels[i]["text"]]
+def neighbour_rows(res: DevResults, tasks: dict, neighbours: list[tuple[int, float]]) -> list[list]:
+    labels = _point_labels(res, tasks)
+    return [[f"{cos:.3f}", tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"], labels[i]["text"]]
             for i, cos in neighbours]  # short columns first, the sentence last (it wraps)
 
 

@@ -2,8 +2,8 @@
 
     python -m analysis.head_importance --checkpoint checkpoints/minbert-multitask [--quora-pairs 2000] [--out-json F]
 
-For each of the layers x heads attention heads, on the dev sets (SST and STS-B whole, a fixed sample of the
-held-out Quora pairs):
+For each of the layers x heads attention heads, on the dev sets of every task of the checkpoint (whole, or a fixed
+sample of --quora-pairs examples where a task has more, as Quora's held-out pairs do):
   - the change in each task's metric when that head alone is masked (head_mask, no monkeypatching);
   - Michel et al.'s importance: |d loss / d mask| summed over dev batches, normalised per layer (L2);
   - the metric as the least important heads are pruned together (10%, 20%, ... 90%), by the task's own
@@ -32,12 +32,8 @@ from minbert.evaluate.metrics import pearson
 from minbert.model import attention_bias
 from minbert.multitask import MultitaskModel, pool
 from minbert.data.batching import Batch, example_lengths, make_batch
-from minbert.tasks import TASK_KEYS
-
 from analysis.results import store_analysis
 
-TASKS = TASK_KEYS
-METRIC = {"sst": "accuracy", "para": "accuracy", "sts": "pearson"}
 FRACTIONS = [round(0.1 * k, 1) for k in range(1, 10)]  # share of all heads pruned
 
 
@@ -45,24 +41,26 @@ FRACTIONS = [round(0.1 * k, 1) for k in range(1, 10)]  # share of all heads prun
 class HeadsArgs:
     checkpoint: Path
     data_dir: str | None = None
-    quora_pairs: int = 2000  # held-out Quora pairs sampled (all 6,038 cost three times as long)
+    quora_pairs: int = 2000  # dev examples per task at most: a seeded sample beyond (Quora's 6,038 cost 3x as long)
     dev_limit: int = 0  # first N dev examples per task only (0: all); for smoke tests
     batch_size: int = 64  # sentences (or pairs) per batch
-    seed: int = 0  # Quora sample and the random pruning order
+    seed: int = 0  # the dev samples and the random pruning order
     out_json: str | None = None
 
 
 def dev_batches(model: MultitaskModel, tok, data, args: HeadsArgs) -> dict[str, list[Batch]]:
-    if model.joint_input("para"):
-        raise ValueError("head analysis needs a bi-encoder paraphrase head (this checkpoint uses --para-head cross)")
-    dev = {"sst": data.sst_dev, "sts": data.sts_dev,
-           "para": random.Random(args.seed).sample(data.para_dev, min(args.quora_pairs, len(data.para_dev)))}
+    """Every task's dev batches (task key -> batches), in the model's task order."""
+    if any(model.joint_input(t) for t in model.tasks):
+        raise ValueError("head analysis needs bi-encoder pair heads (this checkpoint uses --para-head cross)")
+    dev = {t: ex if len(ex) <= args.quora_pairs else random.Random(args.seed).sample(ex, args.quora_pairs)
+           for t, ex in data.dev.items()}
     if args.dev_limit:
         dev = {t: ex[:args.dev_limit] for t, ex in dev.items()}
     out = {}
-    for t in TASKS:
-        idx = bucket_batches(example_lengths(t, dev[t], tok), args.batch_size, shuffle=False)
-        out[t] = [make_batch(t, dev[t], i, tok, 128) for i in idx]
+    for t in dev:
+        task = model.tasks[t]
+        idx = bucket_batches(example_lengths(task, dev[t], tok), args.batch_size, shuffle=False)
+        out[t] = [make_batch(task, dev[t], i, tok, 128) for i in idx]
     return out
 
 
@@ -84,28 +82,32 @@ def run_layers(layers: list, x: torch.Tensor, bias: torch.Tensor, start: int, he
     return x
 
 
+def head_output(model: MultitaskModel, task: str, emb: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A task's head on sentence embeddings (B, H), or on the two halves of a pair batch's (2B, H)."""
+    head = model.head(task)
+    return head(*emb.chunk(2)) if model.tasks[task].pair else head(emb)
+
+
 def task_metric(model: MultitaskModel, task: str, batches: list[Batch], hidden: list[torch.Tensor]) -> float:
-    """The task's dev metric from each batch's last hidden states (B, T, H)."""
+    """The task's dev metric (accuracy, or Pearson r for a score task) from each batch's last hidden states (B, T, H)."""
+    score = model.tasks[task].is_score
     preds, golds = [], []
     for b, h in zip(batches, hidden):
-        emb = pool(h, b.inputs["attention_mask"], model.config.pooling)
-        if task == "sst":
-            preds.append(model.sst(emb)["logits"].argmax(-1))
-        else:
-            u, v = emb.chunk(2)
-            preds.append((model.para(u, v)["logit"] > 0).long() if task == "para" else model.sts(u, v)["score"])
+        out = model.head(task).predictions(head_output(model, task, pool(h, b.inputs["attention_mask"],
+                                                                            model.config.pooling)))
+        preds.append(out["score" if score else "pred"])
         golds.append(b.labels)
     p, g = torch.cat(preds).numpy(), torch.cat(golds).numpy()
-    return float(pearson(p, g)) if task == "sts" else float((p == g.astype(int)).mean())
+    return float(pearson(p, g)) if score else float((p == g.astype(int)).mean())
 
 
 @torch.inference_mode()
-def evaluate(model, batches: dict, head_mask: torch.Tensor | None, tasks=TASKS, start: int = 0,
+def evaluate(model, batches: dict, head_mask: torch.Tensor | None, tasks=None, start: int = 0,
              states: dict | None = None) -> dict[str, float]:
-    """Metric per task with this head mask; `states` (task -> per-batch layer-`start` inputs) skips the
-    layers before `start`, which a mask of later layers cannot change."""
+    """Metric per task (default: every task in `batches`) with this head mask; `states` (task -> per-batch
+    layer-`start` inputs) skips the layers before `start`, which a mask of later layers cannot change."""
     out = {}
-    for t in tasks:
+    for t in tasks or batches:
         xs = states[t] if states else embedded(model, batches[t])
         hidden = [run_layers(model.layers(t), x, _bias(b), start, head_mask) for b, x in zip(batches[t], xs)]
         out[t] = task_metric(model, t, batches[t], hidden)
@@ -117,15 +119,15 @@ def single_head_deltas(model, batches: dict, progress=None) -> tuple[dict[str, f
     task -> (layers, heads)."""
     L, H = len(model.bert.encoder.layer), model.bert.config.num_attention_heads
     full = evaluate(model, batches, None)
-    deltas = {t: np.zeros((L, H)) for t in TASKS}
+    deltas = {t: np.zeros((L, H)) for t in batches}
     with torch.inference_mode():
-        states = {t: embedded(model, batches[t]) for t in TASKS}
+        states = {t: embedded(model, batches[t]) for t in batches}
         for layer in range(L):
             for h in range(H):
                 mask = torch.ones(L, H)
                 mask[layer, h] = 0
                 m = evaluate(model, batches, mask, start=layer, states=states)
-                for t in TASKS:
+                for t in batches:
                     deltas[t][layer, h] = m[t] - full[t]
                 if progress:
                     progress(layer * H + h + 1, L * H)
@@ -140,8 +142,7 @@ def mask_gradient(model: MultitaskModel, task: str, b: Batch, mask: torch.Tensor
     mask = (torch.ones(L, H) if mask is None else mask.clone()).requires_grad_(True)
     model.eval()
     emb = model.embed(**b.inputs, head_mask=mask, task=task)
-    o = model.sst(emb) if task == "sst" else model.head(task)(*emb.chunk(2))
-    (g,) = torch.autograd.grad(model.head(task).loss(o, b.labels), mask)
+    (g,) = torch.autograd.grad(model.head(task).loss(head_output(model, task, emb), b.labels), mask)
     return g
 
 
@@ -149,7 +150,7 @@ def importance(model: MultitaskModel, batches: dict) -> dict[str, np.ndarray]:
     """Michel et al.: sum over dev batches of |d loss / d head_mask| at the all-ones mask, each layer's row
     divided by its L2 norm (as their code does): task -> (layers, heads)."""
     out = {}
-    for t in TASKS:
+    for t in batches:
         acc = sum(mask_gradient(model, t, b).abs() for b in batches[t])  # (L, H)
         out[t] = (acc / acc.norm(dim=-1, keepdim=True).clamp_min(1e-20)).numpy()
     return out
@@ -160,7 +161,7 @@ def pruning_curves(model, batches: dict, imp: dict[str, np.ndarray], seed: int) 
     L, H = next(iter(imp.values())).shape
     rand = np.random.default_rng(seed).permutation(L * H)
     curves = {}
-    for t in TASKS:
+    for t in imp:
         order = np.argsort(imp[t].ravel(), kind="stable")  # least important first
         res = {"fractions": FRACTIONS, "by_importance": [], "random": []}
         for f in FRACTIONS:
@@ -176,18 +177,20 @@ def pruning_curves(model, batches: dict, imp: dict[str, np.ndarray], seed: int) 
 def run(args: HeadsArgs, log=print) -> dict:
     ckpt = load_checkpoint(args.checkpoint)
     model = ckpt.model.eval().requires_grad_(False)
-    batches = dev_batches(model, ckpt.tokenizer, load_tasks(args.data_dir), args)
+    batches = dev_batches(model, ckpt.tokenizer, load_tasks(args.data_dir, tuple(model.tasks.values()), False), args)
     t0 = time.time()
     full, deltas = single_head_deltas(model, batches, lambda i, n: log(f"masked {i}/{n} heads ({time.time() - t0:.0f} s)",
                                                                           flush=True) if i % 12 == 0 else None)
     imp = importance(model, batches)  # gradients reach the mask only: the weights stay frozen
     curves = pruning_curves(model, batches, imp, args.seed)
-    n = {t: sum(len(b.index) for b in batches[t]) for t in TASKS}
-    return {"weights_sha256": ckpt.meta["weights_sha256"], "metric": METRIC, "examples": n, "full": full,
+    n = {t: sum(len(b.index) for b in batches[t]) for t in batches}
+    metric = {t: "pearson" if model.tasks[t].is_score else "accuracy" for t in batches}
+    return {"weights_sha256": ckpt.meta["weights_sha256"], "metric": metric, "examples": n, "full": full,
             "masked_delta": {t: np.round(d, 5).tolist() for t, d in deltas.items()},
             "importance": {t: np.round(v, 5).tolist() for t, v in imp.items()}, "pruning": curves,
-            "method": (f"dev examples: SST {n['sst']}, Quora {n['para']} (seeded sample of the held-out pairs), "
-                       f"STS {n['sts']}; importance = per-layer L2-normalised sum over batches of |dL/d mask| "
+            "method": ("dev examples: " + ", ".join(f"{model.tasks[t].name} {k}" for t, k in n.items())
+                       + f" (at most {args.quora_pairs} each, a seeded sample beyond)"
+                       + "; importance = per-layer L2-normalised sum over batches of |dL/d mask| "
                        "(Michel et al., 2019); pruning removes the lowest-importance heads at once"),
             "minutes": round((time.time() - t0) / 60, 1)}
 
@@ -205,9 +208,10 @@ def main(argv=None) -> int:
     add_threads(ap)
     add_checkpoint(ap)
     add_data_dir(ap)
-    ap.add_argument("--quora-pairs", type=int, default=2000, help="held-out Quora pairs to score (seeded sample)")
+    ap.add_argument("--quora-pairs", type=int, default=2000,
+                    help="dev examples per task at most (a seeded sample beyond: Quora's held-out pairs)")
     ap.add_argument("--batch-size", type=int, default=64, help="sentences or pairs per batch")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the Quora sample and of the random pruning order")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the dev samples and of the random pruning order")
     ap.add_argument("--dev-limit", type=int, default=0, help="first N dev examples per task only (0: all); smoke tests")
     ap.add_argument("--out-json", default=None, help="also write the result here (default: only into NAME.dev.json)")
     ap.add_argument("--no-store", action="store_true", help="do not write into the checkpoint's dev results")
@@ -222,7 +226,7 @@ def main(argv=None) -> int:
             print(f"wrote {store_analysis(args.checkpoint, 'heads', heads)}")
     except (CheckpointError, DataError, FileNotFoundError, ValueError) as e:
         return fail(e)
-    for t in TASKS:
+    for t in heads["full"]:
         most, least = ranked(heads, t)
         half = heads["pruning"][t]["by_importance"][FRACTIONS.index(0.5)]
         print(f"{t}: full {heads['full'][t]:.4f}; 50% pruned {half:.4f}; most important (layer, head, delta) "

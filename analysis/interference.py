@@ -2,7 +2,7 @@
 
     python -m analysis.interference --checkpoint checkpoints/minbert-multitask [--examples 1024] [--no-store]
 
-For each task, the gradient of its head's own training loss (dropout off, the weights as given) over a seeded
+For each task of the checkpoint, the gradient of its head's own training loss (dropout off, the weights as given) over a seeded
 sample of its training examples, for every shared encoder weight. Per layer (embeddings, layers 1..L, all):
   - cos(g_a, g_b) for each pair of tasks: below 0, a step for one task undoes part of a step for the other
     (gradient conflict; Yu et al., 2020, "Gradient Surgery for Multi-Task Learning");
@@ -31,11 +31,7 @@ from minbert.data import DataError, load_tasks
 from minbert.data.batching import bucket_batches
 from minbert.multitask import MultitaskModel
 from minbert.data.batching import example_lengths, make_batch
-from minbert.tasks import TASK_KEYS
-
 from analysis.results import store_analysis
-
-TASKS = TASK_KEYS
 
 
 @dataclass
@@ -67,9 +63,10 @@ def gradient(model: MultitaskModel, tok, task: str, examples: list, cfg: Interfe
     """The task's mean batch loss gradient over `examples`, flattened per shared layer: layer -> (n_params,)."""
     params = [(layer_of(n), p) for n, p in model.named_parameters() if layer_of(n)]
     sums = {name: torch.zeros(sum(p.numel() for l, p in params if l == name)) for name in layer_names(model)}
-    batches = bucket_batches(example_lengths(task, examples, tok), cfg.batch_size, shuffle=False)
+    t = model.tasks[task]
+    batches = bucket_batches(example_lengths(t, examples, tok), cfg.batch_size, shuffle=False)
     for idx in batches:
-        b = make_batch(task, examples, idx, tok, cfg.max_length)
+        b = make_batch(t, examples, idx, tok, cfg.max_length)
         loss = model.head(task).loss(model.run_task(task, **b.inputs), b.labels)
         grads = torch.autograd.grad(loss, [p for _, p in params], allow_unused=True)
         for name in sums:
@@ -104,21 +101,22 @@ def run(cfg: InterferenceConfig, log=print) -> dict:
     apply_threads(cfg.threads)
     ckpt = load_checkpoint(cfg.checkpoint)
     model = ckpt.model.eval().requires_grad_(False)
-    if model.joint_input("para"):
-        raise ValueError("interference needs a bi-encoder paraphrase head (this checkpoint uses --para-head cross)")
-    model.para.train()  # the training logit (no served threshold); the head has no dropout
+    if any(model.joint_input(t) for t in model.tasks):
+        raise ValueError("interference needs bi-encoder pair heads (this checkpoint uses --para-head cross)")
+    for key, task in model.tasks.items():
+        if task.pair:
+            model.head(key).train()  # the training logit (no served threshold); pair heads have no dropout
     for n, p in model.named_parameters():
         p.requires_grad_(layer_of(n) is not None)
-    data = load_tasks(cfg.data_dir)
-    train = {"sst": data.sst_train, "para": data.para_train, "sts": data.sts_train}
+    train = load_tasks(cfg.data_dir, tuple(model.tasks.values())).train
     t0, halves = time.time(), {}
-    for t in TASKS:
+    for t in train:
         sample = random.Random(cfg.seed).sample(train[t], min(cfg.examples, len(train[t])))
         h = len(sample) // 2
         halves[t] = (gradient(model, ckpt.tokenizer, t, sample[:h], cfg), gradient(model, ckpt.tokenizer, t, sample[h:], cfg))
         log(f"{t}: gradients of {len(sample)} training examples ({time.time() - t0:.0f} s)", flush=True)
     out = summarise(halves)
-    return {"weights_sha256": ckpt.meta["weights_sha256"], **out, "examples": {t: 2 * (min(cfg.examples, len(train[t])) // 2) for t in TASKS},
+    return {"weights_sha256": ckpt.meta["weights_sha256"], **out, "examples": {t: 2 * (min(cfg.examples, len(ex)) // 2) for t, ex in train.items()},
             "private": f"sentiment's own top {model.config.sst_layers} layer(s), not shared" if model.config.sst_layers else None,
             "method": (f"mean batch-loss gradient (batches of {cfg.batch_size}, dropout off) of each task's head over "
                        f"a seeded sample of its training examples (seed {cfg.seed}), in two halves; cross = cosine of "

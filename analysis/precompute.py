@@ -3,8 +3,9 @@
     python -m analysis.precompute --checkpoint checkpoints/minbert-multitask [--data-dir DIR]
 
 Writes beside the checkpoint, with no sentence text (dataset text is never committed):
-  NAME.dev.json         per-example ids, gold labels, predictions, probabilities; label distributions;
-                        2-D UMAP coordinates of the dev sentence embeddings, fine-tuned and base model
+  NAME.dev.json         per task of the checkpoint (added tasks too): per-example ids, gold labels, predictions,
+                        probabilities; label distributions; 2-D UMAP coordinates of the dev sentence embeddings,
+                        fine-tuned and base model
   NAME.dev.safetensors  int8 L2-normalised embeddings of the mapped sentences (to place new sentences)
 Head importance (analysis.head_importance) and behavioural tests (analysis.behaviour) add to NAME.dev.json; a new
 precompute keeps them when the weights are unchanged.
@@ -26,12 +27,14 @@ from minbert.cli import add_checkpoint, add_data_dir, add_threads, apply_threads
 from minbert.atomic import atomic_write_bytes, atomic_write_json
 from minbert.checkpoint import CheckpointError, load_checkpoint, paths
 from minbert.data import DataError, load_tasks
-from minbert.evaluate import QUORA_CAVEAT, gold
+from minbert.evaluate import gold
 from minbert.serve.predictor import Predictor
 from minbert.evaluate.inference import predict
 
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=42)
-QUORA_MAP_PAIRS = 500  # held-out pairs shown on the map (both sentences)
+MAP_MAX = 2000  # sentences of one task on the map; a task with more shows a seeded sample of MAP_SAMPLE of them
+MAP_SAMPLE = 1000  # (Quora's held-out pairs: 500 pairs, both sentences)
+SCORE_BUCKETS = 5  # a score task's range cut into this many equal buckets (STS-B 0..5: 0-1, ..., 4-5)
 
 
 @dataclass
@@ -47,11 +50,14 @@ def results_paths(checkpoint: str | Path) -> tuple[Path, Path]:
 
 
 def map_points(data) -> list[tuple[str, str, int]]:
-    """(task, example id, sentence 0/1) of every sentence on the map, in a fixed order."""
-    pts = [("sst", e.id, 0) for e in data.sst_dev]
-    pts += [("sts", e.id, k) for e in data.sts_dev for k in (0, 1)]
-    quora = random.Random(0).sample(data.para_dev, min(QUORA_MAP_PAIRS, len(data.para_dev)))
-    return pts + [("para", e.id, k) for e in quora for k in (0, 1)]
+    """(task key, example id, sentence 0/1) of every sentence on the map, task by task in the model's order."""
+    pts = []
+    for t in data.tasks:
+        ex, per = data.dev[t.key], len(t.columns)  # sentences per example
+        if len(ex) * per > MAP_MAX:
+            ex = random.Random(0).sample(ex, MAP_SAMPLE // per)
+        pts += [(t.key, e.id, k) for e in ex for k in range(per)]
+    return pts
 
 
 def fit_umap(emb: np.ndarray) -> np.ndarray:
@@ -61,21 +67,41 @@ def fit_umap(emb: np.ndarray) -> np.ndarray:
 
 def per_task_predictions(model, tok, data, batch_size: int) -> dict:
     out = {}
-    for task, ex in (("sst", data.sst_dev), ("para", data.para_dev), ("sts", data.sts_dev)):
-        p = predict(model, task, ex, tok, batch_size)
+    for t in data.tasks:
+        ex = data.dev[t.key]
+        p = predict(model, t.key, ex, tok, batch_size)
         rec = {"ids": [e.id for e in ex], "gold": gold(ex).tolist()}
         rec.update({k: np.round(v, 5).tolist() for k, v in p.items()})
-        out[task] = rec
+        out[t.key] = rec
     return out
 
 
+def score_buckets(task) -> tuple[np.ndarray, list[str]]:
+    """The bucket edges of a score task's range and their names ("0-1", ...)."""
+    edges = np.linspace(*task.score_range, SCORE_BUCKETS + 1)
+    return edges, [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])]
+
+
+def label_counts(task, values) -> tuple[list[str], list[int]]:
+    """(bar names, counts) of labels or predictions: per class, or per score bucket."""
+    v = np.asarray(values, dtype=float)
+    if task.is_score:
+        edges, names = score_buckets(task)
+        return names, np.histogram(v, bins=edges)[0].tolist()
+    return list(task.classes), np.bincount(v.astype(int), minlength=task.num_classes).tolist()
+
+
 def distributions(data) -> dict:
-    return {"sst_train": np.bincount([e.label for e in data.sst_train], minlength=5).tolist(),
-            "sst_dev": np.bincount([e.label for e in data.sst_dev], minlength=5).tolist(),
-            "para_train": np.bincount([e.label for e in data.para_train], minlength=2).tolist(),
-            "para_dev": np.bincount([e.label for e in data.para_dev], minlength=2).tolist(),
-            "sts_train": np.histogram([e.label for e in data.sts_train], bins=5, range=(0, 5))[0].tolist(),
-            "sts_dev": np.histogram([e.label for e in data.sts_dev], bins=5, range=(0, 5))[0].tolist()}
+    """f"{key}_train" and f"{key}_dev" -> label counts (classes, or score buckets) of every task."""
+    return {f"{t.key}_{split}": label_counts(t, [e.label for e in examples[t.key]])[1]
+            for t in data.tasks for split, examples in (("train", data.train), ("dev", data.dev))}
+
+
+def notes(data) -> dict:
+    """What a reader of the figures must know, per task: f"{key}_protocol" (how a dev_holdout task's dev part was
+    drawn) and f"{key}_caveat" (the keys the checkpoint sidecar uses too)."""
+    out = {f"{t.key}_protocol": data.protocols[t.key] for t in data.tasks if t.dev_holdout}
+    return out | {f"{t.key}_caveat": t.caveat for t in data.tasks if t.caveat}
 
 
 KEPT = ("heads", "behaviour")  # slower analyses (analysis.head_importance, analysis.behaviour) stored in the same file
@@ -93,12 +119,11 @@ def kept_analyses(json_path: Path, sha256: str) -> dict:
 def run(args: PrecomputeArgs) -> tuple[Path, Path]:
     ckpt = load_checkpoint(args.checkpoint)
     pred = Predictor(args.checkpoint)
-    data = load_tasks(args.data_dir)
-    result = {"weights_sha256": ckpt.meta["weights_sha256"], "para_protocol": data.para_protocol,
-              "para_caveat": QUORA_CAVEAT, "distributions": distributions(data),
+    data = load_tasks(args.data_dir, tuple(ckpt.model.tasks.values()))
+    result = {"weights_sha256": ckpt.meta["weights_sha256"], **notes(data), "distributions": distributions(data),
               "predictions": per_task_predictions(ckpt.model, ckpt.tokenizer, data, args.batch_size)}
     pts = map_points(data)
-    by_id = {t: {e.id: e for e in ex} for t, ex in (("sst", data.sst_dev), ("sts", data.sts_dev), ("para", data.para_dev))}
+    by_id = {t: {e.id: e for e in ex} for t, ex in data.dev.items()}
     texts = [by_id[t][i].text if k == 0 else by_id[t][i].text2 for t, i, k in pts]
     emb = {}
     for which in ("finetuned", "base"):

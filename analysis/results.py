@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
-from minbert.data import DataError, find_data_dir, read_task_file
+from minbert.data import DataError, find_data_dir, read_task_file, task_file
+from minbert.tasks import TASKS
 
 from analysis.precompute import results_paths
-
-TASK_FILES = {"sst": "ids-sst-dev.csv", "sts": "sts-dev.csv", "para": "quora-dev.csv"}
 
 
 @dataclass
@@ -21,19 +20,26 @@ class DevResults:
     embeddings: dict[str, np.ndarray]  # "finetuned"/"base" -> (N, H) float32, L2-normalised
     texts: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)  # task -> id -> sentences
     data_dir: Path | None = None
+    tasks: tuple = tuple(TASKS.values())  # the checkpoint's tasks (minbert.tasks.Task), whose dev texts are joined
 
     @property
     def has_texts(self) -> bool:
         return bool(self.texts)
 
     def attach_texts(self, root: Path | None) -> bool:
-        """Join the dev sentences from a data folder; False (and no texts) when they cannot be read."""
+        """Join the dev sentences of every task whose dev file the data folder (or the task's spec folder) holds;
+        False (and no texts) when none can be read."""
         if root is None:
             return False
-        try:
-            texts = {t: {e.id: (e.text, e.text2) for e in read_task_file(root / name).examples}
-                     for t, name in TASK_FILES.items()}
-        except DataError:
+        texts = {}
+        for t in self.tasks:
+            try:
+                path = task_file(root, t, "dev")
+                if path is not None:
+                    texts[t.key] = {e.id: (e.text, e.text2) for e in read_task_file(path, t).examples}
+            except DataError:
+                continue
+        if not texts:
             return False
         self.texts, self.data_dir = texts, root  # one assignment: readers on other threads see all or nothing
         return True
@@ -58,8 +64,10 @@ def store_analysis(checkpoint: str | Path, key: str, result: dict) -> Path:
     return path
 
 
-def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha256: str | None = None) -> DevResults | None:
-    """None when the checkpoint has no precomputed results (or they belong to other weights)."""
+def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha256: str | None = None,
+                 tasks=None) -> DevResults | None:
+    """None when the checkpoint has no precomputed results (or they belong to other weights). tasks: the
+    checkpoint's (default: the three built-ins)."""
     json_path, emb_path = results_paths(checkpoint)
     if not json_path.is_file() or not emb_path.is_file():
         return None
@@ -67,7 +75,7 @@ def load_results(checkpoint: str | Path, data_dir: str | Path | None = None, sha
     if sha256 and data.get("weights_sha256") != sha256:
         return None
     emb = {k: v.astype(np.float32) / 127.0 for k, v in load_file(str(emb_path)).items()}
-    res = DevResults(data, emb)
+    res = DevResults(data, emb, tasks=tuple(tasks or TASKS.values()))
     try:
         res.attach_texts(find_data_dir(data_dir, required=False))
     except DataError:

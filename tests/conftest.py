@@ -70,23 +70,47 @@ def tokenizer():
     return Tokenizer.from_pretrained()
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, model_dir):
-    """A small random BERT in HF layout with the real vocabulary: fast training tests."""
+def write_tiny_bert(d: Path, model_dir: Path, positions: int = 128) -> Path:
+    """A small random BERT (seed 0) in HF layout with the real vocabulary, written into d."""
     import json
     import shutil
 
     from safetensors.torch import save_file
 
     from minbert import BertConfig
-    d = tmp_path_factory.mktemp("tiny-bert")
     cfg = dict(model_type="bert", vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-               intermediate_size=64, max_position_embeddings=128)
+               intermediate_size=64, max_position_embeddings=positions)
     torch.manual_seed(0)
     save_file(BertModel(BertConfig.from_dict(cfg)).state_dict(), str(d / "model.safetensors"))
     (d / "config.json").write_text(json.dumps(cfg))
     shutil.copy(model_dir / "vocab.txt", d / "vocab.txt")
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, model_dir):
+    """A small random BERT in HF layout with the real vocabulary: fast training tests."""
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), model_dir)
+
+
+@pytest.fixture(scope="session")
+def added_task_checkpoint(tmp_path_factory, model_dir, data_dir):
+    """A tiny run trained on the three built-ins and CFIMDB (tasks/cfimdb.yaml, a task added by its spec file): the
+    checkpoint stem. Seconds on a tiny BERT with 512 positions (the app reads up to 512 tokens, and CFIMDB's reviews
+    are long); shared by the tests of an added task in the app and its views."""
+    from minbert.data import task_file
+    from minbert.tasks import resolve
+    from minbert.train.loop import main as train
+    from tests.tiny_recipe import TINY_RECIPE
+    spec = Path(__file__).resolve().parent.parent / "tasks" / "cfimdb.yaml"
+    if task_file(data_dir, resolve([str(spec)])[0], "dev") is None:
+        pytest.skip("no CFIMDB files in the task data (python -m minbert.data fetch)")
+    base = write_tiny_bert(tmp_path_factory.mktemp("tiny-bert-512"), model_dir, positions=512)
+    out = tmp_path_factory.mktemp("cfimdb-run")
+    assert train(["--base-model", str(base), "--data-dir", str(data_dir), "--out-dir", str(out),
+                  "--tasks", f"sst,para,sts,{spec}", "--limit", "24", "--batch-size", "8", "--epochs", "1",
+                  *TINY_RECIPE, "--quiet"]) == 0
+    return out / "model"
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,7 @@ def cases(n: int, uploads: list[Path], seed: int = 0) -> list[tuple[str, tuple]]
         lambda: ("/behaviour_template", (text(), rng.choice([text(), "k: " + "w, " * 5000, None]),
                                          rng.choice(["positive (class 3-4)", "paraphrase (P >= 0.5)", text()]))),
         lambda: ("/compare", (text(), rng.choice([text(), "checkpoints/minbert-multitask"]))),
+        lambda: ("/run_task", (rng.choice(["sst", "para", "sts", text(), None]), text(), rng.choice([second(), None]))),
     ]
     return [makers[i % len(makers)]() for i in range(n)]
 

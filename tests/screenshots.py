@@ -73,7 +73,7 @@ def default_action(page, tab: str):
     """Do what a new user does first in `tab` and wait for its result; returns the tab panel."""
     panel = open_tab(page, tab)
     buttons = {"Sentiment": "Predict sentiment", "Paraphrase": "Run paraphrase", "Similarity": "Run similarity",
-               "Cross-task": "Run all three tasks", "Attention": "Show attention"}
+               "Cross-task": "Run every task", "Attention": "Show attention"}
     if tab in buttons:
         _example_and_run(page, panel, buttons[tab])
         panel.locator(".js-plotly-plot").first.wait_for(timeout=90_000)

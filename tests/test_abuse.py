@@ -21,7 +21,7 @@ def test_hostile_inputs_get_answers_not_tracebacks(live_app, tmp_path):
     assert alive == "ok"
     assert {ep for ep, *_ in outcomes} >= {"/sentiment", "/sentiment_explain", "/paraphrase", "/similarity",
                                           "/cross_task", "/attention", "/score_pairs", "/evaluate_file",
-                                          "/head_mask", "/behaviour_template", "/compare"}
+                                          "/head_mask", "/behaviour_template", "/compare", "/run_task"}
     slow = [(ep, round(s, 1)) for ep, s, _ in outcomes if s > 20]
     assert not slow, slow
     assert rss <= 1500, rss

@@ -47,7 +47,8 @@ def test_paraphrase_similarity_cross_task(client):
     msg, _, data = client.predict("A man plays guitar.", "A man is playing a guitar.", api_name="/similarity")
     assert 0 <= data["score"] <= 5 and len(data["alignment"]) == len(data["tokens1"])
     msg, _, data = client.predict("I loved this film.", "I hated this film.", api_name="/cross_task")
-    assert "flags" in data and len(data["sentiment1"]) == 5
+    assert "flags" in data and [len(p) for p in data["tasks"]["sst"]["probs"]] == [5, 5]
+    assert len(data["tasks"]["para"]["prob"]) == 1 and 0 <= data["tasks"]["sts"]["score"][0] <= 5
 
 
 def test_attention(client):
@@ -254,3 +255,74 @@ def test_behaviour_template_endpoint(client):
     assert msg.startswith("⚠️") and "{dish}" in msg
     msg, _ = client.predict("x", "", "anything", api_name="/behaviour_template")
     assert msg.startswith("⚠️") and "expectation" in msg
+
+
+# --- a task added by its spec file (tasks/cfimdb.yaml) -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def added_task_studio(added_task_checkpoint, data_dir):
+    """The app's logic on a checkpoint trained with CFIMDB, after `analysis.precompute` (its map's 2-D layout is the
+    embeddings' first two coordinates here: UMAP's layout is not what these tests check, and costs a minute)."""
+    import analysis.precompute as pre
+    from analysis.studio.service import Studio
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pre, "fit_umap", lambda emb: emb[:, :2].copy())
+        pre.run(pre.PrecomputeArgs(added_task_checkpoint, str(data_dir), 64))
+    return Studio(added_task_checkpoint, data_dir=str(data_dir), offline=True)
+
+
+def test_an_added_task_in_the_errors_tab_and_the_map(added_task_studio):
+    """CFIMDB's precomputed dev outputs give its confusion matrix and per-class scores as sklearn computes them, its
+    misclassified examples, its distribution panel and its points on the map."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    s = added_task_studio
+    cf = s.tasks["cfimdb"]
+    assert [t.key for t in s.classes_tasks] == ["sst", "para", "cfimdb"] and [t.key for t in s.added_tasks] == ["cfimdb"]
+    p = s.preds["cfimdb"]
+    assert len(p["ids"]) == 245  # the whole dev file, not the run's --limit
+    fig, rows, summary = s.confusion("cfimdb", False)
+    assert fig.data[0].z.tolist() == confusion_matrix(p["gold"], p["pred"], labels=[0, 1]).tolist()
+    prec, rec, f1, support = precision_recall_fscore_support(p["gold"], p["pred"], labels=[0, 1], zero_division=0)
+    assert [r[0] for r in rows] == list(cf.classes) and [r[4] for r in rows] == support.tolist()
+    assert [float(r[3]) for r in rows] == pytest.approx(f1, abs=5e-4) and "accuracy" in summary
+    wrong = sum(int(g) != int(q) for g, q in zip(p["gold"], p["pred"]))
+    mis = s.misclassified("cfimdb", "any", "any", None)
+    assert len(mis) == wrong and all(r[0] != r[1] and r[0] in cf.classes for r in mis)
+    assert s.class_choices("cfimdb") == ["any", "negative", "positive"]
+    ov = s.error_overview()
+    assert "CFIMDB" in [a.text for a in ov.distribution.layout.annotations] and ov.protocol
+    assert [t.key for t, *_ in ov.scores] == ["sts"] and [t.key for t, _ in ov.ordinal] == ["sst"]
+    assert "cfimdb" in [t.key for t in s.map_tasks()]
+    names = {tr.name for tr in s.maps("gold label", ["cfimdb"])[1].data}
+    assert names and names <= {"CFIMDB: negative", "CFIMDB: positive"}
+
+
+@pytest.fixture(scope="module")
+def added_task_client(added_task_studio, added_task_checkpoint):
+    """The app on the CFIMDB checkpoint (with its precomputed results), through gradio_client."""
+    from gradio_client import Client
+
+    from tests.app_server import AppServer
+    with AppServer(added_task_checkpoint, args=("--precision", "fp32", "--offline")) as server:
+        yield Client(server.url, verbose=False)
+
+
+def test_an_added_task_answers_in_the_app(added_task_client, added_task_checkpoint):
+    """/run_task answers for CFIMDB as the model does offline (minbert.evaluate.inference.predict), Cross-task runs it
+    on each sentence, and a task the model lacks, or a pair task without its second sentence, gets a message."""
+    from minbert.checkpoint import load_checkpoint
+    from minbert.data import Example
+    from minbert.evaluate.inference import predict
+    text = "A gorgeous, witty and moving film."
+    out = added_task_client.predict("cfimdb", text, None, api_name="/run_task")
+    ck = load_checkpoint(added_task_checkpoint)
+    ref = predict(ck.model, "cfimdb", [Example("0", text)], ck.tokenizer)
+    assert out["task"] == "cfimdb" and out["label"] == int(ref["pred"][0])
+    assert out["label_name"] == ck.model.tasks["cfimdb"].classes[out["label"]]
+    assert out["probs"] == pytest.approx(ref["probs"][0].tolist(), abs=1e-5)
+    msg, _, cross = added_task_client.predict(text, "A dull mess.", api_name="/cross_task")
+    assert "CFIMDB" in msg and [len(p) for p in cross["tasks"]["cfimdb"]["probs"]] == [2, 2]
+    assert cross["tasks"]["cfimdb"]["name"] == "CFIMDB" and "flags" in cross
+    pair = added_task_client.predict("sts", "A man plays.", "A man is playing.", api_name="/run_task")
+    assert 0 <= pair["score"] <= 5
+    assert "Pick a task" in added_task_client.predict("nope", text, None, api_name="/run_task")["error"]
+    assert "sentence 2" in added_task_client.predict("sts", text, None, api_name="/run_task")["error"]

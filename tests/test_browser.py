@@ -48,7 +48,7 @@ def run_example(page, button, expect_plots=1):
     ("Sentiment", "Predict sentiment", "Predicted:"),
     ("Paraphrase", "Run paraphrase", "P(paraphrase)"),
     ("Similarity", "Run similarity", "Similarity"),
-    ("Cross-task", "Run all three tasks", "STS"),
+    ("Cross-task", "Run every task", "STS"),
     ("Attention", "Show attention", "tokens"),
 ])
 def test_live_tabs_render(page, tab, button, text):

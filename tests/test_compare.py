@@ -114,6 +114,6 @@ def test_the_app_lists_its_own_epochs_first_and_takes_compare_other(tmp_path):
     assert src[:2] == [str(CHECKPOINT), other]
     msg, fig, report = s.compare(str(CHECKPOINT), other)
     assert report["b"] == other and fig is not None
-    cap, rows = s.flips(report, "Quora", "A right, B wrong")
+    cap, rows = s.flips(report, "para", "A right, B wrong")
     assert len(rows) == report["tasks"]["para"]["mcnemar"]["a_right_b_wrong"] and "A right and B wrong" in cap
     assert s.compare(str(tmp_path), str(CHECKPOINT))[0].startswith("⚠️")  # not listed: refused with a message

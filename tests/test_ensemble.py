@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from analysis import ensemble
+from minbert.tasks import TASKS
 
 
 def tiny_checkpoint(tiny_model_dir, path, seed, threshold=0.0, **config):
@@ -28,7 +29,7 @@ def test_outputs_are_averaged_by_the_documented_rules():
          "para": {"logit": np.array([4.0, -1.0])}, "sts": {"score": np.array([1.0, 5.0]), "cosine": np.array([0.2, 1.0])}}
     b = {"sst": {"probs": np.array([[0.0, 0.7, 0.3, 0, 0], [0.2, 0, 0, 0, 0.8]])},
          "para": {"logit": np.array([-5.0, 0.5])}, "sts": {"score": np.array([3.0, 4.0]), "cosine": np.array([0.4, 0.8])}}
-    out = ensemble.average_outputs([a, b])
+    out = ensemble.average_outputs([a, b], TASKS.values())
     assert out["sst"]["pred"].tolist() == [1, 4]  # mean probs (0.30, 0.55, 0.15, 0, 0) and (0.15, ..., 0.85)
     # each member's logit is already relative to its own threshold: the mean of them is decided at 0
     assert out["para"]["pred"].tolist() == [0, 0] and out["para"]["logit"].tolist() == [-0.5, -0.25]
@@ -61,7 +62,7 @@ def test_a_model_combined_with_itself_is_itself(tiny_model_dir, data_dir, tmp_pa
     member = res["members"][0]
     assert len(res["members"]) == 2 and res["member_sd"]["overall"] == 0
     for name in ("ensemble", "soup"):
-        for key in ensemble.KEYS:
+        for key in ensemble.metric_keys(TASKS.values()):
             assert res[name][key] == pytest.approx(member[key], abs=1e-6), (name, key)
         assert all(d["ci95"] == [0.0, 0.0] for d in res[name]["vs_best_member"].values())
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from analysis import head_importance as heads
-from analysis.studio.heads_view import parse_heads, preset_heads
+from analysis.studio.heads_view import parse_heads, preset_heads, presets
 from tests.app_server import CHECKPOINT
 
 needs_ckpt = pytest.mark.skipif(not CHECKPOINT.with_suffix(".json").exists(), reason="no shipped checkpoint")
@@ -71,15 +71,20 @@ def test_cli_stores_a_complete_result(data_dir, tmp_path):
     assert heads.main(["--checkpoint", str(CHECKPOINT), "--data-dir", str(data_dir), "--dev-limit", "12",
                        "--quora-pairs", "12", "--batch-size", "12", "--no-store", "--out-json", str(out)]) == 0
     r = json.loads(out.read_text())
-    for t in heads.TASKS:
+    for t in ("sst", "para", "sts"):
         assert np.array(r["masked_delta"][t]).shape == (6, 12) == np.array(r["importance"][t]).shape
         assert np.allclose(np.linalg.norm(r["importance"][t], axis=1), 1, atol=1e-3)  # per-layer L2 normalised
         assert len(r["pruning"][t]["by_importance"]) == len(r["pruning"][t]["random"]) == 9
         most, least = heads.ranked(r, t)
         assert most[0][2] <= least[0][2]
     assert r["examples"] == {"sst": 12, "para": 12, "sts": 12}
-    assert preset_heads(r, "3 most important for SST").count(".") == 3
-    assert len(preset_heads(r, "50% least important for STS").split()) == 36
+    from minbert.tasks import TASKS
+    assert presets(r, TASKS) == ["none", "3 most important for SST-5", "3 most important for Quora",
+                                 "3 most important for STS-B", "50% least important for SST-5",
+                                 "50% least important for Quora", "50% least important for STS-B", "all of layer 0"]
+    assert preset_heads(r, "3 most important for SST-5", TASKS).count(".") == 3
+    assert len(preset_heads(r, "50% least important for STS-B", TASKS).split()) == 36
+    assert preset_heads(r, "3 most important for nothing", TASKS) == ""
 
 
 def test_head_specs_parse_and_refuse_clearly():

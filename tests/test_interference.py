@@ -34,7 +34,7 @@ def test_layer_gradients_match_autograd_and_cosines_match_scipy(tiny):
     for n, p in model.named_parameters():
         p.requires_grad_(itf.layer_of(n) is not None)
     cfg = itf.InterferenceConfig(batch_size=4)
-    ex = data.sts_train[:8]
+    ex = data.train["sts"][:8]
     g = itf.gradient(model, tok, "sts", ex, cfg)
     # reference: each batch's loss by hand, the mean of their gradients for layer 2's query weight
     w = model.bert.encoder.layer[1].attention.self.query.weight
@@ -49,7 +49,7 @@ def test_layer_gradients_match_autograd_and_cosines_match_scipy(tiny):
             break
         start += p.numel() if itf.layer_of(n) == "layer 2" else 0
     torch.testing.assert_close(g["layer 2"][start:start + w.numel()], ref.reshape(-1))
-    s = itf.gradient(model, tok, "sst", data.sst_train[:8], cfg)
+    s = itf.gradient(model, tok, "sst", data.train["sst"][:8], cfg)
     assert float(s["layer 2"].norm()) == 0  # the tiny model's 2nd layer is sentiment's private copy: not shared
     assert itf.cosine(s["layer 2"], g["layer 2"]) is None
     a, b = g["layer 1"].numpy(), s["layer 1"].numpy()

@@ -5,6 +5,7 @@ import pytest
 
 from analysis.studio import user_files as uf
 from minbert.serve.predictor import InputError
+from minbert.tasks import PARA, SST, STS
 
 
 def test_pasted_pairs_keep_order_and_name_bad_lines():
@@ -25,7 +26,7 @@ def test_pasted_pairs_are_bounded(monkeypatch):
 def test_labelled_csv_by_column_name(tmp_path):
     f = tmp_path / "mine.csv"
     f.write_text('Review,Stars\n"Great, really great",4\n,3\nBad,9\nMeh,2.5\nFine,2\n')
-    p = uf.read_file(f, pair=False, label_kind="sst", cols={"text": "Review", "label": "Stars"})
+    p = uf.read_file(f, pair=False, task=SST, cols={"text": "Review", "label": "Stars"})
     assert [(e.id, e.text, e.label) for e in p.examples] == [("2", "Great, really great", 4), ("6", "Fine", 2)]
     assert [n for n, _ in p.bad] == [3, 4, 5]
     assert "outside 0..4" in p.bad_summary() and "not a whole class" in p.bad_summary()
@@ -35,16 +36,16 @@ def test_missing_column_is_named(tmp_path):
     f = tmp_path / "pairs.tsv"
     f.write_text("question1\tanswer\tlabel\nq\ta\t1\n")
     with pytest.raises(InputError, match="no sentence 2 column .* its columns are \\['question1', 'answer', 'label'\\]"):
-        uf.read_file(f, pair=True, label_kind="quora")
+        uf.read_file(f, pair=True, task=PARA)
     with pytest.raises(InputError, match="no column 'nope'"):
-        uf.read_file(f, pair=True, label_kind="quora", cols={"text2": "nope"})
+        uf.read_file(f, pair=True, task=PARA, cols={"text2": "nope"})
 
 
 def test_jsonl_and_aliases(tmp_path):
     f = tmp_path / "sts.jsonl"
     rows = [{"sentence1": "a", "sentence2": "b", "similarity": 4.2}, "not an object", {"sentence1": "c", "sentence2": "d", "similarity": 6}]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n")
-    p = uf.read_file(f, pair=True, label_kind="sts")
+    p = uf.read_file(f, pair=True, task=STS)
     assert [(e.text, e.text2, e.label) for e in p.examples] == [("a", "b", 4.2)]
     assert [n for n, _ in p.bad] == [2, 3, 4]
 
@@ -84,7 +85,7 @@ def test_csv_dialects_are_detected(tmp_path, sep):
     import csv
     with f.open("w", newline="") as fh:
         csv.writer(fh, delimiter=sep).writerows(rows)
-    p = uf.read_file(f, pair=False, label_kind="sst")
+    p = uf.read_file(f, pair=False, task=SST)
     assert [(e.text, e.label) for e in p.examples] == [("Great; really great, truly", 4), ("Bad", 0), ("Meh", 2)]
     assert p.header == ["sentence", "label"] and [n for n, _ in p.rows] == [2, 3, 4] and not p.bad
 
@@ -97,12 +98,12 @@ def test_delimiter_fallback_and_one_column():
 def test_text_labels_are_mapped_case_insensitively(tmp_path):
     f = tmp_path / "words.csv"
     f.write_text("sentence;label\nA;Somewhat Negative\nB;NEG\nC;positive\nD;very_positive\nE;neutral\nF;great\nG;3\n")
-    p = uf.read_file(f, pair=False, label_kind="sst")
+    p = uf.read_file(f, pair=False, task=SST)
     assert [e.label for e in p.examples] == [1, 0, 4, 4, 2, 3]
     assert [n for n, _ in p.bad] == [7] and "somewhat negative" in p.bad_summary()  # the message names the classes
     g = tmp_path / "dups.tsv"
     g.write_text("q1\tq2\tis_duplicate\na\tb\tDuplicate\nc\td\tnot duplicate\ne\tf\tyes\ng\th\tFALSE\ni\tj\t1\n")
-    p = uf.read_file(g, pair=True, label_kind="quora", cols={"text": "q1", "text2": "q2"})
+    p = uf.read_file(g, pair=True, task=PARA, cols={"text": "q1", "text2": "q2"})
     assert [e.label for e in p.examples] == [1, 0, 1, 0, 1]
 
 
@@ -110,7 +111,7 @@ def test_messages_name_the_controls_that_exist(tmp_path):
     f = tmp_path / "odd.csv"
     f.write_text("words,stars\nfine,3\n")
     with pytest.raises(InputError, match="'Text column' box") as boxed:
-        uf.read_file(f, pair=False, label_kind="sst", boxes=True)
+        uf.read_file(f, pair=False, task=SST, boxes=True)
     assert "form" not in str(boxed.value)
     with pytest.raises(InputError, match="Rename the column") as plain:  # the many-pairs block has no boxes
         uf.read_file(f, pair=True)

@@ -24,18 +24,23 @@ from minbert.atomic import atomic_write_json
 from minbert.checkpoint import read_sidecar, update_sidecar
 from minbert.data import TaskData, load_tasks
 from minbert.machine import machine_line
+from minbert.tasks import PARA, SST, STS, get
 from minbert.train.loop import task_splits
 from minbert.train.recipe import parse_args as train_args
 
+from analysis.experiments import runner
 from analysis.experiments.runner import run_row
 
-METRIC = {"sst": ("sst_acc", "SST-5 accuracy"), "para": ("para_acc", "Quora accuracy"),
-          "sts": ("sts_pearson", "STS-B Pearson r")}  # task -> (dev metric key, name)
+ALONE_FLAGS = {  # the tasks a curve can train alone (the built-ins), and the flags that keep the data seen at N
+    PARA.key: ["--para-max", "0"],  # every sampled pair every epoch: the size is the data seen
+    SST.key: ["--sst-phrases", "0"],  # whole sentences only: the phrases would add data at every size
+    STS.key: [],
+}
 
 
 @dataclass
 class CurveConfig:
-    task: str = "para"  # the task trained alone
+    task: str = PARA.key  # the task trained alone
     sizes: tuple[int, ...] = (1646, 3293, 6587, 0)  # training examples per run (0: all)
     seeds: tuple[int, ...] = (11711, 2)  # every size runs each
     epochs: int = 2  # per run, the same at every size
@@ -83,7 +88,7 @@ def summarise(cells: dict[int, dict[int, tuple[int, float, float]]], task: str, 
     rows.sort(key=lambda r: r["examples"])
     points = [(c[0], c[1]) for per_seed in cells.values() for c in per_seed.values()]
     line = fit_line([p[0] for p in points], [p[1] for p in points])
-    out = {"kind": "learning_curve", "task": task, "metric": METRIC[task][0], "rows": rows, "line": line,
+    out = {"kind": "learning_curve", "task": task, "metric": get(task).metric, "rows": rows, "line": line,
            "target": target}
     if target is not None:
         out["examples_for_target"] = size_for(line, target)
@@ -91,7 +96,7 @@ def summarise(cells: dict[int, dict[int, tuple[int, float, float]]], task: str, 
 
 
 def markdown(curve: dict) -> str:
-    name = METRIC[curve["task"]][1]
+    name = get(curve["task"]).title
     lines = [f"| training examples | seeds | {name} | minutes/run |", "|---|---|---|---|"]
     for r in curve["rows"]:
         s = f"{r['mean']:.4f}" + (f" ± {r['sd']:.4f}" if r["sd"] is not None else "")
@@ -112,15 +117,10 @@ def verdict(curve: dict) -> str:
     return text
 
 
-TASK_FLAGS = {"para": ["--para-max", "0"],  # every sampled pair every epoch: the size is the data seen
-              "sst": ["--sst-phrases", "0"],  # whole sentences only: the phrases would add data at every size
-              "sts": []}
-
-
 def cell_flags(cfg: CurveConfig, size: int, seed: int) -> list[str]:
     where = [*(["--data-dir", cfg.data_dir] if cfg.data_dir else []),
              *(["--base-model", cfg.base_model] if cfg.base_model else [])]
-    return ["--tasks", cfg.task, *TASK_FLAGS[cfg.task], "--sst-layers", "0",  # one task alone: nothing to keep apart
+    return ["--tasks", cfg.task, *ALONE_FLAGS[cfg.task], "--sst-layers", "0",  # one task alone: nothing to keep apart
             "--ema", "0",  # the live weights, as the curves' finished runs were scored
             "--train-limit", str(size), "--epochs", str(cfg.epochs),
             "--seed", str(seed), "--threads", str(cfg.threads), "--dev-limit", str(cfg.dev_limit), *where]
@@ -145,20 +145,21 @@ def run_curve(cfg: CurveConfig) -> dict:
             if cfg.table_only and not (out / name / "model.json").exists():
                 continue
             r = run_row(name, cell_flags(cfg, size, seed), out, [])
-            value = dict(zip(("sst", "para", "sts"), r[1:4]))[cfg.task]
-            cells.setdefault(size, {})[seed] = (examples_used(cfg, size, seed, data), value, r[5])
+            value = dict(zip(runner.METRICS, r[1:]))[get(cfg.task).metric]
+            minutes = r[1 + len(runner.METRICS)]
+            cells.setdefault(size, {})[seed] = (examples_used(cfg, size, seed, data), value, minutes)
             curve = summarise(cells, cfg.task, cfg.target)
-            curve["title"] = (f"{METRIC[cfg.task][1]} against training examples: {cfg.task} alone, {cfg.epochs} "
+            curve["title"] = (f"{get(cfg.task).title} against training examples: {cfg.task} alone, {cfg.epochs} "
                               f"epoch(s), full dev set, seeds {','.join(map(str, cfg.seeds))}, {machine_line()}")
             atomic_write_json(out / "curve.json", curve)  # a partial curve survives an interruption
-            print(f"{name}: {value:.4f} ({r[5]:.1f} min)", flush=True)
+            print(f"{name}: {value:.4f} ({minutes:.1f} min)", flush=True)
     return curve
 
 
 def parse_args(argv=None) -> CurveConfig:
     ap = argparse.ArgumentParser(prog="python -m analysis.experiments.learning_curve", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--task", choices=sorted(METRIC), default="para", help="the task to train alone")
+    ap.add_argument("--task", choices=sorted(ALONE_FLAGS), default=PARA.key, help="the task to train alone")
     ap.add_argument("--sizes", default="1646,3293,6587,0", help="comma-separated training examples per run "
                     "(0: all; Quora has 13,174 after the 1,000 held out for the threshold)")
     ap.add_argument("--seeds", default="11711,2", help="comma-separated seeds; every size runs each")

@@ -11,11 +11,15 @@ from pathlib import Path
 from minbert import legacy
 from minbert.checkpoint import update_sidecar
 from minbert.train.loop import fit, score
+from minbert.tasks import TASKS, resolve
 from minbert.train.recipe import TrainConfig, parse_args
+
+METRICS = (*(t.metric for t in TASKS.values()), "overall")  # a row's figures: the built-in tasks' metrics, overall
 
 
 def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> list:
-    """Train one configuration (reused if it finished, resumed if it stopped midway) and return its table row."""
+    """Train one configuration (reused if it finished, resumed if it stopped midway) and return its table row:
+    name, the METRICS (None for a task the run did not train), minutes, flags."""
     out = out_root / re.sub(r"[^A-Za-z0-9.-]+", "_", name.replace("+", "plus")).strip("_")
     log = out / "log.jsonl"
     cfg = parse_args([*budget, *flags, "--out-dir", str(out), "--quiet", "--resume"])
@@ -26,11 +30,11 @@ def run_row(name: str, flags: list[str], out_root: Path, budget: list[str]) -> l
         t0 = time.time()
         fit(cfg)
         minutes = (time.time() - t0) / 60
-    best = max((json.loads(line) for line in log.read_text().splitlines()), key=score)  # overall, or the trained tasks' mean
+    tasks = resolve(cfg.tasks)  # the best epoch by overall, or by the trained tasks' mean
+    best = max((json.loads(line) for line in log.read_text().splitlines()), key=lambda r: score(r, tasks))
     update_sidecar(out / "model", wall_minutes=minutes)
     d = best["dev"]
-    return [name, d.get("sst_acc"), d.get("para_acc"), d.get("sts_pearson"), d.get("overall"), round(minutes, 1),
-            " ".join(flags)]  # None for a task the run did not train
+    return [name, *(d.get(m) for m in METRICS), round(minutes, 1), " ".join(flags)]
 
 
 def check_same_config(out: Path, cfg: TrainConfig) -> None:

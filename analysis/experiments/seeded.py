@@ -15,9 +15,19 @@ import numpy as np
 
 from minbert.atomic import atomic_write_json
 
+from minbert.tasks import TASKS
+
+from analysis.experiments import runner
 from analysis.experiments.runner import run_row
 
-METRICS = [("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_pearson", "STS r"), ("overall", "overall")]
+
+
+def column_name(task) -> str:
+    """A task's metric as a short column name: "SST-5 acc", "STS-B r"."""
+    return f"{task.name} {'r' if task.is_score else 'acc'}"
+
+
+METRICS = list(zip(runner.METRICS, [*map(column_name, TASKS.values()), "overall"]))  # (key, column) of every table
 
 
 @dataclass
@@ -123,13 +133,13 @@ def run_seeded(rows: list[Row], seeds: list[int], out: Path, budget: list[str], 
             if table_only and not (out / run_name(row.key, seed) / "model.json").exists():
                 continue
             r = run_row(run_name(row.key, seed), [*row.flags, "--seed", str(seed)], out, budget)
-            runs.setdefault(row.key, {})[seed] = dict(zip([m for m, _ in METRICS], r[1:5]))
-            minutes.setdefault(row.key, []).append(r[5])
+            runs.setdefault(row.key, {})[seed] = dict(zip([m for m, _ in METRICS], r[1:1 + len(METRICS)]))
+            minutes.setdefault(row.key, []).append(r[1 + len(METRICS)])
             table = {"title": title, "budget": " ".join(budget), "row_label": row_label,
                      **summarise(runs, rows, reference)}
             for t in table["rows"]:
                 t["minutes"] = float(np.mean(minutes[t["key"]]))
             atomic_write_json(out / out_name, table)  # a partial table survives an interruption
-            print(f"{row.key} seed {seed}: " + " ".join(f"{n} {v:.4f}" for (_, n), v in zip(METRICS, r[1:5])),
+            print(f"{row.key} seed {seed}: " + " ".join(f"{n} {v:.4f}" for (_, n), v in zip(METRICS, r[1:])),
                   flush=True)
     return table

@@ -5,25 +5,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.tasks import PARA_CLASSES as QUORA_CLASSES, SST_CLASSES
-
-from analysis.compare import TASK_NAMES
 from analysis.studio.theme import layout
 
 DIRECTIONS = {"A right, B wrong": "a_right_b_wrong", "A wrong, B right": "a_wrong_b_right"}
-STS_DIRECTIONS = {"A right, B wrong": "closer_in_a", "A wrong, B right": "closer_in_b"}
+SCORE_DIRECTIONS = {"A right, B wrong": "closer_in_a", "A wrong, B right": "closer_in_b"}  # a score task's "flips"
 FLIP_COLUMNS = ["id", "gold", "A", "B", "sentence 1", "sentence 2"]
 MAX_ROWS = 500  # flips shown in the table (the JSON from the CLI has them all)
 
 
 def confusion_diff_figure(report: dict) -> go.Figure:
-    """B - A counts per (gold, predicted) cell for SST and Quora: blue where B puts more, red where fewer."""
-    tasks = [t for t in ("sst", "para") if t in report["tasks"]]
-    fig = make_subplots(rows=1, cols=max(1, len(tasks)), subplot_titles=[f"{TASK_NAMES[t]}: B - A" for t in tasks],
+    """B - A counts per (gold, predicted) cell of every classes task: blue where B puts more, red where fewer."""
+    tasks = [r for r in report["tasks"].values() if r.get("classes")]
+    fig = make_subplots(rows=1, cols=max(1, len(tasks)), subplot_titles=[f"{r['name']}: B - A" for r in tasks],
                         horizontal_spacing=0.18)
-    for col, t in enumerate(tasks, 1):
-        d = np.array(report["tasks"][t]["confusion_diff"])
-        names = list(SST_CLASSES) if t == "sst" else list(QUORA_CLASSES)
+    for col, r in enumerate(tasks, 1):
+        d, names = np.array(r["confusion_diff"]), r["classes"]
         lim = max(1, int(np.abs(d).max()))
         fig.add_trace(go.Heatmap(z=d, x=names, y=names, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=col == len(tasks),
                                  text=[[f"{v:+d}" for v in row] for row in d], texttemplate="%{text}",
@@ -36,35 +32,30 @@ def confusion_diff_figure(report: dict) -> go.Figure:
     return fig
 
 
-def flip_rows(report: dict | None, task_name: str, direction: str, text, limit: int | None = MAX_ROWS) -> list[list]:
-    """Flipped examples of one task and direction (the first `limit`; None: all); text(task, id, k) gives a
-    sentence or None."""
-    task = {v: k for k, v in TASK_NAMES.items()}.get(task_name)
+def flip_rows(report: dict | None, task: str, direction: str, text, limit: int | None = MAX_ROWS) -> list[list]:
+    """Flipped examples of one task (its key) and direction (the first `limit`; None: all); text(task, id, k) gives
+    a sentence or None (None for the second sentence of a single-sentence task)."""
     if not report or task not in report["tasks"]:
         return []
     r = report["tasks"][task]
-    key = (STS_DIRECTIONS if task == "sts" else DIRECTIONS).get(direction)
+    names = r.get("classes")
+    key = (DIRECTIONS if names else SCORE_DIRECTIONS).get(direction)
     if key is None:
         return []
-    names = SST_CLASSES if task == "sst" else QUORA_CLASSES
-    rows = []
-    for f in r.get(key, [])[:limit]:
-        label = (lambda v: f"{v:.2f}") if task == "sts" else (lambda v: names[int(v)])
-        rows.append([f["id"], label(f["gold"]), label(f["a"]), label(f["b"]),
-                     text(task, f["id"], 0) or "(text not loaded)", "" if task == "sst" else text(task, f["id"], 1) or ""])
-    return rows
+    label = (lambda v: names[int(v)]) if names else (lambda v: f"{v:.2f}")
+    return [[f["id"], label(f["gold"]), label(f["a"]), label(f["b"]), text(task, f["id"], 0) or "(text not loaded)",
+             text(task, f["id"], 1) or ""] for f in r.get(key, [])[:limit]]
 
 
-def flip_caption(report: dict | None, task_name: str, direction: str) -> str:
-    task = {v: k for k, v in TASK_NAMES.items()}.get(task_name)
+def flip_caption(report: dict | None, task: str, direction: str) -> str:
     if not report or task not in report["tasks"]:
         return ""
     r = report["tasks"][task]
-    if task == "sts":
+    if not r.get("classes"):
         n = len(r["closer_in_a" if direction.startswith("A right") else "closer_in_b"])
-        return (f"STS-B has no right or wrong: these {n} pairs are closer to gold in "
+        return (f"{r['name']} has no right or wrong: these {n} pairs are closer to gold in "
                 f"{'A' if direction.startswith('A right') else 'B'} (largest change first).")
     m = r["mcnemar"]
     n = m["a_right_b_wrong"] if direction.startswith("A right") else m["a_wrong_b_right"]
     who = "A right and B wrong" if direction.startswith("A right") else "A wrong and B right"
-    return f"{n} {TASK_NAMES[task]} examples: {who}" + (f" (first {MAX_ROWS} shown)." if n > MAX_ROWS else ".")
+    return f"{n} {r['name']} examples: {who}" + (f" (first {MAX_ROWS} shown)." if n > MAX_ROWS else ".")

@@ -7,40 +7,39 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.tasks import SST_CLASSES
-
-from analysis.studio.theme import (NEUTRAL_AGAINST, PARAPHRASE_COLORS, SENTIMENT_COLORS, SIMILARITY_COLORS,
-                                     TOWARDS_NEGATIVE, TOWARDS_POSITIVE, layout, swatch)
+from analysis.studio.theme import COSINE_COLOR, NEUTRAL_AGAINST, class_colors, high_color, layout, swatch
 
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
 GRID_TOKENS = 64  # tokens per map in the 72-map model view (the head view shows all MAX_VIEW_TOKENS)
 LAYOUT = layout()
-COSINE_COLOR = "#6b6b6b"  # an embedding cosine belongs to no task: neutral grey
-SCORE_COLORS = {"P(paraphrase)": PARAPHRASE_COLORS["duplicate"], "STS": SIMILARITY_COLORS[4]}
 
 
-def probability_bars(probs: list[float], title: str = "Sentiment probabilities") -> go.Figure:
+def probability_bars(task, probs: list[float], title: str | None = None) -> go.Figure:
+    """A classes task's probability per class, in its colours; the predicted class outlined."""
     best = int(np.argmax(probs))
-    fig = go.Figure(go.Bar(x=list(SST_CLASSES), y=probs, marker_color=list(SENTIMENT_COLORS.values()),
-                           marker_line=dict(width=[3 if i == best else 0 for i in range(5)], color="#222"),
+    fig = go.Figure(go.Bar(x=list(task.classes), y=probs, marker_color=list(class_colors(task)),
+                           marker_line=dict(width=[3 if i == best else 0 for i in range(len(probs))], color="#222"),
                            text=[f"{p:.1%}" for p in probs], textposition="outside"))
-    fig.update_layout(title=title, yaxis=dict(range=[0, 1.1], title="probability"), height=360, **LAYOUT)
+    fig.update_layout(title=title or f"{task.skill.capitalize()} probabilities",
+                      yaxis=dict(range=[0, 1.1], title="probability"), height=360, **LAYOUT)
     return fig
 
 
-def direction(label: int) -> int:
-    """Where raising class `label`'s logit moves a sentence on the scale: -1 negative, +1 positive, 0 neutral."""
-    return int(np.sign(label - (len(SST_CLASSES) - 1) / 2))
+def direction(label: int, n: int) -> int:
+    """Where raising class `label`'s logit moves a sentence on a scale of n classes: -1 towards the first, +1
+    towards the last, 0 for the middle class."""
+    return int(np.sign(label - (n - 1) / 2))
 
 
-def token_highlight(tokens: list[str], scores: list[float], label: int, caption: str) -> str:
-    """HTML spans coloured by direction on the sentiment scale: a token's contribution to the predicted class's
-    logit, times that class's direction (red: towards negative, blue: towards positive), with a legend. A neutral
-    prediction has no direction, so its tokens show per-class evidence (grey: for neutral, amber: against)."""
-    sign = direction(label)
+def token_highlight(task, tokens: list[str], scores: list[float], label: int, caption: str) -> str:
+    """HTML spans coloured by direction on the task's class scale: a token's contribution to the predicted class's
+    logit, times that class's direction (towards the first class or the last, in their colours), with a legend. A
+    middle prediction has no direction, so its tokens show per-class evidence (its colour: for, amber: against)."""
+    colors, names = class_colors(task), task.classes
+    sign = direction(label, len(names))
     vals = [s for t, s in zip(tokens, scores) if t not in SPECIAL]
     scale = max((abs(s) for s in vals), default=1.0) or 1.0
-    up, down = (TOWARDS_POSITIVE, TOWARDS_NEGATIVE) if sign else (SENTIMENT_COLORS[SST_CLASSES[2]], NEUTRAL_AGAINST)
+    up, down = (colors[-1], colors[0]) if sign else (colors[label], NEUTRAL_AGAINST)
     spans = []
     for tok, s in zip(tokens, scores):
         if tok in SPECIAL:
@@ -52,9 +51,9 @@ def token_highlight(tokens: list[str], scores: list[float], label: int, caption:
         spans.append(f'{sep}<span title="{s:+.4f} to the predicted logit" style="background: '
                      f'{_rgba(up if v >= 0 else down, a)}; color: {"white" if a > 0.6 else "inherit"}; padding: 2px 3px; '
                      f'border-radius: 3px">{text}</span>')  # white on the strongest colours, for contrast
-    legend = (swatch(TOWARDS_NEGATIVE, "pulls towards negative") + swatch(TOWARDS_POSITIVE, "pulls towards positive")
-              if sign else swatch(up, "evidence for neutral") + swatch(down, "evidence against neutral (per-class "
-                                                                         "evidence: neutral has no direction)"))
+    legend = (swatch(colors[0], f"pulls towards {names[0]}") + swatch(colors[-1], f"pulls towards {names[-1]}")
+              if sign else swatch(up, f"evidence for {names[label]}") + swatch(
+                  down, f"evidence against {names[label]} (per-class evidence: {names[label]} has no direction)"))
     return (f'<div style="font-size: 1.15em; line-height: 2.1em">{"".join(spans)}</div>'
             f'<div style="font-size: 0.85em; margin-top: 6px">{legend}<br>Stronger colour = larger contribution.</div>'
             f'<div style="color: #666; font-size: 0.85em; margin-top: 6px">{html.escape(caption)}</div>')
@@ -65,13 +64,15 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha:.2f})"
 
 
-def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]], title: str) -> go.Figure:
+def gauge_bars(values: dict[str, float], ranges: dict[str, tuple[float, float]], title: str,
+               colors: dict[str, str] | None = None) -> go.Figure:
+    """One bar per value on its own axis range; `colors` by name (default: the cosine's grey)."""
     names = list(values)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names)
     for i, n in enumerate(names, 1):
         lo, hi = ranges[n]
         fig.add_trace(go.Bar(x=[n], y=[values[n]], text=[f"{values[n]:.3f}"], textposition="outside",
-                             marker_color=SCORE_COLORS.get(n, COSINE_COLOR), showlegend=False), row=1, col=i)
+                             marker_color=(colors or {}).get(n, COSINE_COLOR), showlegend=False), row=1, col=i)
         fig.update_yaxes(range=[lo, hi * 1.15 if hi > 0 else hi], row=1, col=i)
     fig.update_layout(title=title, height=330, **LAYOUT)
     return fig
@@ -110,17 +111,35 @@ def _unique(tokens: list[str]) -> list[str]:
     return out
 
 
-def cross_task_figure(r: dict) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65],
-                        subplot_titles=("pair scores", "sentiment of each sentence"))
-    fig.add_trace(go.Bar(x=["STS / 5", "P(paraphrase)", "cosine"],
-                         y=[r["sts_score"] / 5, r["paraphrase_probability"], r["cosine"]],
-                         text=[f"{r['sts_score']:.2f} / 5", f"{r['paraphrase_probability']:.1%}", f"{r['cosine']:.3f}"],
-                         textposition="outside", showlegend=False,
-                         marker_color=[SCORE_COLORS["STS"], SCORE_COLORS["P(paraphrase)"], COSINE_COLOR]), row=1, col=1)
-    for name, probs, pattern in (("sentence 1", r["sentiment1"], ""), ("sentence 2", r["sentiment2"], "/")):
-        fig.add_trace(go.Bar(x=list(SST_CLASSES), y=probs, name=name, marker_color=list(SENTIMENT_COLORS.values()),
-                             marker_pattern=dict(shape=pattern, fgcolor="white")), row=1, col=2)
+def cross_task_figure(tasks: list, r: dict) -> go.Figure:
+    """Every task on one input pair, by kind: the pair tasks' P(yes) and scores (over their range) in one panel,
+    then one panel per sentence task with its class probabilities for each sentence. `r["tasks"]`: key -> the
+    Predictor.run_task answer."""
+    pairs, sentences = [t for t in tasks if t.pair], [t for t in tasks if not t.pair]
+    cols = bool(pairs) + len(sentences)
+    widths = ([0.3] if pairs else []) + [(0.7 if pairs else 1.0) / max(len(sentences), 1)] * len(sentences)
+    fig = make_subplots(rows=1, cols=cols, column_widths=widths,
+                        subplot_titles=(["pair tasks"] if pairs else []) + [f"{t.name}: each sentence" for t in sentences])
+    if pairs:
+        x, y, text = [], [], []
+        for t in pairs:
+            out = r["tasks"][t.key]
+            if t.is_score:
+                lo, hi = t.score_range
+                x.append(f"{t.name} / {hi:g}")
+                y.append((out["score"][0] - lo) / (hi - lo))
+                text.append(f"{out['score'][0]:.2f} / {hi:g}")
+            else:
+                x.append(f"{t.name} P({t.classes[-1]})")
+                y.append(out["prob"][0])
+                text.append(f"{out['prob'][0]:.1%}")
+        fig.add_trace(go.Bar(x=x, y=y, text=text, textposition="outside", showlegend=False,
+                             marker_color=[high_color(t) for t in pairs]), row=1, col=1)
+    for col, t in enumerate(sentences, 1 + bool(pairs)):
+        for k, (name, pattern) in enumerate((("sentence 1", ""), ("sentence 2", "/"))):
+            fig.add_trace(go.Bar(x=list(t.classes), y=r["tasks"][t.key]["probs"][k], name=name, legendgroup=name,
+                                 showlegend=col == 1 + bool(pairs), marker_color=list(class_colors(t)),
+                                 marker_pattern=dict(shape=pattern, fgcolor="white")), row=1, col=col)
     fig.update_yaxes(range=[0, 1.15])
     fig.update_layout(barmode="group", height=380, **LAYOUT)
     return fig
@@ -195,15 +214,16 @@ def entropy_panels(finetuned: np.ndarray, base: np.ndarray) -> go.Figure:
     return fig
 
 
-def mask_figure(r: dict) -> go.Figure:
-    """All heads vs the masked model: class probabilities for a sentence, P(paraphrase) and STS/5 for a pair."""
+def mask_figure(r: dict, classes: tuple[str, ...]) -> go.Figure:
+    """All heads vs the masked model: class probabilities (`classes`) for a sentence, P(paraphrase) and STS/5 for
+    a pair."""
     full, masked = r["all heads"], r["masked"]
     if r["pair"]:
         names = ["P(paraphrase)", "STS score / 5"]
         a = [full["paraphrase_probability"], full["sts_score"] / 5]
         b = [masked["paraphrase_probability"], masked["sts_score"] / 5]
     else:
-        names, a, b = list(SST_CLASSES), full["sentiment"], masked["sentiment"]
+        names, a, b = list(classes), full["sentiment"], masked["sentiment"]
     fig = go.Figure([go.Bar(x=names, y=a, name="all heads", marker_color="#95a5a6"),
                      go.Bar(x=names, y=b, name=f"{r['removed']} heads removed", marker_color="#2c3e50")])
     fig.update_layout(barmode="group", title="With and without the masked heads", yaxis=dict(range=[0, 1.05]),

@@ -7,24 +7,31 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minbert.tasks import TASKS
-
 from analysis.studio.theme import layout
 
-TASK_NAMES = {k: t.title for k, t in TASKS.items()}  # "SST-5 accuracy", ...
-PRESETS = ["none", "3 most important for SST", "3 most important for Quora", "3 most important for STS",
-           "50% least important for SST", "50% least important for Quora", "50% least important for STS", "all of layer 0"]
-_SHORT = {"SST": "sst", "Quora": "para", "STS": "sts"}
+PRESET_KINDS = ("3 most", "50% least")  # per task: its 3 heads of largest single-mask drop, or its least important half
 
 
-def importance_figure(heads: dict, chosen: tuple[int, int] | None = None) -> go.Figure:
-    """Layer x head maps per task: the metric change when the head alone is masked, and Michel's importance,
-    each with its colour bar; `chosen` (layer, head), the head shown in the Attention tab, is outlined in all six."""
-    tasks = list(TASK_NAMES)
-    fig = make_subplots(rows=2, cols=3, vertical_spacing=0.2, horizontal_spacing=0.09,
-                        subplot_titles=[f"{TASK_NAMES[t]}<br>change, head masked" for t in tasks]
-                        + [f"{TASK_NAMES[t]}<br>gradient importance" for t in tasks])  # two lines: no overlap
-    for col, t in enumerate(tasks, 1):
+def _title(tasks: dict, key: str) -> str:
+    """"SST-5 accuracy": a task's name and metric (its key for a task this model does not have)."""
+    return tasks[key].title if key in tasks else key
+
+
+def presets(heads: dict | None, tasks: dict) -> list[str]:
+    """The preset choices: none, each kind for each task the results have (by name), all of layer 0."""
+    names = [tasks[k].name if k in tasks else k for k in (heads or {}).get("full", {})]
+    return ["none", *(f"{kind} important for {n}" for kind in PRESET_KINDS for n in names), "all of layer 0"]
+
+
+def importance_figure(heads: dict, tasks: dict, chosen: tuple[int, int] | None = None) -> go.Figure:
+    """Layer x head maps per task of the results (names from `tasks`, key -> Task): the metric change when the head
+    alone is masked, and Michel's importance, each with its colour bar; `chosen` (layer, head), the head shown in the
+    Attention tab, is outlined in every map."""
+    keys = list(heads["full"])
+    fig = make_subplots(rows=2, cols=len(keys), vertical_spacing=0.2, horizontal_spacing=0.09,
+                        subplot_titles=[f"{_title(tasks, t)}<br>change, head masked" for t in keys]
+                        + [f"{_title(tasks, t)}<br>gradient importance" for t in keys])  # two lines: no overlap
+    for col, t in enumerate(keys, 1):
         d = np.array(heads["masked_delta"][t])
         lim = max(1e-4, float(np.abs(d).max()))
         x_bar = fig.layout[f"xaxis{col if col > 1 else ''}"].domain[1] + 0.005
@@ -49,10 +56,10 @@ def _bar(x: float, y: float) -> dict:
     return dict(x=x, y=y, len=0.36, thickness=8, xanchor="left", tickfont=dict(size=9))
 
 
-def pruning_figure(heads: dict) -> go.Figure:
-    tasks = list(TASK_NAMES)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[TASK_NAMES[t] for t in tasks], horizontal_spacing=0.07)
-    for col, t in enumerate(tasks, 1):
+def pruning_figure(heads: dict, tasks: dict) -> go.Figure:
+    keys = list(heads["full"])
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=[_title(tasks, t) for t in keys], horizontal_spacing=0.07)
+    for col, t in enumerate(keys, 1):
         c = heads["pruning"][t]
         x = [0] + [round(100 * f) for f in c["fractions"]]
         for key, name, dash in (("by_importance", "least important first", None), ("random", "random order", "dot")):
@@ -65,11 +72,12 @@ def pruning_figure(heads: dict) -> go.Figure:
     return fig
 
 
-def summary(heads: dict) -> str:
+def summary(heads: dict, tasks: dict) -> str:
     from analysis.head_importance import FRACTIONS, ranked
     lines = [f"<small>{heads['method']}</small>", "", "| task | full | 50% pruned | most important (layer.head: change) "
              "| least important |", "|---|---|---|---|---|"]
-    for t, name in TASK_NAMES.items():
+    for t in heads["full"]:
+        name = _title(tasks, t)
         most, least = ranked(heads, t)
         half = heads["pruning"][t]["by_importance"][FRACTIONS.index(0.5)]
         fmt = lambda hs: ", ".join(f"{l}.{h}: {d:+.4f}" for l, h, d in hs)  # noqa: E731
@@ -77,14 +85,15 @@ def summary(heads: dict) -> str:
     return "\n".join(lines)
 
 
-def preset_heads(heads: dict | None, preset: str) -> str:
-    """The head list a preset stands for, as 'layer.head' text for the mask box."""
+def preset_heads(heads: dict | None, preset: str, tasks: dict) -> str:
+    """The head list a preset (one of presets()) stands for, as 'layer.head' text for the mask box."""
     if preset == "all of layer 0":
         return "L0"
-    m = re.fullmatch(r"(3 most|50% least) important for (SST|Quora|STS)", preset or "")
-    if not m or not heads:
+    m = re.fullmatch(rf"({'|'.join(PRESET_KINDS)}) important for (.+)", preset or "")
+    by_name = {(tasks[k].name if k in tasks else k): k for k in (heads or {}).get("full", {})}
+    if not m or m.group(2) not in by_name:
         return ""
-    t = _SHORT[m.group(2)]
+    t = by_name[m.group(2)]
     if m.group(1) == "3 most":
         from analysis.head_importance import ranked
         return " ".join(f"{l}.{h}" for l, h, _ in ranked(heads, t)[0])

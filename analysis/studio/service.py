@@ -12,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from minbert.tasks import SST_CLASSES
-from minbert.evaluate import QUORA_CAVEAT
 from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, InputError, Predictor, Progress
+from minbert.tasks import PARA, SST, TASK_KEYS, TaskSpecError, by_name
 
 from analysis import behaviour, compare, embedding_map
+from analysis.experiments import seeded
 from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
                              heads_view, training_view, user_files)
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
+from analysis.studio.theme import high_color
 
 NO_TEXT_OFFLINE = ("Sentence text needs the task data, and fetching it is off (offline). The maps and tables "
                    "show ids and labels; set MINBERT_DATA to a folder with the files and restart for the text.")
@@ -47,14 +48,13 @@ def guarded(n_outputs: int):
 
 
 class ErrorOverview(NamedTuple):
-    """The Errors tab's dev-set views."""
+    """The Errors tab's dev-set views, of every task of the checkpoint that has precomputed results."""
     notice: str  # why a view is missing, or ""
     distribution: object  # label distributions, gold vs predicted
-    ordinal: object  # SST error distance in classes
+    ordinal: list  # (task, error distance in classes) of each task whose classes are a scale of more than two
     reliability: object  # calibration curves
-    sts_scatter: object
-    sts_buckets: object
-    protocol: str  # the paraphrase protocol and the Quora caveat
+    scores: list  # (task, gold vs predicted, errors by bucket) of each score task
+    protocol: str  # how a dev_holdout task's dev part was drawn, and the tasks' caveats
 
 
 class TrainingViews(NamedTuple):
@@ -72,11 +72,13 @@ class Studio:
     def __init__(self, checkpoint: str | Path, precision: str = "fp32", data_dir: str | None = None,
                  offline: bool = False, compare_with: str | None = None):
         self.predictor = Predictor(checkpoint, precision)
+        self.tasks = self.predictor.model.tasks  # key -> Task: the built-ins, then any added task
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use
         self.meta = self.predictor.meta
-        self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"])
+        self.results: DevResults | None = load_results(checkpoint, data_dir, self.meta["weights_sha256"],
+                                                       tuple(self.tasks.values()))
         self.offline = offline_requested(offline)
         self.fetch: DataFetch | None = None
         if self.results is not None and not self.results.has_texts and not self.offline:
@@ -100,13 +102,18 @@ class Studio:
         return self.fetch is not None and not self.fetch.finished
 
     # --- live predictions -------------------------------------------------------------------
+    @property
+    def added_tasks(self) -> list:
+        """The tasks beyond the three built-ins (from task spec files): no tab of their own but one for their kind."""
+        return [t for k, t in self.tasks.items() if k not in TASK_KEYS]
+
     @guarded(3)
     def sentiment(self, text: str):
         r = self.predictor.sentiment(text)
         msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
-        return msg, figures.probability_bars(r["probs"]), r
+        return msg, figures.probability_bars(SST, r["probs"]), r
 
     def sentiment_highlight(self, text: str) -> str:
         """The token-contribution HTML shown under the probabilities; empty for input sentiment() refused."""
@@ -115,7 +122,7 @@ class Studio:
         except InputError:
             return ""
         c = r["completeness"]
-        return figures.token_highlight(r["tokens"], r["contributions"], r["label"],
+        return figures.token_highlight(SST, r["tokens"], r["contributions"], r["label"],
                                        f"Each word's contribution to the '{r['label_name']}' logit: {r['method']}. "
                                        f"They sum to {c['sum']:+.3f}; the logit moves {c['logit'] - c['baseline_logit']:+.3f} "
                                        "from the all-[PAD] baseline to the sentence (IG's completeness check).")
@@ -137,9 +144,10 @@ class Studio:
                   " · decision threshold: P = 0.5")
                + (f" (logit threshold {r['logit_threshold']:+.2f}, fit on Quora training pairs held out of "
                   "training)" if r.get("logit_threshold") else "") + _temperature_note(r["temperature"])
-               + f"\n\n<small>{QUORA_CAVEAT}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+               + f"\n\n<small>{PARA.caveat}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
         fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
-                                 {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase")
+                                 {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase",
+                                 {"P(paraphrase)": high_color(PARA)})
         return msg, fig, r
 
     @guarded(3)
@@ -153,12 +161,46 @@ class Studio:
 
     @guarded(3)
     def cross_task(self, s1: str, s2: str):
-        r = self.predictor.cross_task(s1, s2)
-        names = [SST_CLASSES[int(np.argmax(r[k]))] for k in ("sentiment1", "sentiment2")]
-        flags = "".join(f"\n- **Flag:** {f}" for f in r["flags"]) or "\n- No contradiction between the tasks."
-        msg = (f"**STS {r['sts_score']:.2f} / 5 · P(paraphrase) {r['paraphrase_probability']:.1%} · "
-               f"sentiment: {names[0]} vs {names[1]}**{flags}")
-        return msg, figures.cross_task_figure(r), r
+        """Every task on one pair, by kind (pair tasks on the pair, sentence tasks on each sentence), and the flags
+        where the three built-in tasks contradict each other (the Predictor's rules)."""
+        flags = self.predictor.cross_task(s1, s2)["flags"]
+        r = {"tasks": {t.key: {"name": t.name, "kind": t.kind, **(self.predictor.run_task(t.key, [s1], [s2]) if t.pair
+                                                                   else self.predictor.run_task(t.key, [s1, s2]))}
+                       for t in self.tasks.values()}, "flags": flags}
+        said = " · ".join(_said(t, r["tasks"][t.key]) for t in self.tasks.values())
+        listed = "".join(f"\n- **Flag:** {f}" for f in flags) or "\n- No contradiction between the tasks."
+        return f"**{said}**{listed}", figures.cross_task_figure(list(self.tasks.values()), r), r
+
+    @guarded(3)
+    def run_task(self, key: str, text: str, text2: str | None = None):
+        """One task's prediction for the tab of an added task: (message, figure, the plain answer)."""
+        r = self._one(key, text, text2)
+        task = self.tasks[key]
+        if task.is_score:
+            fig = figures.gauge_bars({task.name: r["score"]}, {task.name: task.score_range}, task.name,
+                                     {task.name: high_color(task)})
+        elif task.pair:
+            yes = f"P({task.classes[-1]})"
+            fig = figures.gauge_bars({yes: r["prob"]}, {yes: (0, 1)}, task.name, {yes: high_color(task)})
+        else:
+            fig = figures.probability_bars(task, r["probs"], f"{task.name} probabilities")
+        return f"**{_said(task, {k: [v] for k, v in r.items()})}**" + (
+            f"\n\n<small>{task.caveat}</small>" if task.caveat else ""), fig, r
+
+    def run_task_api(self, key: str, text: str, text2: str | None = None) -> dict:
+        """Plain JSON for API clients: any task of the model (its key) on a sentence, or a pair for a pair task:
+        task, label, label_name and probs or prob, or score. Bad input gives {"error": message}."""
+        try:
+            return self._one(key, text, text2)
+        except InputError as e:
+            return {"error": str(e)}
+
+    def _one(self, key: str, text: str, text2: str | None) -> dict:
+        task = self.tasks.get(str(key or "").strip())
+        if task is None:
+            raise InputError(f"Pick a task of this model: {', '.join(self.tasks)}.")
+        out = self.predictor.run_task(task.key, [text], [text2] if task.pair else None)
+        return {"task": task.key, **{k: v[0] for k, v in out.items()}}
 
     # --- attention ----------------------------------------------------------------------------
     @guarded(6)
@@ -214,10 +256,17 @@ class Studio:
         """None when the map can be drawn (with or without sentence text), else the notice to show."""
         return NO_RESULTS if self.results is None else None
 
-    def maps(self, color_by: str, tasks: list[str], text: str | None = None):
+    def map_tasks(self) -> list:
+        """The tasks whose dev sentences are on the map, in its order (none without results)."""
+        keys = [] if self.results is None else embedding_map.map_tasks(self.results)
+        return [self.tasks[k] for k in keys if k in self.tasks]
+
+    def maps(self, color_by: str, shown: list[str], text: str | None = None):
+        """The two maps (fine-tuned, base) of the dev sentences of the `shown` task keys, with the user's sentence."""
         if self.map_available():
             return self.map_available(), None, None, None
-        tasks = [t for t, n in embedding_map.TASK_NAMES.items() if n in tasks] or ["sst"]
+        on_map = [t.key for t in self.map_tasks()]
+        shown = [k for k in on_map if k in (shown or [])] or on_map[:1]
         msg = ("Hover a point for its labels and id (its sentence text needs the task data: see the notice above)."
                if self.data_notice() else "Hover a point for its sentence and labels.")
         points, rows = {}, None
@@ -225,16 +274,17 @@ class Studio:
             try:
                 for which in ("finetuned", "base"):
                     emb = self.predictor.embed([text.strip()[:5000]], which)[0]
-                    points[which], nn = embedding_map.place(self.results, emb, which, tasks)
+                    points[which], nn = embedding_map.place(self.results, emb, which, shown)
                     if which == "finetuned":
-                        rows = embedding_map.neighbour_rows(self.results, nn)
-                shown = ", ".join(embedding_map.TASK_NAMES[t] for t in tasks)
+                        rows = embedding_map.neighbour_rows(self.results, self.tasks, nn)
+                names = ", ".join(self.tasks[k].name for k in shown)
                 msg = (f"★ marks your sentence, placed at the similarity-weighted mean of its "
-                       f"{embedding_map.NEIGHBOURS} nearest dev sentences among the tasks shown ({shown}), as UMAP "
+                       f"{embedding_map.NEIGHBOURS} nearest dev sentences among the tasks shown ({names}), as UMAP "
                        "places new points; the table lists those neighbours (fine-tuned model).")
             except InputError as e:
                 msg = f"⚠️ {e}"
-        figs = [embedding_map.map_figure(self.results, w, color_by, tasks, points.get(w)) for w in ("finetuned", "base")]
+        figs = [embedding_map.map_figure(self.results, self.tasks, w, color_by, shown, points.get(w))
+                for w in ("finetuned", "base")]
         return msg, figs[0], figs[1], rows
 
     # --- errors & imbalance ------------------------------------------------------------------
@@ -242,40 +292,63 @@ class Studio:
     def preds(self) -> dict | None:
         return None if self.results is None else self.results.data["predictions"]
 
+    def result_tasks(self, kinds=("sentence_classes", "pair_classes", "pair_score")) -> list:
+        """The tasks of the checkpoint with precomputed dev results, of the given kinds, in the model's order."""
+        return [t for t in self.tasks.values() if t.kind in kinds and t.key in (self.preds or {})]
+
+    @property
+    def classes_tasks(self) -> list:
+        """The tasks with precomputed results whose views are per class: confusion, per-class scores, mistakes."""
+        return self.result_tasks(("sentence_classes", "pair_classes"))
+
     def error_overview(self) -> "ErrorOverview":
         if self.preds is None:
-            return ErrorOverview(NO_RESULTS, *(None,) * 6)
-        scatter, buckets = errors.sts_figures(self.preds)
-        return ErrorOverview("", errors.distribution_figure(self.results.data["distributions"], self.preds),
-                             errors.ordinal_distance_figure(self.preds),
-                             errors.reliability_figure(self.preds, self.meta.get("calibration")),
-                             scatter, buckets, self.results.data["para_protocol"] + " · " + QUORA_CAVEAT)
+            return ErrorOverview(NO_RESULTS, None, [], None, [], "")
+        tasks, data = self.result_tasks(), self.results.data
+        notes = [data[f"{t.key}_protocol"] for t in tasks if f"{t.key}_protocol" in data]
+        return ErrorOverview("", errors.distribution_figure(tasks, data["distributions"], self.preds),
+                             [(t, errors.ordinal_distance_figure(t, self.preds)) for t in self.classes_tasks
+                              if not t.pair and t.num_classes > 2],
+                             errors.reliability_figure(self.classes_tasks, self.preds, self.meta.get("calibration")),
+                             [(t, *errors.score_figures(t, self.preds)) for t in self.result_tasks(("pair_score",))],
+                             " · ".join(notes + [t.caveat for t in tasks if t.caveat]))
 
-    def confusion(self, task_name: str, normalise: bool):
-        if self.preds is None:
-            return None, None, NO_RESULTS
-        task = "sst" if task_name.startswith("SST") else "para"
+    def _classes_task(self, key: str):
+        task = self.tasks.get(str(key or ""))
+        return task if task in self.classes_tasks else None
+
+    def confusion(self, key: str, normalise: bool):
+        """A classes task's confusion matrix, per-class table and summary line."""
+        task = self._classes_task(key)
+        if task is None:
+            return None, None, NO_RESULTS if self.preds is None else f"No per-class results for {key!r}."
         rows, summary = errors.per_class_table(task, self.preds)
         return errors.confusion_figure(task, self.preds, normalise), rows, summary
 
-    def threshold(self, t: float):
-        if self.preds is None:
-            return None, NO_RESULTS
-        return errors.threshold_figure(self.preds, float(t))
+    def threshold(self, key: str, t: float):
+        """A yes/no pair task's accuracy and F1 against its decision threshold on P(yes)."""
+        task = self._classes_task(key)
+        if task is None or not task.pair:
+            return None, NO_RESULTS if self.preds is None else f"No yes/no pair results for {key!r}."
+        return errors.threshold_figure(task, self.preds, float(t))
 
-    def misclassified(self, task_name: str, gold: str, pred: str, limit: int | None = 200):
-        if self.preds is None:
+    def class_choices(self, key: str) -> list[str]:
+        """The class filters of a task's misclassified table: "any", then its classes."""
+        task = self._classes_task(key)
+        return ["any", *(task.classes if task else ())]
+
+    def misclassified(self, key: str, gold: str, pred: str, limit: int | None = 200):
+        task = self._classes_task(key)
+        if task is None:
             return []
-        task = "sst" if str(task_name or "").startswith("SST") else "para"
         return errors.misclassified_rows(self.results, task, gold or "any", pred or "any", limit)
 
-    def misclassified_csv(self, task_name: str, gold: str, pred: str, session: str | None = None) -> str | None:
+    def misclassified_csv(self, key: str, gold: str, pred: str, session: str | None = None) -> str | None:
         """Every dev example under the filters (the table shows the first 200), as a CSV download."""
-        rows = self.misclassified(task_name, gold, pred, None)
+        rows = self.misclassified(key, gold, pred, None)
         if not rows:
             return None
-        name = f"misclassified-{'sst' if str(task_name).startswith('SST') else 'quora'}-dev.csv"
-        return downloads.write_csv(session, name, errors.MISCLASSIFIED_COLUMNS, rows)
+        return downloads.write_csv(session, f"misclassified-{key}-dev.csv", errors.MISCLASSIFIED_COLUMNS, rows)
 
     # --- the user's own pairs and files ---------------------------------------------------------
     def score_pairs(self, text: str | None, file: str | None, progress: Progress | None = None, typed=None,
@@ -299,20 +372,26 @@ class Studio:
                   "yes" if r["is_paraphrase"] else "no", r["sentence1"][:200], r["sentence2"][:200]] for r in rows]
         msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
                + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
-               + f"\n\n<small>{QUORA_CAVEAT}</small>")
+               + f"\n\n<small>{PARA.caveat}</small>")
         path = downloads.write_csv(session, "scored_pairs.csv", PAIR_FIELDS, ([r[k] for k in PAIR_FIELDS] for r in rows))
         return msg, {"rows": rows, "bad_lines": parsed.bad}, table, path
 
-    def evaluate_file(self, file: str | None, task: str, text_col: str = "", text2_col: str = "",
+    def file_task(self, name: str):
+        """The task a user names for a file: by key, skill or data-set name, as `minbert.predict --task` takes it."""
+        try:
+            return by_name(self.tasks.values(), str(name or ""))
+        except TaskSpecError:
+            raise InputError("Pick a task: " + ", ".join(t.skill for t in self.tasks.values()) + ".") from None
+
+    def evaluate_file(self, file: str | None, task_name: str, text_col: str = "", text2_col: str = "",
                       label_col: str = "", progress: Progress | None = None, session: str | None = None):
-        """The user's labelled file: (message, metrics JSON, state for the views, CSV of the file with its
-        predictions: one row per input row, in input order)."""
+        """The user's labelled file of a task (its key, skill or name): (message, metrics JSON, state for the views,
+        CSV of the file with its predictions: one row per input row, in input order)."""
         try:
             if not file:
                 raise InputError("Upload a labelled CSV, TSV or JSONL file first.")
-            if task not in file_eval.TASKS:
-                raise InputError(f"Pick a task: {', '.join(file_eval.TASKS)}.")
-            parsed = user_files.read_file(file, task != "sentiment", user_files.KIND[task],
+            task = self.file_task(task_name)
+            parsed = user_files.read_file(file, task.pair, task,
                                           {"text": text_col, "text2": text2_col, "label": label_col}, boxes=True)
             name = Path(file).name
             state = file_eval.evaluate(self.predictor, parsed, task, progress, name)
@@ -340,14 +419,18 @@ class Studio:
         if self.heads is None:
             return ("No head-importance results for this checkpoint: run `python -m analysis.head_importance "
                     f"--checkpoint {self.checkpoint}`.", None, None)
-        return heads_view.summary(self.heads), heads_view.importance_figure(self.heads), heads_view.pruning_figure(self.heads)
+        return (heads_view.summary(self.heads, self.tasks), heads_view.importance_figure(self.heads, self.tasks),
+                heads_view.pruning_figure(self.heads, self.tasks))
 
     def head_maps(self, layer: int, head: int):
         """The importance maps with the head chosen in the Attention tab outlined (None without results)."""
-        return None if self.heads is None else heads_view.importance_figure(self.heads, (int(layer), int(head)))
+        return None if self.heads is None else heads_view.importance_figure(self.heads, self.tasks, (int(layer), int(head)))
+
+    def head_presets(self) -> list[str]:
+        return heads_view.presets(self.heads, self.tasks)
 
     def head_preset(self, preset: str) -> str:
-        return heads_view.preset_heads(self.heads, preset)
+        return heads_view.preset_heads(self.heads, preset, self.tasks)
 
     @guarded(3)
     def head_mask_run(self, spec: str, text: str, text2: str | None = None):
@@ -363,9 +446,9 @@ class Studio:
                    f"{masked['paraphrase_probability']:.1%} · STS {full['sts_score']:.2f} → {masked['sts_score']:.2f}")
         else:
             a, b = int(np.argmax(full["sentiment"])), int(np.argmax(masked["sentiment"]))
-            msg = (f"**{r['removed']} heads removed** · sentiment {SST_CLASSES[a]} ({full['sentiment'][a]:.1%}) → "
-                   f"{SST_CLASSES[b]} ({masked['sentiment'][b]:.1%})")
-        return msg, figures.mask_figure(r), r
+            msg = (f"**{r['removed']} heads removed** · sentiment {SST.classes[a]} ({full['sentiment'][a]:.1%}) → "
+                   f"{SST.classes[b]} ({masked['sentiment'][b]:.1%})")
+        return msg, figures.mask_figure(r, SST.classes), r
 
     # --- behavioural tests (Behaviour tab) ----------------------------------------------------
     @property
@@ -425,20 +508,21 @@ class Studio:
         shown = {**report, "a": self.source_label(a), "b": self.source_label(b)}  # the JSON keeps the whole paths
         return compare.summary_markdown(shown), compare_view.confusion_diff_figure(report), report
 
-    def flips(self, report: dict | None, task_name: str, direction: str):
-        def text(task, i, k):
-            return self.results.text(task, i, k) if self.results else None
-        return (compare_view.flip_caption(report, task_name or "", direction or ""),
-                compare_view.flip_rows(report, task_name or "", direction or "", text))
+    def flips(self, report: dict | None, task: str, direction: str):
+        """The flipped examples of one task (its key) and direction, with their sentences where loaded."""
+        def text(t, i, k):
+            return self.results.text(t, i, k) if self.results else None
+        return (compare_view.flip_caption(report, task or "", direction or ""),
+                compare_view.flip_rows(report, task or "", direction or "", text))
 
-    def flips_csv(self, report: dict | None, task_name: str, direction: str, session: str | None = None) -> str | None:
+    def flips_csv(self, report: dict | None, task: str, direction: str, session: str | None = None) -> str | None:
         """Every flip of one task and direction (the table shows the first 500), as a CSV download."""
-        def text(task, i, k):
-            return self.results.text(task, i, k) if self.results else None
-        rows = compare_view.flip_rows(report, task_name or "", direction or "", text, limit=None)
+        def text(t, i, k):
+            return self.results.text(t, i, k) if self.results else None
+        rows = compare_view.flip_rows(report, task or "", direction or "", text, limit=None)
         if not rows:
             return None
-        name = f"flips-{task_name}-{'A-right-B-wrong' if str(direction).startswith('A right') else 'A-wrong-B-right'}.csv"
+        name = f"flips-{task}-{'A-right-B-wrong' if str(direction).startswith('A right') else 'A-wrong-B-right'}.csv"
         return downloads.write_csv(session, name, compare_view.FLIP_COLUMNS, rows)
 
     # --- training ---------------------------------------------------------------------------
@@ -446,21 +530,33 @@ class Studio:
         m = self.meta.get("metrics", {})
         cfg = self.meta.get("train_config", {})
         ci = self.meta.get("metrics_ci95", {})
-        parts = " · ".join(_with_ci(m, ci, k, n) for k, n in (("sst_acc", "SST acc"), ("para_acc", "Quora acc"),
-                                                              ("sts_pearson", "STS r"), ("overall", "overall")))
+        parts = " · ".join(_with_ci(m, ci, k, n) for k, n in [(t.metric, seeded.column_name(t)) for t in self.tasks.values()]
+                           + [("overall", "overall")])
+        notes = "".join(f"{t.name} protocol: {self.meta.get(f'{t.key}_protocol', '?')}. " for t in self.tasks.values()
+                        if t.dev_holdout) + "".join(f"{t.caveat}. " for t in self.tasks.values() if t.caveat)
         summary = (f"**Dev metrics of this checkpoint** (fp16 weights): {parts} · trained in "
                    f"{self.meta.get('train_minutes', 0):.1f} min"
                    + (f"\n\n<small>[lo, hi]: {self.meta.get('ci95_method')}</small>" if ci else "") + "\n\n"
-                   f"Paraphrase protocol: {self.meta.get('para_protocol', '?')}. {QUORA_CAVEAT}.\n\n"
+                   f"{notes}\n\n"
                    f"Command: `{self.meta.get('command', '?')}` (best epoch {self.meta.get('best_epoch', '?')} "
                    f"of {cfg.get('epochs', '?')})")
         tables = [training_view.any_table(self.meta.get(key),
                                           f"python -m analysis.experiments.{module} --sidecar CHECKPOINT")
                   for key, module in (("levers", "levers"), ("ablation", "ablation"), ("grid_search", "grid_search"))]
         interference = None if self.results is None else self.results.data.get("interference")
-        return TrainingViews(summary, training_view.loss_figure(self.meta), training_view.overfitting_figure(self.meta),
+        return TrainingViews(summary, training_view.loss_figure(self.meta, self.tasks),
+                             training_view.overfitting_figure(self.meta, self.tasks),
                              training_view.lr_figure(self.meta), training_view.learning_curve_figure(self.meta),
                              training_view.interference_figure(interference), tables)
+
+
+def _said(task, out: dict) -> str:
+    """A task's answer in a few words, from Predictor.run_task's lists (a sentence task: one entry per sentence)."""
+    if task.is_score:
+        return f"{task.name} {out['score'][0]:.2f} / {task.score_range[1]:g}"
+    if task.pair:
+        return f"{task.name}: {out['label_name'][0]} (P({task.classes[-1]}) {out['prob'][0]:.1%})"
+    return f"{task.name}: " + " vs ".join(f"{n} ({max(p):.0%})" for n, p in zip(out["label_name"], out["probs"]))
 
 
 def _index(value, n: int, name: str) -> int | None:

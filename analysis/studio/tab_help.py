@@ -2,7 +2,7 @@
 the jargon it uses (the README's #glossary section has the full list)."""
 from __future__ import annotations
 
-from analysis.studio.theme import PARAPHRASE_COLORS, sentiment_legend, swatch
+from analysis.studio.theme import class_legend
 
 GLOSSARY_LINK = "README.md#glossary"
 
@@ -12,13 +12,16 @@ INTRO = {
     "Paraphrase": "Two sentences: the probability that they are Quora-style duplicates (ask the same thing), and "
                   "the cosine between their embeddings.",
     "Similarity": "Two sentences: a 0-5 similarity score (STS-B scale) and a map of which words match which.",
-    "Cross-task": "One pair through all three heads at once; flags appear where the tasks disagree.",
+    "Cross-task": "One pair through every task at once, by kind: the pair tasks on the pair, the sentence tasks on "
+                  "each sentence; flags appear where the three built-in tasks disagree.",
+    "Other tasks": "The tasks this checkpoint was trained on beyond the three built-in ones (a task spec file): type "
+                   "a sentence (or a pair) for the task's prediction.",
     "Attention": "Where each token looks inside the encoder (layer by layer, head by head), fine-tuned beside the "
                  "pretrained base, and which heads matter for each task.",
     "Embeddings": "Every dev sentence as a point: nearby points have similar embeddings. Colour the map by label, "
                   "prediction or task, and place your own sentence (★) to see its nearest neighbours.",
     "Errors & imbalance": "Where the model goes wrong on the dev sets: class balance, the confusion matrix (click a "
-                          "cell to list its examples), calibration and STS errors.",
+                          "cell to list its examples), calibration and the score tasks' errors.",
     "Behaviour": "Small generated tests of what should (not) change the output, such as a negation or a typo; "
                  "lower failure rates are better.",
     "Compare": "Two models on the same dev examples: which is better, whether the difference is significant, and "
@@ -65,11 +68,6 @@ def glossary(tab: str) -> str:
     return "\n".join(lines + [f"\nMore terms: the Glossary section of the README (`{GLOSSARY_LINK}`)."])
 
 
-def legend(tab: str) -> str:
-    """The colour legend line of a tab (HTML), or ''."""
-    if tab == "Sentiment":
-        return "Classes, negative → positive: " + sentiment_legend()
-    if tab == "Embeddings":
-        return ("SST classes: " + sentiment_legend() + "<br>Quora: "
-                + "".join(swatch(c, n) for n, c in PARAPHRASE_COLORS.items()) + " · STS-B: light → dark green = 0 → 5")
-    return ""
+def legend(tasks) -> str:
+    """The colour legend of the tasks a tab colours points or bars by (HTML, a line per task), or ''."""
+    return "<br>".join(f"{t.name}: {class_legend(t)}" for t in tasks)

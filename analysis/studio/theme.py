@@ -6,12 +6,9 @@ pass for a sentence. This template keeps only the parts our figures use.
 """
 from __future__ import annotations
 
+import plotly.colors as pc
 import plotly.graph_objects as go
 import plotly.io as pio
-
-from minbert.tasks import TASKS
-
-SST_CLASSES, PARA_CLASSES = TASKS["sst"].classes, TASKS["para"].classes  # import fix for the task API (c-files)
 
 _WHITE = pio.templates["plotly_white"].to_plotly_json()
 _USED = ("font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor", "xaxis", "yaxis", "title", "colorway")
@@ -24,19 +21,48 @@ def layout(left: int = 40, right: int = 20, top: int = 50, bottom: int = 40) -> 
     return dict(template=TEMPLATE, margin=dict(l=left, r=right, t=top, b=bottom))
 
 
-# --- colours: each defined once, every tab, map and legend uses these -----------------------------------------
-# Sentiment: a diverging red -> grey -> blue scale (ColorBrewer RdBu ends, colour-blind safe), one colour per class
-# in minbert.tasks.SST_CLASSES order, negative -> positive.
-SENTIMENT_COLORS = dict(zip(SST_CLASSES, ("#b2182b", "#ef8a62", "#8c8c8c", "#67a9cf", "#2166ac")))
-TOWARDS_NEGATIVE, TOWARDS_POSITIVE = SENTIMENT_COLORS[SST_CLASSES[0]], SENTIMENT_COLORS[SST_CLASSES[-1]]
-NEUTRAL_AGAINST = "#d8a200"  # amber: evidence against a neutral prediction, which has no direction
-# Paraphrase: Okabe-Ito orange and purple, apart from the sentiment scale.
-PARAPHRASE_COLORS = dict(zip(PARA_CLASSES, ("#e69f00", "#7b3294")))
-# Similarity: a sequential green scale over the rounded gold/predicted score 0..5 (light = unrelated).
-SIMILARITY_COLORS = ("#c7e9c0", "#a1d99b", "#74c476", "#41ab5d", "#238b45", "#005a32")
-TASK_COLORS = {TASKS["sst"].name: "#2166ac", TASKS["sts"].name: "#238b45", TASKS["para"].name: "#e69f00"}  # by task (Okabe-Ito-like)
+# --- colours: a task's own (its spec's `colors`) or, without them, a scale for its kind; the rest are no task's --------
+KIND_SCALES = {  # kind -> anchors of the scale a task without colours gets (low -> high class or score)
+    "sentence_classes": ("#b2182b", "#8c8c8c", "#2166ac"),  # diverging red -> grey -> blue, as SST-5's own
+    "pair_classes": ("#e69f00", "#7b3294"),  # no / yes: Okabe-Ito orange and purple
+    "pair_score": ("#c7e9c0", "#005a32"),  # sequential light (unrelated) -> dark green
+}
+SCORE_BINS = 6  # colours of a score task without its own: its range cut into this many rounded steps
+TASK_PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")  # Okabe-Ito
+NEUTRAL_AGAINST = "#d8a200"  # amber: evidence against a middle-class prediction, which has no direction
 CORRECT_COLORS = {"correct": "#0072b2", "incorrect": "#d55e00"}  # blue / vermillion: safe for red-green blindness
-SENTIMENT_SCALE = [[i / (len(SST_CLASSES) - 1), c] for i, c in enumerate(SENTIMENT_COLORS.values())]  # Plotly scale
+COSINE_COLOR = "#6b6b6b"  # an embedding cosine belongs to no task: neutral grey
+
+
+def _hex(rgb: str) -> str:
+    return "#" + "".join(f"{int(float(v)):02x}" for v in rgb[rgb.index("(") + 1:-1].split(","))
+
+
+def class_colors(task) -> tuple[str, ...]:
+    """One colour per class (classes kinds) or per rounded score step (score kind), low -> high, as hex."""
+    if task.colors:
+        return tuple(task.colors)
+    n = SCORE_BINS if task.is_score else task.num_classes
+    anchors = KIND_SCALES[task.kind]
+    scale = [[i / (len(anchors) - 1), c] for i, c in enumerate(anchors)]
+    return tuple(_hex(c) for c in pc.sample_colorscale(scale, [i / (n - 1) for i in range(n)], colortype="rgb"))
+
+
+def score_step(task, value: float) -> int:
+    """The colour index of a score: its place in the task's range, rounded to one of its colours."""
+    lo, hi = task.score_range
+    n = len(class_colors(task))
+    return min(max(round((float(value) - lo) / (hi - lo) * (n - 1)), 0), n - 1)
+
+
+def high_color(task) -> str:
+    """The colour of a task's top class or score: how its probability or score bars are drawn."""
+    return class_colors(task)[-1]
+
+
+def task_color(tasks, key: str) -> str:
+    """A task's own colour among the model's tasks (`tasks`, key -> Task, in the model's order)."""
+    return TASK_PALETTE[list(tasks).index(key) % len(TASK_PALETTE)]
 
 
 def swatch(color: str, text: str) -> str:
@@ -46,6 +72,10 @@ def swatch(color: str, text: str) -> str:
             f'{text}</span>')
 
 
-def sentiment_legend() -> str:
-    """The five sentiment classes in scale order, as an HTML legend line."""
-    return "".join(swatch(c, name) for name, c in SENTIMENT_COLORS.items())
+def class_legend(task) -> str:
+    """A task's classes (or score steps) in scale order, as an HTML legend line."""
+    if task.is_score:
+        lo, hi = task.score_range
+        colors = class_colors(task)
+        return swatch(colors[0], f"{lo:g} (lowest)") + swatch(colors[-1], f"{hi:g} (highest)")
+    return "".join(swatch(c, name) for name, c in zip(task.classes, class_colors(task)))

@@ -6,17 +6,18 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from minbert.tasks import get
 from minbert.train.lr_schedule import lr_multiplier
 
 from analysis.experiments import seeded
-from analysis.experiments.learning_curve import METRIC
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
 
 
-def loss_figure(meta: dict) -> go.Figure:
-    """Multitask loss curves, with an MLM panel beside them only when the recipe had an MLM stage."""
+def loss_figure(meta: dict, tasks: dict) -> go.Figure:
+    """Multitask loss curves (named from `tasks`, key -> Task), with an MLM panel beside them only when the recipe
+    had an MLM stage."""
     mlm = meta.get("mlm_history") or []
     fig = make_subplots(rows=1, cols=2, subplot_titles=("MLM further pretraining", "multitask fine-tuning")) if mlm \
         else make_subplots(rows=1, cols=1, subplot_titles=("multitask fine-tuning (this recipe has no MLM stage)",))
@@ -34,16 +35,18 @@ def loss_figure(meta: dict) -> go.Figure:
             ys += curve
         offset += 1
     for task, (xs, ys) in series.items():
-        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{task} loss", mode="lines"), row=1, col=col)
+        name = tasks[task].name if task in tasks else task
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=f"{name} loss", mode="lines"), row=1, col=col)
     fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_layout(title="Loss curves", height=380, **LAYOUT)
     return fig
 
 
-def overfitting_figure(meta: dict) -> go.Figure:
+def overfitting_figure(meta: dict, tasks: dict) -> go.Figure:
+    """Each task's metric per epoch on a training sample and on dev (`tasks`: key -> Task)."""
     hist = meta.get("history", [])
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("SST accuracy", "Quora accuracy", "STS Pearson r"))
-    for col, key in enumerate(("sst_acc", "para_acc", "sts_pearson"), 1):
+    fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=[t.title for t in tasks.values()])
+    for col, key in enumerate((t.metric for t in tasks.values()), 1):
         for split, dash in (("train", "dot"), ("dev", "solid")):
             ys = [r[split].get(key) for r in hist]
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in hist], y=ys, name=split, line=dict(dash=dash),
@@ -93,8 +96,8 @@ def learning_curve_figure(meta: dict) -> go.Figure:
     squares line in log2(size) and the target it was extrapolated to."""
     curves = meta.get("learning_curves") or {}
     fig = make_subplots(rows=1, cols=max(1, len(curves)), subplot_titles=[
-        f"{METRIC[t][1]}: {c['line']['per_doubling']:+.4f} per doubling" if c["line"]["per_doubling"] is not None
-        else METRIC[t][1] for t, c in curves.items()] or ["not recorded"])
+        f"{get(t).title}: {c['line']['per_doubling']:+.4f} per doubling" if c["line"]["per_doubling"] is not None
+        else get(t).title for t, c in curves.items()] or ["not recorded"])
     for col, (task, c) in enumerate(curves.items(), 1):
         rows = c["rows"]
         fig.add_trace(go.Scatter(x=[r["examples"] for r in rows], y=[r["mean"] for r in rows], mode="markers",
