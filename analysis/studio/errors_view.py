@@ -9,6 +9,7 @@ from minbert.tasks import PARA_CLASSES, SST_CLASSES, TASK_KEYS
 from minbert.evaluate.temperature import confidence_and_correct, ece as calibration_ece
 from minbert.evaluate.metrics import classification_report, expected_calibration_error, pearson
 
+from analysis.studio.scatter import scatter_class
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
@@ -137,8 +138,9 @@ def threshold_figure(preds: dict, threshold: float) -> tuple[go.Figure, str]:
 def sts_figures(preds: dict) -> tuple[go.Figure, go.Figure]:
     p = preds["sts"]
     gold, score = _arr(p, "gold"), _arr(p, "score")
-    scatter = go.Figure(go.Scattergl(x=gold, y=score, mode="markers", marker=dict(size=5, opacity=0.5),
-                                     customdata=p["ids"], hovertemplate="gold %{x:.2f}<br>predicted %{y:.2f}<br>id %{customdata}"))
+    scatter = go.Figure(scatter_class(len(gold))(x=gold, y=score, mode="markers", marker=dict(size=5, opacity=0.5),
+                                                 customdata=p["ids"],
+                                                 hovertemplate="gold %{x:.2f}<br>predicted %{y:.2f}<br>id %{customdata}"))
     scatter.add_trace(go.Scatter(x=[0, 5], y=[0, 5], mode="lines", line=dict(dash="dash", color="gray"), showlegend=False))
     scatter.update_layout(title=f"STS-B dev: gold vs predicted (Pearson {pearson(gold, score):.4f})", height=420,
                           xaxis_title="gold similarity", yaxis_title="predicted", showlegend=False, **LAYOUT)
