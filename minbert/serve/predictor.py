@@ -8,6 +8,8 @@ runs one at a time and queues the rest in Gradio's bounded queue (app.py).
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import sys
 import threading
 import time
@@ -106,6 +108,7 @@ class Predictor:
             self.served = f"fp32 (auto's measurement failed: {type(e).__name__}: {e})"
         finally:
             self.choosing = False
+        release_freed_memory()  # the candidates measured and dropped
         print(f"precision: {self.served}", file=sys.stderr, flush=True)
 
     @property
@@ -303,6 +306,17 @@ class Predictor:
         sts = self.fast.sts(torch.from_numpy(out["emb1"]), torch.from_numpy(out["emb2"]))
         return [{"cosine": float(out["cosine"][i]), "score": float(sts["score"][i]), "probability": float(out["prob"][i]),
                  "is_paraphrase": bool(out["prob"][i] > 0.5)} for i in range(len(pairs))]
+
+
+def release_freed_memory() -> None:
+    """Hand memory Python has freed back to the OS: glibc keeps freed heap pages for reuse, so a process that built
+    and dropped several model copies (auto's candidates, about 200 MB) would otherwise keep them resident."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library (musl): nothing to hand back this way
+            pass
 
 
 def polarity(probs: list[float]) -> int:
