@@ -259,9 +259,11 @@ def test_plots_never_go_blank_after_many_recolourings(browser, server):
     for name in ("STS-B", "Quora"):  # all three tasks: enough points for WebGL maps
         panel.get_by_role("checkbox", name=re.compile(name)).check()
         page.wait_for_timeout(1500)
+    # the "Colour by" group: the innermost block holding its "correct / incorrect" option, which no other tab has
+    colour_by = page.locator(".block", has=page.get_by_role("radio", name="correct / incorrect", exact=True)).last
     for i in range(20):
         page.evaluate("() => document.querySelectorAll('.js-plotly-plot').forEach(p => p.dataset.seen = '1')")
-        panel.get_by_role("radio", name=COLOURINGS[i % len(COLOURINGS)], exact=True).check()
+        colour_by.get_by_role("radio", name=COLOURINGS[i % len(COLOURINGS)], exact=True).check()
         page.wait_for_function("() => [...document.querySelectorAll('[role=tabpanel]:not([hidden]) .js-plotly-plot')]"
                                ".filter(p => !p.dataset.seen).length >= 2", timeout=120_000)  # both maps redrawn
     assert any(p["webgl"] for p in page.evaluate(DRAWN)), "the maps of all three tasks should draw with WebGL"
