@@ -1,14 +1,16 @@
 """minBERT multitask studio: a Gradio app to explore the multitask model. This file only wires the UI.
 
     python app.py [--checkpoint checkpoints/minbert-multitask] [--compare OTHER] [--share] [--precision auto] [--offline]
+                  [--host 127.0.0.1] [--port 7860]
 
-Serves on 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise. Without task data on
-disk it fetches the dev files into the user cache in the background (MINBERT_OFFLINE=1 turns that off).
+Serves on 127.0.0.1:7860 unless --host / --port (or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT) say otherwise. It
+listens at once: with --precision auto it serves fp32 until auto's cached choice is built, or its measurement has
+run, in the background. Without task data on disk it fetches the dev files into the user cache in the background
+(MINBERT_OFFLINE=1 turns that off).
 """
 from __future__ import annotations
 
 import argparse
-import html
 import os
 import sys
 from dataclasses import dataclass
@@ -47,11 +49,10 @@ QUEUE_SIZE = 64  # requests waiting at most (all kinds; --max-queue); beyond it 
 ENTER = "Enter to run"  # the hint in single-line boxes, where Enter submits
 UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
-MISCLASSIFIED_WIDTHS = ["14%", "14%", "10%", "50%", "12%"]
+MISCLASSIFIED_WIDTHS = ["12%", "12%", "10%", "46%", "20%"]  # an id (25 hex digits) whole at 1440 px
 RATE_WIDTHS = ["10%", "18%", "44%", "8%", "10%", "10%"]  # Behaviour: the rule wraps, the numbers stay in view
 CASE_WIDTHS, TEMPLATE_WIDTHS = ["34%", "34%", "20%", "12%"], ["60%", "28%", "12%"]
-FLIP_WIDTHS = ["7%", "11%", "11%", "11%", "30%", "30%"]
-WIDE_PLOT = dict(elem_classes=["wide-plot"])  # multi-panel plots: on a phone they scroll sideways, titles apart
+FLIP_WIDTHS = ["20%", "10%", "10%", "10%", "25%", "25%"]  # the id first, whole at 1440 px
 
 EXAMPLES_SST = ["A gorgeous, witty and deeply moving film.", "The plot is thin and the jokes fall flat.",
                 "It's not a bad movie, just a forgettable one.", "An utterly dreadful, boring mess."]
@@ -74,6 +75,8 @@ class AppArgs:
     offline: bool
     compare: str | None
     max_queue: int
+    host: str  # the address to listen on (0.0.0.0: every interface)
+    port: int  # the TCP port to listen on
 
 
 def session(request: gr.Request | None) -> str | None:
@@ -108,7 +111,7 @@ def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
         s2 = gr.Textbox(label="Sentence 2", lines=1, placeholder=f"Second sentence · {ENTER}")
     btn = gr.Button(f"Run {name}", variant="primary")
     msg = gr.Markdown()
-    plot = gr.Plot(label=plot_label, visible=False, **WIDE_PLOT)
+    plot = gr.Plot(label=plot_label, visible=False)
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
@@ -193,11 +196,11 @@ def attention_tab(studio):
     msg = gr.Markdown()
     state = gr.State(None)
     hidden = dict(visible=False)  # empty until the first run
-    grid = gr.Plot(label="Model view", **hidden, **WIDE_PLOT)
+    grid = gr.Plot(label="Model view", **hidden)
     with gr.Row():
         ft_view = gr.Plot(label="Head view: fine-tuned (same colour scale as the base)", **hidden)
         base_view = gr.Plot(label="Head view: pretrained base", **hidden)
-    entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference", **hidden, **WIDE_PLOT)
+    entropy = gr.Plot(label="Per-head entropy: fine-tuned, base, difference", **hidden)
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
     gr.on([btn.click, t1.submit, t2.submit], shown(studio.attention, (1, 2, 3, 4)), [t1, t2, layer, head, hide],
@@ -215,8 +218,8 @@ def head_importance_block(studio, t1, t2, layer, head):
     summary, maps, curves = studio.head_views()
     gr.Markdown(summary)
     if maps is not None:  # the head chosen above is outlined in every map
-        maps_plot = gr.Plot(studio.head_maps(layer.value, head.value), label="Head importance maps", **WIDE_PLOT)
-        gr.Plot(curves, label="Pruning curves", **WIDE_PLOT)
+        maps_plot = gr.Plot(studio.head_maps(layer.value, head.value), label="Head importance maps")
+        gr.Plot(curves, label="Pruning curves")
         for ctl in (layer, head):
             ctl.change(studio.head_maps, [layer, head], [maps_plot], api_visibility="private")
     gr.Markdown("#### Live head mask: remove heads and re-run the text (or pair) above")
@@ -271,7 +274,7 @@ def errors_tab(studio, demo):
         gr.Markdown(overview.notice)
         return None
     gr.Markdown(f"### CS224N dev sets\n<small>{overview.protocol}</small>")
-    gr.Plot(overview.distribution, label="Distributions", **WIDE_PLOT)
+    gr.Plot(overview.distribution, label="Distributions")
     with gr.Row():  # the value is the task's key; people see its name
         task = gr.Radio([(t.name, t.key) for t in studio.classes_tasks], value=studio.classes_tasks[0].key,
                         label="Task")
@@ -422,11 +425,11 @@ def training_tab(studio):
     views = studio.training()
     intro("Training")
     gr.Markdown(views.summary)
-    gr.Plot(views.losses, label="Loss curves", **WIDE_PLOT)
+    gr.Plot(views.losses, label="Loss curves")
     with gr.Row():
-        gr.Plot(views.overfitting, label="Train vs dev", **WIDE_PLOT)
+        gr.Plot(views.overfitting, label="Train vs dev")
         gr.Plot(views.lr, label="LR schedule")
-    gr.Plot(views.learning_curves, label="Learning curves", **WIDE_PLOT)
+    gr.Plot(views.learning_curves, label="Learning curves")
     gr.Plot(views.interference, label="Task interference")
     headings = ("Levers (each alone on the first shipped recipe, several seeds, full dev sets)",
                 "Ablation (like the report's Figure 7: one ingredient per row; budget in its title)",
@@ -488,7 +491,7 @@ def compare_tab(studio):
         refresh = gr.Button("Refresh lists", scale=1)
     btn = gr.Button("Compare", variant="primary")
     msg = gr.Markdown()
-    conf = gr.Plot(label="Confusion-matrix difference", visible=False, **WIDE_PLOT)
+    conf = gr.Plot(label="Confusion-matrix difference", visible=False)
     with gr.Accordion("Whole report (JSON, every flip)", open=False):
         report = gr.JSON()
     with gr.Row():
@@ -512,15 +515,29 @@ def compare_tab(studio):
     flips.change(flips_download, [report, task, direction], [flips_csv], api_visibility="private")
 
 
+def header(studio) -> str:
+    base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
+    heads = ", ".join(f"{t.name} {t.skill}" for t in studio.tasks.values())
+    return (f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
+            f"{len(studio.tasks)} heads: {heads}. Checkpoint: `{studio.predictor.path.name}` · {studio.served_line()}")
+
+
+def header_follows_precision(studio, demo, head) -> None:
+    """The header's precision line is read again on every page load, and, while auto is still choosing, every
+    few seconds until it has switched."""
+    demo.load(lambda: header(studio), None, [head], api_visibility="private")
+    timer = gr.Timer(3.0, active=studio.predictor.choosing)
+
+    def tick():
+        return header(studio), gr.Timer(active=studio.predictor.choosing)
+
+    timer.tick(tick, None, [head, timer], api_visibility="private", show_progress="hidden")
+
+
 def build_demo(studio) -> gr.Blocks:
     with gr.Blocks(title="minBERT multitask studio") as demo:
-        base = studio.meta.get("train_config", {}).get("base_model") or "all-MiniLM-L6-v2"
-        served = studio.predictor.served
-        heads = ", ".join(f"{t.name} {t.skill}" for t in studio.tasks.values())
-        gr.Markdown(f"# minBERT multitask studio\nOne from-scratch BERT encoder (fine-tuned from {base}) with "
-                    f"{len(studio.tasks)} heads: {heads}. Checkpoint: "
-                    f"`{studio.predictor.path.name}` · served in {P.headline(studio.predictor.fast)} "
-                    f"<details class='served'><summary>why this precision</summary>{html.escape(served)}</details>")
+        head = gr.Markdown(header(studio))
+        header_follows_precision(studio, demo, head)
         notice = gr.Markdown(studio.data_notice())
         with gr.Tab("Sentiment"):
             sentiment_tab(studio)
@@ -587,22 +604,32 @@ def parse_args(argv=None) -> AppArgs:
                          "default: this checkpoint's first epoch")
     ap.add_argument("--max-queue", type=int, default=QUEUE_SIZE, metavar="N",
                     help="requests that may wait in the queue; one more is refused at once with 'Queue is full'")
+    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                    help="address to listen on; 0.0.0.0 for every interface (default: $GRADIO_SERVER_NAME, else "
+                         "127.0.0.1)")
+    ap.add_argument("--port", type=int, default=None,
+                    help="TCP port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
     a = ap.parse_args(argv)
     if a.max_queue < 1:
         ap.error("--max-queue must be at least 1")
-    return AppArgs(a.checkpoint, a.share, a.precision, a.data_dir, a.offline, a.compare, a.max_queue)
+    port = a.port if a.port is not None else os.environ.get("GRADIO_SERVER_PORT", "7860")
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        ap.error(f"the port must be a number from 1 to 65535, not {port!r}")
+    return AppArgs(a.checkpoint, a.share, a.precision, a.data_dir, a.offline, a.compare, a.max_queue,
+                   a.host, int(port))
 
 
 def main(argv=None) -> None:
     from analysis.studio.service import Studio
     args = parse_args(argv)
-    studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare)
+    studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare, choose_later=True)
     print(f"precision: {studio.predictor.served}", file=sys.stderr)
     demo = build_demo(studio)
     demo.queue(max_size=args.max_queue, default_concurrency_limit=4).launch(  # views without model work: 4 at once
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size=UPLOAD_LIMIT,
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), share=args.share, show_error=True,
-        css=page_style.CSS, js=page_style.JS)
+        server_name=args.host, server_port=args.port, max_file_size=UPLOAD_LIMIT, share=args.share, show_error=True,
+        css=page_style.CSS, js=page_style.JS, head=page_style.HEAD, prevent_thread_lock=True)
+    studio.predictor.choose_later()  # only now: the port is open before auto measures
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from analysis.results import DevResults
 from analysis.studio.theme import CORRECT_COLORS, class_colors, layout, score_step, task_color
+from analysis.studio.scatter import scatter_class
 
 COLOR_MODES = ("gold label", "prediction", "correct / incorrect", "task")
 NEIGHBOURS = 10
@@ -71,18 +72,19 @@ def map_figure(res: DevResults, tasks: dict, which: str, color_by: str, shown: l
             name, order, color = _group(lab, key, tasks)
             groups.setdefault(name, []).append(i)
             style[name] = (order, color)
+    trace = scatter_class(sum(len(idx) for idx in groups.values()))  # one kind for all: the star stays on top
     for name in sorted(groups, key=lambda n: style[n][0]):  # legend in class order, not alphabetical
         idx = groups[name]
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(trace(
             x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name,
             marker=dict(size=5, opacity=0.7, color=style[name][1]),
             customdata=[[_wrap(labels[i]["text"]), tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"]]
                         for i in idx],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[0]}<br>gold %{customdata[2]} · "
                           "predicted %{customdata[3]}<extra></extra>"))
-    if new_point is not None:  # last WebGL trace = drawn over every point; the outline shows on any colour
-        fig.add_trace(go.Scattergl(x=[new_point[0]], y=[new_point[1]], mode="markers", name="★ your sentence",
-                                   marker=dict(size=22, symbol="star", color="#ffd400", line=dict(color="black", width=2))))
+    if new_point is not None:  # the last trace = drawn over every point; the outline shows on any colour
+        fig.add_trace(trace(x=[new_point[0]], y=[new_point[1]], mode="markers", name="★ your sentence",
+                            marker=dict(size=22, symbol="star", color="#ffd400", line=dict(color="black", width=2))))
         fig.add_annotation(x=new_point[0], y=new_point[1], text="your sentence", showarrow=True, arrowhead=2, ax=40,
                            ay=-40, bgcolor="rgba(255,255,255,0.85)", bordercolor="black", font=dict(size=11))
     title = "fine-tuned model" if which == "finetuned" else "pretrained base model"

@@ -2,7 +2,8 @@
 anywhere, an empty user cache, the task files served by a loopback HTTP server (never the internet).
 
 Times launch -> first page, and launch -> the Embeddings map showing sentence text (Playwright + Debian's
-Chromium, when present), and prints the server's RSS.
+Chromium, when present), and prints the server's resident memory (RSS, psutil) at the first page, once `auto` has
+chosen its precision in the background (on this empty cache: measured) and once the map shows text.
     python -m bench.fresh_start [--data-dir DATA]
 """
 import argparse
@@ -32,12 +33,17 @@ def main() -> None:
                            extra_env={"MINBERT_DATA_SOURCE": url, "XDG_CACHE_HOME": str(tmp / "cache")})
         with server:
             launched = time.time() - server.startup_s
-            print(f"first page {server.startup_s:.1f} s after launch; RSS {server.rss_mb():.0f} MB")
+            print(f"first page {server.startup_s:.1f} s after launch; RSS {server.startup_rss_mb:.0f} MB")
+            while "precision: auto:" not in server.log() and time.time() - launched < 900:
+                time.sleep(1)
+            chosen = next((x for x in server.log().splitlines() if x.startswith("precision: auto:")), "(none)")
+            print(f"auto chose {time.time() - launched:.1f} s after launch; RSS {server.rss_mb():.0f} MB; {chosen}")
             if not Path("/usr/bin/chromium").exists():
                 print("no /usr/bin/chromium: time to the map with text not measured")
                 return
             from playwright.sync_api import sync_playwright
-            from test_browser import FLAGS, MAP_HAS_TEXT, open_page, open_tab
+            from tests.screenshots import FLAGS
+            from tests.test_browser import MAP_HAS_TEXT, open_page, open_tab
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
                 page = open_page(browser, server)

@@ -5,7 +5,7 @@ process (imports, checkpoint load, auto's measurement or cached choice, predicti
 every run's wall time, the medians, the ratio auto/fp32 (target <= 0.55 on an AMX CPU, <= 1 anywhere), the
 share of labels on which the two outputs agree (target >= 99%), the load average and what auto chose. The
 user cache starts empty (a temporary XDG_CACHE_HOME), so the first auto run measures and later ones read the
-cached choice (unless the first was measured under load, which is not cached).
+cached choice (one measured under load is cached too, marked as such).
     python -m bench.predict_precision [--input ../shared/data/ids-sst-train.csv --format tsv] [--rounds 2]
 """
 import argparse

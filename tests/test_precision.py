@@ -37,10 +37,13 @@ def tiny_ckpt(tiny, tmp_path):
     return stem
 
 
-def fake_measure(timings: dict[str, M], calls: list):
-    """A stand-in for P.measure: records which candidates were built, answers `timings` for them."""
-    def measure(models, batches):
+def fake_measure(timings: dict[str, M], calls: list, locks: list | None = None):
+    """A stand-in for P.measure: records which candidates were built (and the lock it was given), answers
+    `timings` for them."""
+    def measure(models, batches, lock=None):
         calls.append(sorted(models))
+        if locks is not None:
+            locks.append(lock)
         return {k: timings[k] for k in models}
     return measure
 
@@ -80,7 +83,7 @@ def test_auto_times_only_what_it_could_choose(tiny, monkeypatch):
         for p in bad.bert.parameters():
             p.add_(torch.randn_like(p))  # another encoder: its embeddings fail the cosine bar
     calls, real = [], P._probe_pass
-    monkeypatch.setattr(P, "_probe_pass", lambda m, b: calls.append((m is model, len(b))) or real(m, b))
+    monkeypatch.setattr(P, "_probe_pass", lambda m, b, lock=None: calls.append((m is model, len(b))) or real(m, b, lock))
     batches = P.probe_batches(tok)
     out = P.measure({"fp32": model, "bad": bad}, batches)
     full = [is_fp32 for is_fp32, n in calls if n == len(batches)]
@@ -133,14 +136,48 @@ def test_auto_caches_its_choice_per_cpu_torch_and_checkpoint(tiny, cache, monkey
     assert len(keys) == 4 and any("Another CPU" in k and "0.0.test" in k and "sha-1" in k for k in keys)
 
 
-def test_a_measurement_under_load_is_not_cached(tiny, cache, monkeypatch):
+def test_a_measurement_under_load_is_cached_and_only_a_calmer_one_replaces_it(tiny, cache, monkeypatch):
     calls = []
-    monkeypatch.setattr(P, "measure", fake_measure({"fp32": M(1.0, 1, 1), "int8-int_mm": M(2, 1, 1),
+    monkeypatch.setattr(P, "measure", fake_measure({"fp32": M(1.0, 1, 1), "int8-int_mm": M(0.5, 1, 1),
                                                     "int8-fbgemm": M(2, 1, 1)}, calls))
     monkeypatch.setattr(P, "fast_bf16", lambda: (False, "test"))
-    monkeypatch.setattr(P, "MIN_CPU_SHARE", 2.0)  # no process ever gets twice its threads' time
-    assert "not cached" in P.describe(P.apply_precision(tiny[0], "auto", tiny[1], "sha-l"))
-    assert not cache.exists()
+    monkeypatch.setattr(P, "MIN_CPU_SHARE", 2.0)  # no process ever gets twice its threads' time: always "under load"
+    served = P.apply_precision(tiny[0], "auto", tiny[1], "sha-l")
+    assert served.precision == "int8-int_mm" and "measured under load" in P.describe(served)
+    entry = json.loads(cache.read_text())[P.cache_key("sha-l")]
+    assert entry["choice"] == "int8-int_mm" and 0 <= entry["cpu_share"] < 2.0
+    hit = P.cached_choice("sha-l")
+    assert hit.choice == "int8-int_mm" and hit.under_load and "[cached" in hit.reason
+    assert P.apply_precision(tiny[0], "auto", tiny[1], "sha-l").precision == "int8-int_mm" and len(calls) == 1
+    # measured again: a calmer measurement (a larger share) replaces the entry, a busier one leaves it
+    entry["cpu_share"] = 1.5
+    cache.write_text(json.dumps({P.cache_key("sha-l"): entry}))
+    monkeypatch.setattr(P, "measure", fake_measure({"fp32": M(1.0, 1, 1), "int8-int_mm": M(2, 1, 1),
+                                                    "int8-fbgemm": M(2, 1, 1)}, calls))
+    choice, reason, _ = P.choose_auto(tiny[0], tiny[1], "sha-l", remeasure=True)
+    assert choice == "int8-int_mm" and "[cached" in reason and len(calls) == 2  # the fake took ~0 CPU: busier
+    entry["cpu_share"] = 0.0
+    cache.write_text(json.dumps({P.cache_key("sha-l"): entry}))
+    assert P.choose_auto(tiny[0], tiny[1], "sha-l", remeasure=True)[0] == "fp32"
+    assert json.loads(cache.read_text())[P.cache_key("sha-l")]["choice"] == "fp32"
+
+
+def test_the_app_serves_fp32_at_once_and_switches_when_auto_has_chosen(tiny_ckpt, cache, monkeypatch):
+    from minbert.serve.predictor import Predictor
+    calls, locks = [], []
+    monkeypatch.setattr(P, "measure", fake_measure({"fp32": M(1.0, 1, 1), "int8-int_mm": M(0.5, 1, 1),
+                                                    "int8-fbgemm": M(2, 1, 1)}, calls, locks))
+    monkeypatch.setattr(P, "fast_bf16", lambda: (False, "test"))
+    p = Predictor(tiny_ckpt, "auto", later=True)
+    assert p.precision == "fp32" and p.choosing and not calls  # nothing measured before the server listens
+    p.choose_later().join(60)
+    assert p.precision == "int8-int_mm" and not p.choosing and p.served.startswith("auto: int8")
+    assert locks == [p.lock]  # measured batch by batch under the model lock: requests never share its cores
+    assert len(p.sentiment_probs(["a fine film"])[0]) == 5
+    again = Predictor(tiny_ckpt, "auto", later=True)  # the next start: the cached choice, no measurement
+    again.choose_later().join(60)
+    assert again.precision == "int8-int_mm" and "[cached" in again.served and len(calls) == 1
+    assert Predictor(tiny_ckpt, "fp32", later=True).choose_later() is None  # only auto chooses
 
 
 def test_the_real_measurement_on_a_tiny_model(tiny, cache):
@@ -221,10 +258,21 @@ def test_precision_int8_replaces_the_retired_quantize_flag(tiny_ckpt, tmp_path, 
     assert "unrecognized arguments: --quantize" in capsys.readouterr().err
 
 
-def test_evaluate_and_app_flags(capsys):
+def test_evaluate_and_app_flags(capsys, monkeypatch):
     import app
     from minbert.evaluate import parse_args as eval_args
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     assert app.parse_args([]).precision == "auto"  # the app serves auto by default
+    assert (app.parse_args([]).host, app.parse_args([]).port) == ("127.0.0.1", 7860)
+    assert (app.parse_args(["--host", "0.0.0.0", "--port", "8123"]).host, app.parse_args(["--port", "8123"]).port) \
+        == ("0.0.0.0", 8123)
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    assert (app.parse_args([]).host, app.parse_args([]).port) == ("0.0.0.0", 7999)  # the variables still work
+    assert app.parse_args(["--port", "8000"]).port == 8000  # and the flag wins over them
+    with pytest.raises(SystemExit):
+        app.parse_args(["--port", "0"])
     assert app.parse_args(["--precision", "int8"]).precision == "int8"
     assert eval_args(["--checkpoint", "x"]).precision == "fp32"
     assert eval_args(["--checkpoint", "x", "--precision", "bf16"]).precision == "bf16"

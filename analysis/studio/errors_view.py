@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from minbert.evaluate.metrics import classification_report, expected_calibration_error, pearson
 
 from analysis.precompute import SCORE_BUCKETS, label_counts, score_buckets
+from analysis.studio.scatter import scatter_class
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
@@ -164,7 +165,7 @@ def score_figures(task, preds: dict) -> tuple[go.Figure, go.Figure]:
     p = preds[task.key]
     gold, score = _arr(p, "gold"), _arr(p, "score")
     lo, hi = task.score_range
-    scatter = go.Figure(go.Scattergl(x=gold, y=score, mode="markers", marker=dict(size=5, opacity=0.5),
+    scatter = go.Figure(scatter_class(len(gold))(x=gold, y=score, mode="markers", marker=dict(size=5, opacity=0.5),
                                      customdata=p["ids"], hovertemplate="gold %{x:.2f}<br>predicted %{y:.2f}<br>id %{customdata}"))
     scatter.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dash", color="gray"),
                                  showlegend=False))

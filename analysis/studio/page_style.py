@@ -1,25 +1,43 @@
-"""The page's own CSS and start-up JavaScript (Gradio's launch(css=..., js=...)): tables that wrap inside the window,
-rows that stack on a phone, wide multi-panel plots that scroll sideways there instead of overlapping their titles,
-and the click on a confusion-matrix cell that filters the misclassified table."""
+"""The page's own CSS and JavaScript (Gradio's launch(css=..., js=..., head=...)): tables that wrap inside the
+window, and on a phone scroll sideways (a hint at the right edge) rather than break a word; rows that stack on a phone;
+multi-panel plots whose panels stack there (plot_hooks.js); figures purged when replaced, so WebGL contexts never
+run out; and the click on a confusion-matrix cell that filters the misclassified table."""
+import json
+from pathlib import Path
 
 CONFUSION_PLOT, CONFUSION_CELL = "confusion-plot", "confusion-cell"  # elem_ids the JavaScript looks for
-NARROW_PX = 640  # below this width rows stack and wide plots keep WIDE_PLOT_PX, scrolling sideways
-WIDE_PLOT_PX = 720
+NARROW_PX = 640  # at this width and below, rows stack, panels stack and tables scroll sideways
+PANEL_PX = 230  # height of one stacked panel on a narrow window
+STACK_MAX = 6  # figures with more panels (the layers x heads grid) keep their grid on a narrow window
+READABLE_PX = 150  # least width of a column of running text on a narrow window
 
 # Gradio scopes every rule under its own container, so the selectors here name no container.
 CSS = f"""
 .tab-intro p {{ margin: 0 0 4px 0; font-size: 1.05em; }}
-table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: anywhere; }}
+table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: break-word; word-break: normal; }}
+.table-wrap.scrolls::after, .table-scroll.scrolls::after {{
+  content: "scroll →"; position: absolute; top: 0; right: 0; bottom: 0; width: 5.5em; pointer-events: none;
+  display: flex; align-items: center; justify-content: flex-end; padding-right: 4px; z-index: 5;
+  font-size: 12px; font-weight: 600; color: #444;
+  background: linear-gradient(to right, rgba(255, 255, 255, 0), rgba(255, 255, 255, 0.95) 55%);
+}}
+.table-scroll {{ position: relative; }}
 @media (max-width: {NARROW_PX}px) {{
   .row {{ flex-direction: column !important; align-items: stretch; }}
   .row > * {{ min-width: 100% !important; max-width: 100% !important; margin-left: 0 !important; margin-right: 0 !important; }}
-  .wide-plot {{ overflow-x: auto !important; }}
-  .wide-plot .js-plotly-plot, .wide-plot .plot-container {{ min-width: {WIDE_PLOT_PX}px; }}
   h1 {{ font-size: 1.5em; }}
+  .table-wrap > .upload-container {{ overflow-x: auto !important; }}  /* Dataframes scroll (table_fit.js sizes them) */
   .prose table {{ display: block; overflow-x: auto; }}  /* Markdown tables scroll, not one letter a line */
   .prose td, .prose th {{ white-space: nowrap; }}
+  .file-preview .filename .stem {{ white-space: normal; text-overflow: clip; }}  /* a file name wraps at its hyphens */
 }}
 """
+
+_HERE = Path(__file__).resolve().parent
+_NUMBERS = dict(narrowPx=NARROW_PX, panelPx=PANEL_PX, stackMax=STACK_MAX, readablePx=READABLE_PX)
+# In <head>, so that plot_hooks.js is in place before Gradio loads Plotly (it wraps Plotly as it arrives).
+HEAD = (f"<script>window.MINBERT_PAGE = {json.dumps(_NUMBERS)};</script>\n"
+        + "".join(f"<script>\n{(_HERE / name).read_text()}</script>\n" for name in ("plot_hooks.js", "table_fit.js")))
 
 # Plotly's plotly_click on the confusion matrix writes "gold|predicted|time" into a hidden textbox, whose change
 # event (in Python) sets the misclassified table's filters; the time makes a second click on a cell count too.

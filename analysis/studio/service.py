@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minbert.serve import precision as P
 from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, InputError, Predictor, Progress
 from minbert.tasks import PARA, SST, TASK_KEYS, TaskSpecError, by_name
 
@@ -70,8 +71,9 @@ class TrainingViews(NamedTuple):
 
 class Studio:
     def __init__(self, checkpoint: str | Path, precision: str = "fp32", data_dir: str | None = None,
-                 offline: bool = False, compare_with: str | None = None):
-        self.predictor = Predictor(checkpoint, precision)
+                 offline: bool = False, compare_with: str | None = None, choose_later: bool = False):
+        """choose_later: with precision "auto", serve fp32 until predictor.choose_later() has chosen (see Predictor)."""
+        self.predictor = Predictor(checkpoint, precision, later=choose_later)
         self.tasks = self.predictor.model.tasks  # key -> Task: the built-ins, then any added task
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
@@ -83,6 +85,14 @@ class Studio:
         self.fetch: DataFetch | None = None
         if self.results is not None and not self.results.has_texts and not self.offline:
             self.fetch = DataFetch().start()  # the page never waits for it
+
+    def served_line(self) -> str:
+        """How the model is served, for the page header: the precision in a few words and, folded, why."""
+        p = self.predictor
+        now = P.headline(p.fast) + (" (auto is choosing in the background; the app switches when it is done)"
+                                    if p.choosing else "")
+        return (f"served in {now} <details class='served'><summary>why this precision</summary>"
+                f"{html.escape(p.served)}</details>")
 
     # --- task data ---------------------------------------------------------------------------
     def data_notice(self) -> str:

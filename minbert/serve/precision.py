@@ -14,10 +14,12 @@ fp32's is >= MIN_COSINE for every probe sentence (the minimum, on both the senti
 encoder path). fp32 is always a candidate, and a faster one must beat it by MIN_SPEEDUP, so auto never
 serves something slower than fp32; between near-equal candidates the simpler one stays (choose()).
 On a CPU without fast bf16 (fast_bf16()), bf16 is not even measured.
-The choice is cached (unless the cores were busy with other work while it was measured: MIN_CPU_SHARE)
-per CPU model, torch version, thread count and checkpoint sha256 in the user cache
-($XDG_CACHE_HOME/minbert/precision.json, else ~/.cache/minbert/precision.json; written atomically), and
-described in one line (describe()) that the CLIs print and the app shows.
+The choice is cached per CPU model, torch version, thread count and checkpoint sha256 in the user cache
+($XDG_CACHE_HOME/minbert/precision.json, else ~/.cache/minbert/precision.json; written atomically), with the share
+of CPU time the measurement got. One made while other work had the cores (share < MIN_CPU_SHARE) is cached too
+and says so; the app measures again in the background on its next start, and a calmer measurement replaces it
+(a busier one never replaces a calmer one). The choice is described in one line (describe()) that the CLIs print
+and the app shows.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import copy
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,7 +52,7 @@ MIN_SPEEDUP = 1.1  # a candidate must be this much faster than the simpler choic
 PROBE_BATCH = 32  # sentences per probe batch: the serving batch size
 ROUNDS = 3  # timed passes over the probe per candidate, alternating; each batch's fastest counts
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 dot products
-MIN_CPU_SHARE = 0.6  # a measurement that got less CPU time than this share of wall x threads is not cached
+MIN_CPU_SHARE = 0.6  # a measurement that got less CPU time than this share of wall x threads was made under load
 CACHE_KEEP = 32  # entries kept in the cache file (newest)
 LABELS = {"fp32": "fp32", "bf16": "bf16 (weights in bf16)", "bf16-autocast": "bf16 autocast",
           **{f"int8-{k}": f"int8 ({k})" for k in INT8_KERNELS}}
@@ -130,40 +133,46 @@ def probe_task(model: nn.Module) -> str:
 
 
 @torch.inference_mode()
-def _probe_pass(model: nn.Module, batches: list[dict]) -> tuple[list[float], torch.Tensor, torch.Tensor]:
-    """(seconds per batch, SST labels (N,), sentiment-path embeddings (N, H)) over the probe batches."""
+def _probe_pass(model: nn.Module, batches: list[dict], lock=None) -> tuple[list[float], torch.Tensor, torch.Tensor]:
+    """(seconds per batch, SST labels (N,), sentiment-path embeddings (N, H)) over the probe batches; `lock`, if
+    given, is held for each batch (a serving app's requests then wait for one batch, never share its cores)."""
     times, labels, embs = [], [], []
     key = probe_task(model)
     for b in batches:
-        t = time.perf_counter()
-        e = model.embed(**b, task=key)  # (32, H)
-        labels.append(model.head(key)(e)["logits"].argmax(-1))
-        times.append(time.perf_counter() - t)
+        with lock or nullcontext():
+            t = time.perf_counter()
+            e = model.embed(**b, task=key)  # (32, H)
+            labels.append(model.head(key)(e)["logits"].argmax(-1))
+            times.append(time.perf_counter() - t)
         embs.append(e)
     return times, torch.cat(labels), torch.cat(embs).float()
 
 
 @torch.inference_mode()
-def _shared_embeddings(model: nn.Module, batches: list[dict]) -> torch.Tensor:
-    return torch.cat([model.embed(**b).float() for b in batches])  # (N, H): the pair tasks' encoder path
+def _shared_embeddings(model: nn.Module, batches: list[dict], lock=None) -> torch.Tensor:
+    out = []
+    for b in batches:
+        with lock or nullcontext():
+            out.append(model.embed(**b).float())
+    return torch.cat(out)  # (N, H): the pair tasks' encoder path
 
 
 def probe_batches(tokenizer) -> list[dict]:
     return [tokenizer(PROBE[i:i + PROBE_BATCH], max_length=128).model_inputs() for i in range(0, len(PROBE), PROBE_BATCH)]
 
 
-def measure(models: dict[str, nn.Module], batches: list[dict]) -> dict[str, Measurement]:
+def measure(models: dict[str, nn.Module], batches: list[dict], lock=None) -> dict[str, Measurement]:
     """Time every model over the probe (after one warm-up batch) and compare its labels and embeddings with
     models["fp32"]'s; then ROUNDS - 1 more passes, alternating, for fp32 and the eligible ones only (the others
     can never be chosen). A model's time is the sum over batches of each batch's fastest pass: robust to
-    another process taking the cores for a moment."""
+    another process taking the cores for a moment. `lock` is held batch by batch (see _probe_pass)."""
     for m in models.values():
-        _probe_pass(m, batches[:1])  # oneDNN builds its kernels on first use
+        _probe_pass(m, batches[:1], lock)  # oneDNN builds its kernels on first use
     times, outputs, out = {k: [] for k in models}, {}, {}
     for name, m in models.items():
-        t, labels, emb = _probe_pass(m, batches)
+        t, labels, emb = _probe_pass(m, batches, lock)
         times[name].append(t)
-        outputs[name] = (labels, emb, _shared_embeddings(m, batches))
+        outputs[name] = (labels, emb, _shared_embeddings(m, batches, lock))
     ref = outputs["fp32"]
     for name, (labels, emb, shared) in outputs.items():
         cos = torch.cat([F.cosine_similarity(emb, ref[1]), F.cosine_similarity(shared, ref[2])])
@@ -171,7 +180,7 @@ def measure(models: dict[str, nn.Module], batches: list[dict]) -> dict[str, Meas
     timed = [k for k in models if k == "fp32" or eligible(out[k])]
     for _ in range(ROUNDS - 1):
         for name in timed:
-            times[name].append(_probe_pass(models[name], batches)[0])
+            times[name].append(_probe_pass(models[name], batches, lock)[0])
     for name, m in out.items():
         m.seconds = sum(min(batch) for batch in zip(*times[name]))
     return out
@@ -231,13 +240,39 @@ def _write_cache(key: str, entry: dict) -> None:
         print(f"note: could not cache the precision choice in {cache_file()}: {e}", file=sys.stderr)
 
 
-def choose_auto(model: nn.Module, tokenizer, checkpoint_sha: str | None) -> tuple[str, str, nn.Module | None]:
-    """(candidate, reason, its model if built while measuring): from the cache, else measured and cached."""
+@dataclass
+class Cached:
+    choice: str  # the candidate (LABELS)
+    reason: str  # choose()'s line, with when it was measured
+    cpu_share: float  # the measurement's share of its threads' CPU time (< MIN_CPU_SHARE: made under load)
+
+    @property
+    def under_load(self) -> bool:
+        return self.cpu_share < MIN_CPU_SHARE
+
+
+def cached_choice(checkpoint_sha: str | None) -> Cached | None:
+    """This CPU's cached choice for the checkpoint, if there is one this CPU can serve."""
+    hit = _read_cache().get(cache_key(checkpoint_sha)) if checkpoint_sha else None
+    if not (isinstance(hit, dict) and hit.get("choice") in LABELS):
+        return None
+    if hit["choice"].startswith("bf16") and not fast_bf16()[0]:
+        return None
+    # entries from before the share was recorded were only written when measured with the cores to themselves
+    return Cached(hit["choice"], f"{hit['reason']} [cached {hit.get('measured_at', '?')}]",
+                  float(hit.get("cpu_share", 1.0)))
+
+
+def choose_auto(model: nn.Module, tokenizer, checkpoint_sha: str | None, lock=None,
+                remeasure: bool = False) -> tuple[str, str, nn.Module | None]:
+    """(candidate, reason, its model if built while measuring): from the cache, else measured and cached.
+    remeasure: measure even if cached; the cached choice stays (and is returned) if it was measured with more of
+    the CPU than this measurement got. `lock` is held batch by batch while measuring."""
     key = cache_key(checkpoint_sha) if checkpoint_sha else None
-    hit = _read_cache().get(key) if key else None
+    hit = cached_choice(checkpoint_sha)
+    if hit and not remeasure:
+        return hit.choice, hit.reason, None
     has_bf16, bf16_why = fast_bf16()
-    if hit and hit.get("choice") in LABELS and (has_bf16 or not hit["choice"].startswith("bf16")):
-        return hit["choice"], f"{hit['reason']} [cached {hit.get('measured_at', '?')}]", None
     models = {}
     for name in candidates(has_bf16):
         try:
@@ -245,14 +280,15 @@ def choose_auto(model: nn.Module, tokenizer, checkpoint_sha: str | None) -> tupl
         except (RuntimeError, NotImplementedError) as e:  # a kernel this torch build lacks: not a candidate
             print(f"note: precision {name} unavailable here: {e}", file=sys.stderr)
     wall, cpu = time.perf_counter(), time.process_time()
-    measured = measure(models, probe_batches(tokenizer))
+    measured = measure(models, probe_batches(tokenizer), lock)
     share = (time.process_time() - cpu) / ((time.perf_counter() - wall) * torch.get_num_threads())
     choice, reason = choose(measured, "" if has_bf16 else bf16_why)
-    if share < MIN_CPU_SHARE:  # other processes had the cores: the timings say little; measure again next time
-        return choice, f"{reason} [measured under load: this process had {share:.0%} of its threads' time; not cached]", \
-            models[choice]
+    if hit and share < hit.cpu_share:  # the cached one was measured in calmer conditions: it stands
+        return hit.choice, hit.reason, None
+    if share < MIN_CPU_SHARE:  # other processes had the cores: cached all the same, and measured again later
+        reason += f" [measured under load: this process had {share:.0%} of its threads' time]"
     if key:
-        _write_cache(key, {"choice": choice, "reason": reason,
+        _write_cache(key, {"choice": choice, "reason": reason, "cpu_share": round(share, 3),
                            "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
     return choice, reason, models[choice]
 

@@ -8,6 +8,10 @@ runs one at a time and queues the rest in Gradio's bounded queue (app.py).
 """
 from __future__ import annotations
 
+import ctypes
+import gc
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -63,17 +67,51 @@ def clean(text, name: str = "text") -> str:
 
 
 class Predictor:
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, precision: str = "fp32"):
-        """precision: one of minbert.serve.precision.PRECISIONS; "auto" measures (or reads the cached choice)."""
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, precision: str = "fp32", later: bool = False):
+        """precision: one of minbert.serve.precision.PRECISIONS; "auto" measures (or reads the cached choice).
+        later: with "auto", serve fp32 at once and leave the choice to choose_later(), which a server calls once
+        it is listening."""
         ckpt = load_checkpoint(checkpoint)
         self.meta, self.tok, self.path = ckpt.meta, ckpt.tokenizer, ckpt.path
         self.model = ckpt.model.requires_grad_(False)  # fp32: attributions need gradients w.r.t. inputs
-        # serves the fast paths; self.model stays fp32 (a copy is served in bf16/int8)
-        self.fast = P.apply_precision(self.model, precision, self.tok, self.meta.get("weights_sha256"))
-        self.precision, self.served = self.fast.precision, P.describe(self.fast)  # the candidate served, why
-        self.temps = temperatures(self.meta)  # temperature scaling from the sidecar; 1.0 = raw probabilities
         self.lock = FairLock()
+        self.choosing = later and precision == "auto"  # True until choose_later() has switched the served model
+        # serves the fast paths; self.model stays fp32 (a copy is served in bf16/int8)
+        self._serve(P.serve_as(self.model, "fp32", "fp32 for now: auto chooses in the background, then switches")
+                    if self.choosing else P.apply_precision(self.model, precision, self.tok, self.meta.get("weights_sha256")))
+        self.temps = temperatures(self.meta)  # temperature scaling from the sidecar; 1.0 = raw probabilities
         self._base: BertModel | None = None
+
+    def _serve(self, fast) -> None:
+        self.fast = fast
+        self.precision, self.served = fast.precision, P.describe(fast)  # the candidate served, why
+
+    def choose_later(self) -> threading.Thread | None:
+        """In a background thread: auto's cached choice, or its measurement (again if the cached one was made under
+        load), then serve that. The measurement holds the model lock one probe batch at a time, so requests wait
+        for one batch at most and never share the cores with it. None when there is nothing to choose."""
+        if not self.choosing:
+            return None
+        thread = threading.Thread(target=self._choose, name="precision-auto", daemon=True)
+        thread.start()
+        return thread
+
+    def _choose(self) -> None:
+        sha = self.meta.get("weights_sha256")
+        try:
+            cached = P.cached_choice(sha)
+            choice, note, built = P.choose_auto(self.model, self.tok, sha, self.lock,
+                                                remeasure=cached is None or cached.under_load)
+            fast = built if built is not None else P.build(self.model, choice, self.tok)
+            fast.precision, fast.precision_note = choice, note
+            with self.lock:
+                self._serve(fast)
+        except Exception as e:  # noqa: BLE001 - a failed measurement leaves fp32 served, and says why
+            self.served = f"fp32 (auto's measurement failed: {type(e).__name__}: {e})"
+        finally:
+            self.choosing = False
+        release_freed_memory()  # the candidates measured and dropped
+        print(f"precision: {self.served}", file=sys.stderr, flush=True)
 
     @property
     def base(self) -> BertModel:
@@ -302,6 +340,17 @@ class Predictor:
         sts = self.fast.sts(torch.from_numpy(out["emb1"]), torch.from_numpy(out["emb2"]))
         return [{"cosine": float(out["cosine"][i]), "score": float(sts["score"][i]), "probability": float(out["prob"][i]),
                  "is_paraphrase": bool(out["prob"][i] > 0.5)} for i in range(len(pairs))]
+
+
+def release_freed_memory() -> None:
+    """Hand memory Python has freed back to the OS: glibc keeps freed heap pages for reuse, so a process that built
+    and dropped several model copies (auto's candidates, about 200 MB) would otherwise keep them resident."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library (musl): nothing to hand back this way
+            pass
 
 
 def polarity(probs: list[float]) -> int:
