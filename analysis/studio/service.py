@@ -17,8 +17,10 @@ from minbert.evaluate import QUORA_CAVEAT
 from minbert.serve.predictor import MAX_TOKENS, MAX_VIEW_TOKENS, InputError, Predictor, Progress
 
 from analysis import behaviour, compare, embedding_map
+from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
                              heads_view, training_view, user_files)
+from analysis.studio.corpus_view import CorpusView
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
 
@@ -70,8 +72,9 @@ class TrainingViews(NamedTuple):
 
 class Studio:
     def __init__(self, checkpoint: str | Path, precision: str = "fp32", data_dir: str | None = None,
-                 offline: bool = False, compare_with: str | None = None):
+                 offline: bool = False, compare_with: str | None = None, corpus_limit: int = CORPUS_ROWS):
         self.predictor = Predictor(checkpoint, precision)
+        self.corpus = CorpusView(self.predictor, corpus_limit)  # the Embeddings tab's "Your corpus"
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use
