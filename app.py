@@ -27,6 +27,7 @@ if __name__ == "__main__":
     fewer_malloc_arenas()
 
 import gradio as gr  # noqa: E402  (after the restart above)
+from gradio.data_classes import FileData  # noqa: E402
 
 from analysis.studio import behaviour_view, page_style, tab_help, tables
 from analysis.behaviour import EXPECTATIONS
@@ -301,6 +302,11 @@ def corpus_block(studio):
           show_progress_on=[view_msg], api_visibility="private", **CORPUS_VIEW)
     sel_btn.click(select, [key, what, cluster, *box, search, query], [sel_msg, sel_table, sel_csv],
                   api_visibility="private", **CORPUS_VIEW)
+
+    def map_api(file: FileData) -> dict:  # the type makes gr.api take an upload
+        return studio.corpus.map_api(file)
+
+    gr.api(map_api, api_name="map_corpus", **CORPUS)  # plain JSON: sizes, clusters, stage seconds
 
 
 def errors_tab(studio, demo):

@@ -53,7 +53,8 @@ class CorpusMap:
     clusters: np.ndarray | None = None  # (N,) cluster ids, NOISE for none
     labels: dict[int, str] = field(default_factory=dict)  # cluster id -> its top words
     dropped: int = 0  # rows of the file without text
-    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # stage -> CPU seconds of this process (all its threads)
     cached: bool = False  # read back from the cache
     _unit: np.ndarray | None = None
 
@@ -203,11 +204,18 @@ def cluster_words(texts: list[str], clusters: np.ndarray, k: int = LABEL_WORDS) 
     return {c: " · ".join(names[j] for j in top[i] if tfidf[i, j] > 0) or f"cluster {c}" for i, c in enumerate(ids)}
 
 
-def _timed(timings: dict, stage: str, fn, *args):
-    t = time.perf_counter()
-    out = fn(*args)
-    timings[stage] = time.perf_counter() - t
-    return out
+class Clock:
+    """Runs the stages of a map, recording each one's wall and CPU seconds (this process, all its threads)."""
+
+    def __init__(self):
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def __call__(self, stage: str, fn, *args):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn(*args)
+        self.wall[stage], self.cpu[stage] = time.perf_counter() - t, time.process_time() - c
+        return out
 
 
 def map_corpus(path: str | Path, predictor: Predictor, limit: int = MAX_ROWS, progress: Progress | None = None,
@@ -215,7 +223,6 @@ def map_corpus(path: str | Path, predictor: Predictor, limit: int = MAX_ROWS, pr
     """Yields the map twice: with PCA as soon as the rows are embedded, then with UMAP, clusters and labels
     (saved to the cache). A file already in the cache is read back and yielded once, complete."""
     progress = progress or (lambda f, d: None)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     key = cache_key(file_sha256(path), predictor.meta.get("weights_sha256", ""), predictor.precision)
     cached = load(key)
@@ -224,20 +231,22 @@ def map_corpus(path: str | Path, predictor: Predictor, limit: int = MAX_ROWS, pr
         yield cached
         return
     progress(0.0, "reading the file")
-    rows, col, dropped = _timed(timings, "read", load_rows, path, limit, name)
+    clock = Clock()
+    rows, col, dropped = clock("read", load_rows, path, limit, name)
     embed = lambda: predictor.embed_many(rows[col].tolist(), lambda f, d: progress(0.02 + 0.78 * f, d))  # noqa: E731
-    emb = _timed(timings, "embed", embed)
-    corpus = CorpusMap(rows, col, emb, np.zeros((len(rows), 2), np.float32), key, dropped=dropped, timings=timings)
-    corpus.pca = _timed(timings, "pca", project_pca, corpus.unit)
+    emb = clock("embed", embed)
+    corpus = CorpusMap(rows, col, emb, np.zeros((len(rows), 2), np.float32), key, dropped=dropped,
+                       timings=clock.wall, cpu=clock.cpu)
+    corpus.pca = clock("pca", project_pca, corpus.unit)
     yield corpus
     progress(0.82, f"UMAP of {len(rows):,} points")
-    corpus.umap = _timed(timings, "umap", project_umap, corpus.unit)
+    corpus.umap = clock("umap", project_umap, corpus.unit)
     progress(0.95, "clustering")
-    corpus.clusters = _timed(timings, "cluster", cluster, corpus.umap)
+    corpus.clusters = clock("cluster", cluster, corpus.umap)
     progress(0.97, "labelling the clusters")
-    corpus.labels = _timed(timings, "labels", cluster_words, corpus.texts, corpus.clusters)
+    corpus.labels = clock("labels", cluster_words, corpus.texts, corpus.clusters)
     progress(0.99, "writing the cache")
-    _timed(timings, "cache write", save, corpus)
+    clock("cache write", save, corpus)
     yield corpus
 
 
@@ -252,7 +261,7 @@ def save(corpus: CorpusMap) -> Path:
         np.savez(f, embeddings=corpus.embeddings, pca=corpus.pca, umap=corpus.umap, clusters=corpus.clusters)
     atomic_write_json(folder / "meta.json", {"format": FORMAT, "text_column": corpus.text_column,
                                              "labels": {str(k): v for k, v in corpus.labels.items()},
-                                             "dropped": corpus.dropped, "timings": corpus.timings})
+                                             "dropped": corpus.dropped, "timings": corpus.timings, "cpu": corpus.cpu})
     _prune(keep=corpus.key)
     return folder
 
@@ -270,7 +279,7 @@ def load(key: str) -> CorpusMap | None:
     folder.touch()  # recently used: pruned last
     return CorpusMap(rows, meta["text_column"], arrays["embeddings"], arrays["pca"], key, arrays["umap"],
                      arrays["clusters"], {int(k): v for k, v in meta["labels"].items()}, meta["dropped"],
-                     dict(meta["timings"]), cached=True)
+                     dict(meta["timings"]), dict(meta.get("cpu", {})), cached=True)
 
 
 def _prune(keep: str) -> None:
@@ -309,14 +318,15 @@ def in_box(corpus: CorpusMap, x: tuple[float, float], y: tuple[float, float]) ->
 
 
 def selection(corpus: CorpusMap, positions: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """The selected rows: their row number in the file (1-based), cluster, the file's columns, then `extra`
-    columns (a score per row of the corpus, e.g. the cosine to a query)."""
-    out = corpus.rows.iloc[positions].reset_index(names="file row")
+    """The selected rows: their row number in the file (1-based), cluster, the file's other columns, `extra`
+    columns (a score per row of the corpus, e.g. the cosine to a query), and the sentence last (it wraps)."""
+    out = corpus.rows.iloc[positions][corpus.metadata].reset_index(names="file row")
     out["file row"] += 1
     if corpus.clusters is not None:
         out.insert(1, "cluster", [corpus.labels.get(int(c), "none") for c in corpus.clusters[positions]])
     for name, values in (extra or {}).items():
         out[name] = values[positions]
+    out[corpus.text_column] = corpus.rows[corpus.text_column].iloc[positions].to_numpy()
     return out
 
 

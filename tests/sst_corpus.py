@@ -1,9 +1,9 @@
 """A user-like corpus built from the SST training split, for the corpus map's browser test and bench.
 
-The 8,544 training sentences first, then labelled phrases of 4+ words from the training parse trees
+The 8,544 training sentences first, then labelled phrases of 3+ words from the training parse trees
 (minbert/data/sst_trees.py), drawn at random (seed 0) without repeats; past the ~100,000 distinct phrases the
 rows repeat, each repeat marked "(again N)" so that every row stays a distinct sentence. Columns: sentence,
-label (the SST class name), source ("sentence" or "phrase") and words (a number).
+label (the SST class name), source ("sentence", "phrase" or "repeat") and words (a number).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from minbert.data import read_task_file
 from minbert.data.sst_trees import TREES_FILE, read_phrases
 from minbert.tasks import SST_CLASSES
 
-MIN_PHRASE_WORDS = 4
+MIN_PHRASE_WORDS = 3
 
 
 def sst_corpus(n: int, data_dir: Path) -> pd.DataFrame:
@@ -31,6 +31,6 @@ def sst_corpus(n: int, data_dir: Path) -> pd.DataFrame:
     base, again = list(rows), 1
     while len(rows) < n:
         again += 1
-        rows += [(s, f"{t} (again {again})", y) for s, t, y in base[:n - len(rows)]]
+        rows += [("repeat", f"{t} (again {again})", y) for _, t, y in base[:n - len(rows)]]
     return pd.DataFrame({"sentence": [t for _, t, _ in rows], "label": [SST_CLASSES[int(y)] for _, _, y in rows],
                          "source": [s for s, _, _ in rows], "words": [len(t.split()) for _, t, _ in rows]})

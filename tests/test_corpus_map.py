@@ -129,7 +129,7 @@ def test_selection_of_a_box_and_a_cluster(corpus):
     ref = np.flatnonzero((xy[:, 0] >= x[0]) & (xy[:, 0] <= x[1]))
     assert in_box(corpus, x, y).tolist() == ref.tolist()
     table = selection(corpus, in_cluster(corpus, 0))
-    assert list(table.columns) == ["file row", "cluster", "text", "topic", "number"]
+    assert list(table.columns) == ["file row", "cluster", "topic", "number", "text"]  # the sentence last: it wraps
     assert len(table) == (corpus.clusters == 0).sum() and table["file row"].min() >= 1
     assert (table["text"].tolist() == [corpus.texts[i] for i in np.flatnonzero(corpus.clusters == 0)])
 

@@ -82,6 +82,25 @@ class CorpusView:
         except InputError as e:
             yield f"⚠️ {html.escape(str(e))}", None, None, [CLUSTER], []
 
+    def map_api(self, file) -> dict:
+        """Plain JSON for API clients: the file (a path, or Gradio's file data) mapped, or {"error": message}:
+        its size, columns, clusters with their labels and sizes, and each stage's seconds."""
+        path = file.get("path") if isinstance(file, dict) else file
+        name = (file.get("orig_name") if isinstance(file, dict) else None) or Path(str(path or "")).name
+        try:
+            if not path:
+                raise InputError("Upload a corpus file.")
+            *_, corpus = cm.map_corpus(path, self.predictor, self.limit, None, name)
+        except InputError as e:
+            return {"error": str(e)}
+        self._keep(corpus)
+        sizes = np.bincount(corpus.clusters[corpus.clusters >= 0], minlength=len(corpus.labels))
+        return {"key": corpus.key, "rows": len(corpus.rows), "text_column": corpus.text_column,
+                "metadata": corpus.metadata, "dropped": corpus.dropped, "cached": corpus.cached,
+                "clusters": [{"id": c, "label": corpus.labels[c], "rows": int(sizes[c])} for c in sorted(corpus.labels)],
+                "seconds": {k: round(v, 3) for k, v in corpus.timings.items()},
+                "cpu_seconds": {k: round(v, 3) for k, v in corpus.cpu.items()}}
+
     def view(self, key: str | None, colour_by: str, text_query: str = "", query: str = "",
              progress: Progress | None = None) -> tuple[str, go.Figure | None, pd.DataFrame | None]:
         """The map coloured by `colour_by`, the rows containing `text_query` highlighted and listed, and the query
