@@ -22,7 +22,10 @@ from minbert.atomic import atomic_open, atomic_write_json
 from minbert.data import Example, cache_data_dir
 from minbert.serve.predictor import InputError, Predictor
 
+from analysis.studio.user_files import SNIFF_BYTES, delimiter  # until the shared pandas file layer reads corpora
+
 MAX_ROWS = 100_000  # the default --corpus-limit
+MIN_ROWS = 20  # a map needs more points than UMAP's neighbours (15)
 MAX_BYTES = 100 * 2**20  # a corpus file at most (100,000 reviews of ~1 kB)
 TEXT_NAMES = ("sentence", "text", "review", "question", "content", "comment", "body", "document", "utterance",
               "title")  # the sentence column, by name (case-insensitive), in this order; else the first text column
@@ -80,16 +83,18 @@ class CorpusMap:
 
 
 # --- reading -----------------------------------------------------------------------------------
-def read_corpus(path: str | Path) -> pd.DataFrame:
-    """The file as a DataFrame: CSV (delimiter sniffed), TSV, JSONL or Parquet (pandas raises on a bad file)."""
+def read_corpus(path: str | Path, nrows: int | None = None) -> pd.DataFrame:
+    """The file's first `nrows` rows (all: None) as a DataFrame: CSV (delimiter detected), TSV, JSONL or Parquet;
+    pandas raises on a bad file."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        return pd.read_parquet(path).head(nrows)
     if suffix == ".jsonl":
-        return pd.read_json(path, lines=True, dtype=False)
-    return pd.read_csv(path, sep="\t" if suffix == ".tsv" else None, engine="python" if suffix != ".tsv" else "c",
-                       encoding="utf-8-sig")
+        return pd.read_json(path, lines=True, dtype=False, nrows=nrows)
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        sep = delimiter(f.read(SNIFF_BYTES), "tsv" if suffix == ".tsv" else "csv")
+    return pd.read_csv(path, sep=sep, encoding="utf-8-sig", nrows=nrows)
 
 
 def text_column(df: pd.DataFrame, name: str) -> str:
@@ -106,7 +111,8 @@ def text_column(df: pd.DataFrame, name: str) -> str:
                       f"{[str(c) for c in df.columns][:20]}).")
 
 
-def load_rows(path: str | Path, limit: int = MAX_ROWS, name: str | None = None) -> tuple[pd.DataFrame, str, int]:
+def load_rows(path: str | Path, limit: int = MAX_ROWS, name: str | None = None,
+              min_rows: int = MIN_ROWS) -> tuple[pd.DataFrame, str, int]:
     """(rows with text, the text column, rows dropped for empty text); every bad file gets a CorpusError."""
     path = Path(path)
     name = name or path.name
@@ -115,12 +121,12 @@ def load_rows(path: str | Path, limit: int = MAX_ROWS, name: str | None = None) 
     if path.stat().st_size > MAX_BYTES:
         raise CorpusError(f"{name} is over {MAX_BYTES // 2**20} MB.")
     try:
-        df = read_corpus(path)
+        df = read_corpus(path, limit + 1)
     except Exception as e:  # noqa: BLE001 - pandas, csv, json and pyarrow each raise their own kind
         raise CorpusError(f"Cannot read {name} as {path.suffix.lower().lstrip('.').upper()}: "
                           f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from None
     if len(df) > limit:
-        raise CorpusError(f"{name} has {len(df):,} rows; this app maps at most {limit:,} (--corpus-limit). Take a "
+        raise CorpusError(f"{name} has more than {limit:,} rows, the most this app maps (--corpus-limit). Take a "
                           f"sample, or split the file.")
     df.columns = [str(c) for c in df.columns]
     col = text_column(df, name)
@@ -130,6 +136,8 @@ def load_rows(path: str | Path, limit: int = MAX_ROWS, name: str | None = None) 
     keep = text != ""
     if not keep.any():
         raise CorpusError(f"{name} has no text in its column {col!r}.")
+    if keep.sum() < min_rows:
+        raise CorpusError(f"{name} has {keep.sum()} sentences in its column {col!r}; a map needs at least {min_rows}.")
     rows = df[keep].copy()
     rows[col] = text[keep]
     return rows, col, int((~keep).sum())

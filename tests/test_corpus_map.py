@@ -168,7 +168,7 @@ def test_row_limit_and_formats(tmp_path):
         rows, col, dropped = cm.load_rows(tmp_path / name)
         assert col == "text" and dropped == 0 and rows["text"].tolist() == df["text"].tolist(), name
         assert rows["number"].tolist() == df["number"].tolist(), name
-    with pytest.raises(cm.CorpusError, match=r"has 120 rows; this app maps at most 50 \(--corpus-limit\)"):
+    with pytest.raises(cm.CorpusError, match=r"has more than 50 rows, the most this app maps \(--corpus-limit\)"):
         cm.load_rows(tmp_path / "c.csv", limit=50)
 
 
@@ -179,19 +179,21 @@ def test_row_limit_and_formats(tmp_path):
     ("x.csv", b"", "Cannot read x.csv as CSV"),
     ("x.csv", b"a,b\n1,2\n3,4\n", "has no sentence column"),
     ("x.csv", b"text,label\n,1\n  ,2\n", "has no text in its column 'text'"),
+    ("x.tsv", b"text\tlabel\nOne.\t1\nTwo.\t2\n", "has 2 sentences in its column 'text'; a map needs at least 20"),
+    ("x.csv", b"text\n" + b"a sentence\n" * 200, "has more than 100 rows"),
 ])
 def test_a_bad_file_gets_a_clear_message(tmp_path, name, content, message):
     from analysis import corpus_map as cm
     (tmp_path / name).write_bytes(content)
     with pytest.raises(cm.CorpusError, match=message.replace(".", r"\.").replace("(", r"\(")):
-        cm.load_rows(tmp_path / name)
+        cm.load_rows(tmp_path / name, limit=100)
 
 
 def test_rows_without_text_are_left_out_and_counted(tmp_path):
     from analysis import corpus_map as cm
     (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in [
         {"review": "Good.", "meta": {"a": 1}}, {"review": "", "meta": None}, {"review": "Bad.", "meta": [1, 2]}]))
-    rows, col, dropped = cm.load_rows(tmp_path / "x.jsonl")
+    rows, col, dropped = cm.load_rows(tmp_path / "x.jsonl", min_rows=1)
     assert col == "review" and dropped == 1 and rows.index.tolist() == [0, 2]
     assert rows["meta"].tolist() == ['{"a": 1}', "[1, 2]"]  # nested values kept as JSON text
 
@@ -215,9 +217,11 @@ def test_view_figure_colours_search_and_download(env, corpus, predictor):
     assert {a.text for a in fig.layout.annotations} == set(corpus.labels.values())
     assert [t.name for t in fig.data if t.name.startswith("text matches")] == ["text matches (40)"]
     msg, fig, table = view.view(corpus.key, cv.SENTIMENT, "", "")
-    probs = predictor.sentiment_probs(corpus.texts[:3])
-    assert [fig.data[0].marker.color[i] for i in range(3)] == [
-        cv.SENTIMENT_COLORS[cv.SST_CLASSES[int(np.argmax(p))]] for p in probs]
+    ref = [cv.SST_CLASSES[int(np.argmax(p))] for p in predictor.sentiment_probs(corpus.texts[:3])]
+    codes = fig.data[0].marker.color[:3]  # steps of the colour scale, in SST_CLASSES order
+    assert [cv.SST_CLASSES[int(k)] for k in codes] == ref
+    scale = dict(fig.data[0].marker.colorscale)
+    assert [scale[int(k) / (len(cv.SST_CLASSES) + 1)] for k in codes] == [cv.SENTIMENT_COLORS[c] for c in ref]
     msg, _, _ = view.view(corpus.key, cv.PARAPHRASE, "", "")
     assert msg.startswith("⚠️ Type a query sentence")
     msg, table, path = view.select(corpus.key, cv.SELECTIONS[0], cv.cluster_choices(corpus)[0], (None, None),

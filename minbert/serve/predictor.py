@@ -38,6 +38,7 @@ SLICE_S = 1.0  # a long job holds the model for chunks of up to this long, then 
 FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
 FILE_CHUNK = 64  # rows per lock hold for whole files: a light request waits for one chunk (under a second)
 CORPUS_MAX_TOKENS = 128  # a corpus row is embedded from its first 128 tokens: bounded time per 100,000 rows
+CORPUS_BATCH = 32  # corpus rows per batch and lock hold: a light request waits for one (~0.1 s on a quiet machine)
 Progress = Callable[[float, str], None]
 
 
@@ -250,8 +251,8 @@ class Predictor:
                    max_tokens: int = CORPUS_MAX_TOKENS) -> np.ndarray:
         """The shared encoder's mean-pooled embeddings (N, H), not normalised (the pair heads take them as they
         are; embed() gives the same rows L2-normalised), in input order. Batches of similar length, one lock
-        hold each (FILE_CHUNK rows), so light requests slip in between."""
-        order = bucket_batches(self.tok.token_lengths(texts), FILE_CHUNK, shuffle=False)
+        hold each (CORPUS_BATCH rows), so light requests slip in between."""
+        order = bucket_batches(self.tok.token_lengths(texts), CORPUS_BATCH, shuffle=False)
         out = np.zeros((len(texts), self.model.bert.config.hidden_size), dtype=np.float32)  # (N, H)
         done = 0
         for idx in order:
