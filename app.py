@@ -29,6 +29,7 @@ if __name__ == "__main__":
     fewer_malloc_arenas()
 
 import gradio as gr  # noqa: E402  (after the restart above)
+from gradio.data_classes import FileData  # noqa: E402
 
 from analysis.studio import behaviour_view, page_style, tab_help, tables
 from analysis.behaviour import EXPECTATIONS
@@ -36,6 +37,8 @@ from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_
 from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
 from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.embedding_map import NEIGHBOUR_COLUMNS, NEIGHBOUR_WIDTHS
+from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
+from analysis.studio.corpus_view import CLUSTER, SELECTIONS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
 from minbert.tasks import SST
@@ -45,9 +48,13 @@ from minbert.tasks import SST
 # behind a long job's queue (inside, the model is shared in slices of about a second: minbert/serve/fairlock.py).
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=1)
 LIGHT = dict(concurrency_id="light", concurrency_limit=4)  # one-sentence predictions: a forward pass each
+# A user's corpus (up to --corpus-limit sentences: minutes) has a queue slot of its own, so it never holds up the
+# other long jobs; it embeds in short chunks like them. Its views (colours, search, selections) take two slots.
+CORPUS = dict(concurrency_id="corpus", concurrency_limit=1)
+CORPUS_VIEW = dict(concurrency_id="corpus_view", concurrency_limit=2)
 QUEUE_SIZE = 64  # requests waiting at most (all kinds; --max-queue); beyond it Gradio answers "Queue is full" at once
 ENTER = "Enter to run"  # the hint in single-line boxes, where Enter submits
-UPLOAD_LIMIT = "20mb"  # = analysis.studio.user_files.MAX_BYTES; larger uploads are refused by Gradio before any work
+UPLOAD_LIMIT = "100mb"  # = analysis.corpus_map.MAX_BYTES (a corpus); larger uploads are refused before any work
 PAIR_COLUMNS = ["line", "cosine", "STS 0-5", "P(paraphrase)", "paraphrase?", "sentence 1", "sentence 2"]
 MISCLASSIFIED_WIDTHS = ["12%", "12%", "10%", "46%", "20%"]  # an id (25 hex digits) whole at 1440 px
 RATE_WIDTHS = ["10%", "18%", "44%", "8%", "10%", "10%"]  # Behaviour: the rule wraps, the numbers stay in view
@@ -77,6 +84,7 @@ class AppArgs:
     max_queue: int
     host: str  # the address to listen on (0.0.0.0: every interface)
     port: int  # the TCP port to listen on
+    corpus_limit: int  # rows a corpus file may have in the Embeddings tab
 
 
 def session(request: gr.Request | None) -> str | None:
@@ -242,6 +250,7 @@ def embeddings_tab(studio):
     notice = studio.map_available()
     if notice:
         gr.Markdown(notice)
+        corpus_block(studio)
         return None
     on_map = studio.map_tasks()
     intro("Embeddings", on_map)
@@ -263,7 +272,61 @@ def embeddings_tab(studio):
         trigger(studio.maps, [color, tasks, text], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
         ctl.change(studio.maps, [color, tasks, text], outs, api_visibility="private")
+    corpus_block(studio)
     return outs, color, tasks
+
+
+def corpus_block(studio):
+    """Your own corpus: a file mapped (PCA at once, then UMAP with labelled clusters), coloured, searched, and
+    any cluster, region or search result listed and downloaded."""
+    gr.Markdown(f"### Your corpus\nUpload a CSV, TSV, JSONL or Parquet file with up to {studio.corpus.limit:,} "
+                "sentences: the sentence column is found by name (sentence, text, review, question, ...), every other "
+                "column is kept to colour by. The same file reopens at once from the cache.")
+    with gr.Row():
+        file = gr.File(label="Corpus file", file_types=[".csv", ".tsv", ".txt", ".jsonl", ".parquet"], scale=3)
+        btn = gr.Button("Map my corpus", variant="primary", scale=1)
+    msg, key = gr.Markdown(elem_id="corpus-status"), gr.State(None)
+    with gr.Row():
+        colour = gr.Dropdown([CLUSTER], value=CLUSTER, label="Colour by", scale=1)
+        search = gr.Textbox(label="Text search: rows containing", placeholder=f"a word or phrase · {ENTER}", scale=1)
+        query = gr.Textbox(label="Query sentence: its nearest rows, and the score colours", scale=2,
+                           placeholder=f"a sentence · {ENTER}")
+    view_msg = gr.Markdown()
+    plot = gr.Plot(label="Your corpus", elem_id="corpus-map")
+    found = gr.Dataframe(label="The query sentence's nearest rows, else the rows the text search found", wrap=True,
+                         max_height=400)
+    with gr.Row():
+        what = gr.Radio(list(SELECTIONS), value=SELECTIONS[0], label="Select", scale=2)
+        cluster = gr.Dropdown([], label="Cluster", scale=2)
+    with gr.Row():
+        box = [gr.Number(label=f"{a} {end}") for a in ("x", "y") for end in ("from", "to")]
+    sel_btn = gr.Button("List and download these rows")
+    sel_msg = gr.Markdown()
+    sel_table = gr.Dataframe(label="Selected rows", wrap=True, max_height=400)
+    sel_csv = gr.File(label="Selected rows as CSV (all of them)")
+
+    def run(file, progress=gr.Progress()):
+        for m, fig, k, colours, clusters in studio.corpus.map_file(file, lambda f, d: progress(f, desc=d)):
+            yield (m, fig, k, gr.Dropdown(choices=colours, value=CLUSTER),
+                   gr.Dropdown(choices=clusters, value=clusters[0] if clusters else None))
+
+    def view(k, colour_by, text, sentence, progress=gr.Progress()):
+        return studio.corpus.view(k, colour_by, text, sentence, lambda f, d: progress(f, desc=d))
+
+    def select(k, kind, cid, x0, x1, y0, y1, text, sentence, request: gr.Request = None):
+        return studio.corpus.select(k, kind, cid, (x0, x1), (y0, y1), text, sentence, session(request))
+
+    btn.click(run, [file], [msg, plot, key, colour, cluster], show_progress_on=[msg], api_visibility="private",
+              **CORPUS)
+    gr.on([colour.input, search.submit, query.submit], view, [key, colour, search, query], [view_msg, plot, found],
+          show_progress_on=[view_msg], api_visibility="private", **CORPUS_VIEW)
+    sel_btn.click(select, [key, what, cluster, *box, search, query], [sel_msg, sel_table, sel_csv],
+                  api_visibility="private", **CORPUS_VIEW)
+
+    def map_api(file: FileData) -> dict:  # the type makes gr.api take an upload
+        return studio.corpus.map_api(file)
+
+    gr.api(map_api, api_name="map_corpus", **CORPUS)  # plain JSON: sizes, clusters, stage seconds
 
 
 def errors_tab(studio, demo):
@@ -609,20 +672,25 @@ def parse_args(argv=None) -> AppArgs:
                          "127.0.0.1)")
     ap.add_argument("--port", type=int, default=None,
                     help="TCP port to listen on (default: $GRADIO_SERVER_PORT, else 7860)")
+    ap.add_argument("--corpus-limit", type=int, default=CORPUS_ROWS, metavar="N",
+                    help="rows a corpus file may have in the Embeddings tab's 'Your corpus' (a Space may set fewer)")
     a = ap.parse_args(argv)
     if a.max_queue < 1:
         ap.error("--max-queue must be at least 1")
+    if a.corpus_limit < 1:
+        ap.error("--corpus-limit must be at least 1")
     port = a.port if a.port is not None else os.environ.get("GRADIO_SERVER_PORT", "7860")
     if not str(port).isdigit() or not 0 < int(port) < 65536:
         ap.error(f"the port must be a number from 1 to 65535, not {port!r}")
     return AppArgs(a.checkpoint, a.share, a.precision, a.data_dir, a.offline, a.compare, a.max_queue,
-                   a.host, int(port))
+                   a.host, int(port), a.corpus_limit)
 
 
 def main(argv=None) -> None:
     from analysis.studio.service import Studio
     args = parse_args(argv)
-    studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare, choose_later=True)
+    studio = Studio(args.checkpoint, args.precision, args.data_dir, args.offline, args.compare, choose_later=True,
+                    corpus_limit=args.corpus_limit)
     print(f"precision: {studio.predictor.served}", file=sys.stderr)
     demo = build_demo(studio)
     demo.queue(max_size=args.max_queue, default_concurrency_limit=4).launch(  # views without model work: 4 at once

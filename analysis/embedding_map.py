@@ -110,9 +110,13 @@ def place(res: DevResults, emb: np.ndarray, which: str, tasks: list[str] | None 
         sims = np.where(shown, sims, -np.inf)
     nn = np.argsort(-sims)[:NEIGHBOURS]
     nn = nn[np.isfinite(sims[nn])]
-    w = np.exp(10 * (sims[nn] - sims[nn].max()))
-    xy = np.array(res.data["map"][which])[nn]
-    return (w[:, None] * xy).sum(0) / w.sum(), [(int(i), float(sims[i])) for i in nn]
+    return placed(np.array(res.data["map"][which])[nn], sims[nn]), [(int(i), float(sims[i])) for i in nn]
+
+
+def placed(xy: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """A new point's (x, y): the mean of its nearest points' positions xy (k, 2) weighted by their cosines (k,)."""
+    w = np.exp(10 * (sims - sims.max()))
+    return (w[:, None] * xy).sum(0) / w.sum()
 
 
 def neighbour_rows(res: DevResults, tasks: dict, neighbours: list[tuple[int, float]]) -> list[list]:

@@ -53,6 +53,7 @@ def cases(n: int, uploads: list[Path], seed: int = 0) -> list[tuple[str, tuple]]
         lambda: ("/score_pairs", ("", handle_file(str(upload())))),
         lambda: ("/evaluate_file", (handle_file(str(upload())), rng.choice(["sentiment", "similarity"]), "", "", "")),
         lambda: ("/evaluate_file", (None, "nonsense-task", None, None, None)),
+        lambda: ("/map_corpus", (handle_file(str(upload())),)),
         lambda: ("/head_mask", (rng.choice([text(), "L0 L1 L2 L3 L4 L5", "99.99", "0.0 " * 5000]), text(), second())),
         lambda: ("/behaviour_template", (text(), rng.choice([text(), "k: " + "w, " * 5000, None]),
                                          rng.choice(["positive (class 3-4)", "paraphrase (P >= 0.5)", text()]))),

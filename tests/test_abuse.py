@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.app, pytest.mark.slow,
 
 def test_hostile_inputs_get_answers_not_tracebacks(live_app, tmp_path):
     from gradio_client import Client
-    uploads = files(tmp_path / "uploads", big_mb=25)  # over the app's 20 MB upload limit
+    uploads = files(tmp_path / "uploads", big_mb=25)  # over the 20 MB limit of the pair and labelled-file readers
     before = len(live_app.log())  # the server is shared: judge only what this test's requests wrote
     client = Client(live_app.url, verbose=False)
     outcomes = [(ep, *call(client, ep, args)) for ep, args in cases(56, uploads)]

@@ -18,8 +18,10 @@ from minbert.tasks import PARA, SST, TASK_KEYS, TaskSpecError, by_name
 
 from analysis import behaviour, compare, embedding_map
 from analysis.experiments import seeded
+from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
                              heads_view, training_view, user_files)
+from analysis.studio.corpus_view import CorpusView
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
 from analysis.studio.theme import high_color
@@ -71,10 +73,12 @@ class TrainingViews(NamedTuple):
 
 class Studio:
     def __init__(self, checkpoint: str | Path, precision: str = "fp32", data_dir: str | None = None,
-                 offline: bool = False, compare_with: str | None = None, choose_later: bool = False):
+                 offline: bool = False, compare_with: str | None = None, choose_later: bool = False,
+                 corpus_limit: int = CORPUS_ROWS):
         """choose_later: with precision "auto", serve fp32 until predictor.choose_later() has chosen (see Predictor)."""
         self.predictor = Predictor(checkpoint, precision, later=choose_later)
         self.tasks = self.predictor.model.tasks  # key -> Task: the built-ins, then any added task
+        self.corpus = CorpusView(self.predictor, corpus_limit)  # the Embeddings tab's "Your corpus"
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from minbert.evaluate.temperature import apply as calibrated, temperatures
 from minbert.checkpoint import load_checkpoint
 from minbert.data import Example
+from minbert.data.batching import bucket_batches
 from minbert.serve.fairlock import FairLock
 from minbert.model import BertModel
 from minbert.multitask import pool
@@ -42,6 +43,8 @@ IG_CHUNK_CELLS = 6 * 128 * 128  # rows x T^2 per backward pass: bounds the atten
 SLICE_S = 1.0  # a long job holds the model for chunks of up to this long, then lets waiting requests in
 FILE_BATCH = 16  # sentences per batch for whole files (up to 512 tokens each: bounded attention memory)
 FILE_CHUNK = 64  # rows per lock hold for whole files: a light request waits for one chunk (under a second)
+CORPUS_MAX_TOKENS = 128  # a corpus row is embedded from its first 128 tokens: bounded time per 100,000 rows
+CORPUS_BATCH = 32  # corpus rows per batch and lock hold: a light request waits for one (~0.1 s on a quiet machine)
 Progress = Callable[[float, str], None]
 SENTIMENT = "sst"  # the task of the app's built-in sentiment views (box, attributions, head masks); run_task serves any
 
@@ -315,6 +318,46 @@ class Predictor:
         examples = [Example(str(i), clean(t, "sentence 1" if task.pair else "text"),
                             clean(texts2[i], "sentence 2") if task.pair else None) for i, t in enumerate(texts)]
         return {"task": task.key, "kind": task.kind, **task_output.plain(task, self.predict_examples(task.key, examples))}
+
+    # --- whole files and many pairs --------------------------------------------------------------
+    @torch.inference_mode()
+    def embed_many(self, texts: list[str], progress: Progress | None = None,
+                   max_tokens: int = CORPUS_MAX_TOKENS) -> np.ndarray:
+        """The shared encoder's mean-pooled embeddings (N, H), not normalised (the pair heads take them as they
+        are; embed() gives the same rows L2-normalised), in input order. Batches of similar length, one lock
+        hold each (CORPUS_BATCH rows), so light requests slip in between."""
+        order = bucket_batches(self.tok.token_lengths(texts), CORPUS_BATCH, shuffle=False)
+        out = np.zeros((len(texts), self.model.bert.config.hidden_size), dtype=np.float32)  # (N, H)
+        done = 0
+        for idx in order:
+            enc = self.tok([texts[i] for i in idx], max_length=max_tokens)
+            with self.lock:
+                out[idx] = self.fast.embed(**enc.model_inputs()).float().numpy()
+            done += len(idx)
+            if progress:
+                progress(done / len(texts), f"embedding: {done:,} / {len(texts):,} rows")
+        return out
+
+    @torch.inference_mode()
+    def scores_against(self, query: str, emb: np.ndarray, texts: list[str], progress: Progress | None = None,
+                       chunk: int = 4096) -> dict[str, np.ndarray]:
+        """P(paraphrase) (calibrated) and the STS score 0-5 of the query sentence against every row of `emb`
+        (N, H), the embed_many embeddings of `texts`: the numbers paraphrase() and similarity() give for
+        (query, row). A cross-encoder paraphrase head needs each pair encoded together: predict_examples."""
+        query = clean(query, "a query sentence")
+        with self.lock:
+            q = self.fast.embed(**self.encode([query]).model_inputs())  # (1, H)
+        prob, score = np.zeros(len(emb), np.float32), np.zeros(len(emb), np.float32)
+        for start in range(0, len(emb), chunk):
+            v = torch.from_numpy(emb[start:start + chunk])
+            u = q.expand(len(v), -1)
+            with self.lock:
+                prob[start:start + len(v)] = (self.fast.para(u, v)["logit"] / self.temps["para"]).sigmoid().numpy()
+                score[start:start + len(v)] = self.fast.sts(u, v)["score"].numpy()
+        if self.fast.joint_input("para"):
+            pairs = [Example(str(i), query, t) for i, t in enumerate(texts)]
+            prob = self.predict_examples("para", pairs, progress)["prob"]
+        return {"probability": prob, "score": score}
 
     def predict_examples(self, task: str, examples: list[Example], progress: Progress | None = None,
                          with_embeddings: bool = False) -> dict[str, np.ndarray]:
