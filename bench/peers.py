@@ -166,14 +166,14 @@ def minbert_rows(s: Setup, keys: set[str]) -> list[Row]:
 
 
 def pt2e_rows(s: Setup, keys: set[str]) -> list[Row]:
-    from bench.pt2e_int8 import static_int8
+    from bench.pt2e_int8 import ffn_out, static_int8
     ck = load_checkpoint(s.checkpoint)
     tok = ck.tokenizer
 
     def tokenize(items: list[str]) -> dict:
         enc = tok(items, max_length=MAX_LENGTH)
         return {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask}
-    variants = {"pt2e-int8": {}, "pt2e-int8-smooth": {"smooth_alpha": SMOOTH_ALPHA, "fp32_ffn_out": True}}
+    variants = {"pt2e-int8": {}, "pt2e-int8-smooth": {"smooth_alpha": SMOOTH_ALPHA, "keep_fp32": ffn_out}}
     rows = []
     for key in (k for k in variants if k in keys):
         fn = static_int8(ck.model, tok, s.calibration, max_length=MAX_LENGTH, **variants[key])

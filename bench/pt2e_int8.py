@@ -7,14 +7,16 @@ then torch.compile with inductor and freezing, which lowers the quantize/dequant
 into oneDNN int8 GEMMs with fused requantization. Needs torchao (requirements-bench.txt) and a C++ compiler.
 
 `smooth_alpha` > 0 adds SmoothQuant (as minbert/serve/quantize.py's fbgemm kernel does: each Linear's input
-divided per channel, its weight columns multiplied) before the static quantization; `fp32_ffn_out` keeps every
-FFN output Linear (it reads GELU outputs) in fp32. Both trade speed for fidelity; see docs/BENCHMARKS.md
+divided per channel, its weight columns multiplied) before the static quantization; `keep_fp32` names Linears
+left in fp32 (ffn_out: every FFN output Linear, which reads GELU outputs). bench/pt2e_sensitivity.py measures
+which Linears cost the fidelity. Both trade speed for fidelity; see docs/BENCHMARKS.md
 ("Peers") for what each reached against the gate of --precision auto.
 """
 from __future__ import annotations
 
 import copy
 import warnings
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -54,28 +56,33 @@ class SmoothedLinear(nn.Module):
         return self.linear(x * self.inv_scale)
 
 
-def smoothed(model: nn.Module, tokenizer, alpha: float, fp32_ffn_out: bool) -> nn.Module:
-    """A copy of `model` whose quantized encoder Linears are SmoothedLinear (statistics over quantize.py's
+def ffn_out(name: str) -> bool:
+    """The FFN output Linears (they read GELU outputs; quantize.py's fbgemm kernel leaves them fp32 too)."""
+    return not quantized_by("fbgemm", name)
+
+
+def smoothed(model: nn.Module, tokenizer, alpha: float, keep_fp32: Callable[[str], bool]) -> nn.Module:
+    """A copy of `model` whose to-be-quantized encoder Linears are SmoothedLinear (statistics over quantize.py's
     CALIBRATION sentences)."""
     m = copy.deepcopy(model).cpu().eval()
     absmax = activation_absmax(m, tokenizer)
-    for name in [n for n, mod in m.named_modules() if is_encoder_linear(n, mod)]:
-        if fp32_ffn_out and not quantized_by("fbgemm", name):
-            continue
+    for name in [n for n, mod in m.named_modules() if is_encoder_linear(n, mod) and not keep_fp32(n)]:
         parent, _, child = name.rpartition(".")
         owner = m.get_submodule(parent)
         setattr(owner, child, SmoothedLinear(getattr(owner, child), absmax[name], alpha))
     return m
 
 
-def quantizer(module: nn.Module, fp32_ffn_out: bool):
+def quantizer(module: SentimentEmbedder, keep_fp32: Callable[[str], bool]):
+    """X86InductorQuantizer's default static config, with the Linears keep_fp32 names (in the model's own
+    names, e.g. "bert.encoder.layer.0.output.dense") left unquantized."""
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as xiq
     q = xiq.X86InductorQuantizer()
     q.set_global(xiq.get_default_x86_inductor_quantization_config())
-    if fp32_ffn_out:  # the FFN output Linears (quantize.py leaves them to fp32 under fbgemm too)
-        for name, mod in module.named_modules():
-            if isinstance(mod, nn.Linear) and not quantized_by("fbgemm", name.replace(".linear", "")):
-                q.set_module_name_qconfig(name, None)
+    for name, mod in module.named_modules():
+        own = name.removeprefix("model.").removesuffix(".linear")  # SmoothedLinear wraps its Linear as .linear
+        if isinstance(mod, nn.Linear) and is_encoder_linear(own, nn.Linear(1, 1)) and keep_fp32(own):
+            q.set_module_name_qconfig(name, None)
     return q
 
 
@@ -89,25 +96,31 @@ def calibration_batches(tokenizer, texts: list[str], max_length: int) -> list[di
 
 
 @torch.no_grad()
-def static_int8(model: nn.Module, tokenizer, calibration: list[str], smooth_alpha: float = 0.0,
-                fp32_ffn_out: bool = False, max_length: int = 128):
-    """A compiled callable (input_ids, attention_mask) -> (B, H) sentiment embeddings in static int8,
-    calibrated on `calibration`. The first calls at new shapes compile (minutes on 2 busy cores)."""
+def quantized(model: nn.Module, tokenizer, calibration: list[str], smooth_alpha: float = 0.0,
+              keep_fp32: Callable[[str], bool] = lambda name: False, max_length: int = 128) -> nn.Module:
+    """The sentiment path exported, quantized (static, calibrated on `calibration`) and converted: a
+    GraphModule (input_ids, attention_mask) -> (B, H) that runs the quantize/dequantize pairs eagerly
+    (the numerics of the compiled model, not its speed)."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    import torch._inductor.config as inductor_config
-    base = smoothed(model, tokenizer, smooth_alpha, fp32_ffn_out) if smooth_alpha else model.cpu().eval()
+    base = smoothed(model, tokenizer, smooth_alpha, keep_fp32) if smooth_alpha else model.cpu().eval()
     module = SentimentEmbedder(base).eval()
     batches = calibration_batches(tokenizer, calibration, max_length)
-    first = batches[0]
     batch = torch.export.Dim("batch", max=65536)
     seq = torch.export.Dim("seq", min=2, max=base.bert.config.max_position_embeddings)
-    exported = torch.export.export(module, (), first, dynamic_shapes={k: {0: batch, 1: seq} for k in first})
+    exported = torch.export.export(module, (), batches[0], dynamic_shapes={k: {0: batch, 1: seq} for k in batches[0]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prepared = prepare_pt2e(exported.module(), quantizer(module, fp32_ffn_out))
+        prepared = prepare_pt2e(exported.module(), quantizer(module, keep_fp32))
         for b in batches:
             prepared(**b)
-        converted = convert_pt2e(prepared)
+        return convert_pt2e(prepared)
+
+
+def static_int8(model: nn.Module, tokenizer, calibration: list[str], **options):
+    """A compiled callable (input_ids, attention_mask) -> (B, H) sentiment embeddings in static int8
+    (options: quantized()'s). The first calls compile (minutes on 2 busy cores)."""
+    import torch._inductor.config as inductor_config
+    converted = quantized(model, tokenizer, calibration, **options)
     inductor_config.freezing = True  # constant weights: lets inductor prepack them for oneDNN's int8 GEMM
     compiled = torch.compile(converted, dynamic=True)
 
