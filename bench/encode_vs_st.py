@@ -23,6 +23,7 @@ from minbert.data.batching import bucket_batches
 from minbert.evaluate import evaluate_model
 from minbert.multitask import pool
 from minbert.pretrained import default_model_dir
+from minbert.tasks import TASK_KEYS
 from minbert.serve.precision import fast_bf16, to_bf16
 from minbert.serve.quantize import INT8_KERNELS, kernel_available, quantize_int8
 
@@ -98,7 +99,7 @@ def report(times: dict[str, list[float]], n: int, args) -> None:
 def metric_deltas(checkpoint: str) -> None:
     ck = load_checkpoint(checkpoint)
     data = load_tasks()
-    splits = {"sst": data.sst_dev, "para": data.para_dev, "sts": data.sts_dev}
+    splits = {k: data.dev[k] for k in TASK_KEYS}
     m32, o32 = evaluate_model(ck.model, ck.tokenizer, splits)
     ways = {"bf16": lambda: to_bf16(ck.model),
             **{f"int8 kernel {k}": (lambda k=k: quantize_int8(ck.model, kernel=k, tokenizer=ck.tokenizer))

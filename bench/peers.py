@@ -19,6 +19,7 @@ note (pip install -r requirements-bench.txt).
 """
 from __future__ import annotations
 
+from functools import partial
 import argparse
 import copy
 import csv
@@ -40,8 +41,8 @@ import torch.nn.functional as F
 from minbert.checkpoint import load_checkpoint
 from minbert.cli import add_threads, apply_threads
 from minbert.data import Example, find_data_dir, read_task_file
-from minbert.data.batching import predict
-from minbert.export import SENTIMENT_DIR, export, load_heads
+from minbert.evaluate.inference import predict
+from minbert.export import OWN_ENCODER_DIR, export, load_heads
 from minbert.serve import precision as P
 
 from bench import machine
@@ -73,7 +74,7 @@ class Row:
 class Setup:
     examples: list[Example]  # the N sentences embedded
     calibration: list[str]
-    folder: Path  # the sentence-transformers export; sentiment's encoder is folder / SENTIMENT_DIR
+    folder: Path  # the sentence-transformers export; sentiment's encoder is folder / OWN_ENCODER_DIR
     tmp: Path
     checkpoint: str
     batch: int
@@ -127,7 +128,7 @@ def hf_tokenize(folder: Path) -> Callable[[list[str]], dict]:
 
 def st_rows(s: Setup, keys: set[str]) -> list[Row]:
     from sentence_transformers import SentenceTransformer
-    st = SentenceTransformer(str(s.folder / SENTIMENT_DIR), device="cpu")
+    st = SentenceTransformer(str(s.folder / OWN_ENCODER_DIR), device="cpu")
     models = {"st-fp32": st, "st-bf16": copy.deepcopy(st).to(torch.bfloat16)}
 
     def encode(m) -> np.ndarray:
@@ -138,7 +139,7 @@ def st_rows(s: Setup, keys: set[str]) -> list[Row]:
 def engine_rows(s: Setup, keys: set[str]) -> list[Row]:
     """ONNX Runtime and OpenVINO on one ONNX export of sentiment's encoder; each skipped alone if missing."""
     from bench import onnx_engines as E
-    folder = s.folder / SENTIMENT_DIR
+    folder = s.folder / OWN_ENCODER_DIR
     tokenize = hf_tokenize(folder)
     onnx = E.export_onnx(folder, s.tmp / "sentiment.onnx")
     build = {"ort-int8": lambda: E.ort_int8(onnx, s.threads),
@@ -318,7 +319,7 @@ def measure(s: Setup, keys: list[str], rounds: int):
         return None
     emb = {row.key: emb[row.key] for row in rows}
     ref = "st-fp32" if "st-fp32" in emb else rows[0].key
-    fid = fidelity(emb, {r.key for r in rows if r.labels}, ref, load_heads(s.folder).sst_logits)
+    fid = fidelity(emb, {r.key for r in rows if r.labels}, ref, partial(load_heads(s.folder).logits, "sst"))
     return rotate(rows, rounds), fid, ref
 
 

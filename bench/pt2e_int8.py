@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from minbert.data import bucket_batches
+from minbert.data.batching import bucket_batches
 from minbert.serve.quantize import activation_absmax, is_encoder_linear, quantized_by
 
 CALIBRATION_BATCH = 32  # sentences per calibration forward

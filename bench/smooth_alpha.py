@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     if not kernel_available("fbgemm"):
         print("fbgemm is not available on this CPU: nothing to measure")
         return 0
-    dev = load_tasks().sst_dev
+    dev = load_tasks().dev["sst"]
     print(f"SST dev predictions identical in fp32 and fbgemm int8 ({len(dev)} sentences; default alpha {SMOOTH_ALPHA}):")
     for path in a.checkpoints.split(","):
         ckpt = load_checkpoint(path)

@@ -218,7 +218,7 @@ def test_view_figure_colours_search_and_download(env, corpus, predictor):
     assert [t.name for t in fig.data if t.name.startswith("text matches")] == ["text matches (40)"]
     msg, fig, table = view.view(corpus.key, cv.SENTIMENT, "", "")
     ref = [cv.SST.classes[int(np.argmax(p))] for p in predictor.sentiment_probs(corpus.texts[:3])]
-    codes = fig.data[0].marker.color[:3]  # steps of the colour scale, in SST_CLASSES order
+    codes = fig.data[0].marker.color[:3]  # steps of the colour scale, in SST.classes order
     assert [cv.SST.classes[int(k)] for k in codes] == ref
     scale = dict(fig.data[0].marker.colorscale)
     assert [scale[int(k) / (len(cv.SST.classes) + 1)] for k in codes] == [dict(zip(cv.SST.classes, cv.class_colors(cv.SST)))[c] for c in ref]

@@ -4,11 +4,11 @@ import math
 import pytest
 import torch
 
-from minbert.task_heads import ParaphraseHead, SentimentHead, SimilarityHead, cosent_loss
+from minbert.task_heads import PairClassifier, PairScorer, SentenceClassifier, cosent_loss
 
 
 def test_sentiment_cross_entropy_by_hand():
-    head = SentimentHead(4)
+    head = SentenceClassifier(4, 5)
     logits = torch.tensor([[2.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]])
     expected = (-math.log(math.e ** 2 / (math.e ** 2 + 4)) - math.log(math.e / (math.e + 4))) / 2
     assert head.loss({"logits": logits}, torch.tensor([0, 2])).item() == pytest.approx(expected, rel=1e-6)
@@ -18,7 +18,7 @@ def test_sentiment_cross_entropy_by_hand():
 
 
 def test_paraphrase_cosine_sigmoid_bce_by_hand():
-    head = ParaphraseHead(2)
+    head = PairClassifier(2)
     with torch.no_grad():
         head.scale.fill_(2.0), head.bias.fill_(-1.0)
     u, v = torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # cos 1 and 0
@@ -37,10 +37,10 @@ def test_similarity_losses_by_hand():
     v = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # cos 1, 0, 1/sqrt2
     labels = torch.tensor([5.0, 1.0, 3.0])
     c = 1 / math.sqrt(2)
-    out = SimilarityHead("mse")(u, v)
-    assert SimilarityHead("mse").loss(out, labels).item() == pytest.approx(((1 - 1) ** 2 + 0.2 ** 2 + (c - 0.6) ** 2) / 3, rel=1e-5)
+    out = PairScorer("mse")(u, v)
+    assert PairScorer("mse").loss(out, labels).item() == pytest.approx(((1 - 1) ** 2 + 0.2 ** 2 + (c - 0.6) ** 2) / 3, rel=1e-5)
     # cosine embedding: similar (label >= 2.5) -> 1 - cos; dissimilar -> max(0, cos - margin)
-    assert SimilarityHead("cosine_embedding").loss(out, labels).item() == pytest.approx((0 + 0 + 1 - c) / 3, rel=1e-5)
+    assert PairScorer("cosine_embedding").loss(out, labels).item() == pytest.approx((0 + 0 + 1 - c) / 3, rel=1e-5)
     # CoSENT: pairs with label_i > label_j: (5,1), (5,3), (3,1)
     terms = [20 * (0 - 1), 20 * (c - 1), 20 * (0 - c)]
     expected = math.log(1 + sum(math.exp(t) for t in terms))
@@ -48,7 +48,7 @@ def test_similarity_losses_by_hand():
 
 
 def test_similarity_calibration_and_discrete_scores():
-    head = SimilarityHead("mse")
+    head = PairScorer("mse")
     cos = torch.tensor([0.0, 0.5, 1.0])
     head.calibrate(cos, torch.tensor([1.0, 2.0, 3.0]))  # exactly score = 2 cos + 1
     torch.testing.assert_close(head.calibration, torch.tensor([2.0, 1.0]))
@@ -59,20 +59,20 @@ def test_similarity_calibration_and_discrete_scores():
 
 
 def test_paraphrase_threshold_shifts_the_served_logit_only():
-    head = ParaphraseHead(8, kind="features")
+    head = PairClassifier(8, kind="features")
     u, v = torch.randn(5, 8), torch.randn(5, 8)
     raw = head.train()(u, v)["logit"]
     head.threshold.fill_(0.75)
     torch.testing.assert_close(head(u, v)["logit"], raw)  # training never sees the threshold
     torch.testing.assert_close(head.eval()(u, v)["logit"], raw - 0.75)
-    cross = ParaphraseHead(8, kind="cross").eval()
+    cross = PairClassifier(8, kind="cross").eval()
     cross.threshold.fill_(-1.0)
     torch.testing.assert_close(cross.forward_joint(u)["logit"], cross.joint(u).squeeze(-1) + 1.0)
 
 
 def test_features_head_is_the_mean_of_both_sentence_orders():
     torch.manual_seed(0)
-    head = ParaphraseHead(8, kind="features").eval()
+    head = PairClassifier(8, kind="features").eval()
     with torch.no_grad():
         head.features.weight.normal_(), head.features.bias.fill_(0.3)  # untied u and v blocks, as trained
     u, v = torch.randn(6, 8), torch.randn(6, 8)
@@ -86,7 +86,7 @@ def test_features_head_is_the_mean_of_both_sentence_orders():
 
 def test_older_checkpoints_without_the_threshold_load_it_as_zero():
     from minbert.checkpoint import load_weights
-    model = torch.nn.ModuleDict({"para": ParaphraseHead(8)})
+    model = torch.nn.ModuleDict({"para": PairClassifier(8)})
     old = {k: v for k, v in model.state_dict().items() if k != "para.threshold"}  # saved before it existed
     load_weights(model, {**old, "para.threshold": torch.tensor(0.5)})
     assert float(model.para.threshold) == 0.5  # present: loaded as saved
