@@ -20,7 +20,7 @@ import pandas as pd
 
 from minbert.atomic import atomic_open, atomic_write_json
 from minbert.data import Example, cache_data_dir
-from minbert.serve.predictor import InputError, Predictor
+from minbert.serve.predictor import SENTIMENT, InputError, Predictor
 
 from analysis.studio.user_files import SNIFF_BYTES, delimiter  # until the shared pandas file layer reads corpora
 
@@ -344,7 +344,7 @@ def sentiment(corpus: CorpusMap, predictor: Predictor, progress: Progress | None
     if path.is_file():
         return np.load(path)
     examples = [Example(str(i), t) for i, t in enumerate(corpus.texts)]
-    probs = predictor.predict_examples("sst", examples, progress)["probs"].astype(np.float32)
+    probs = predictor.predict_examples(SENTIMENT, examples, progress)["probs"].astype(np.float32)
     with atomic_open(path, "wb") as f:
         np.save(f, probs)
     return probs

@@ -126,3 +126,11 @@ def test_every_link_and_anchor_resolves(md):
 def test_every_image_is_shown_by_a_markdown_file():
     shown = {(md.parent / (a or b)).resolve() for md in DOCS for a, b in IMAGE.findall(md.read_text(encoding="utf-8"))}
     assert sorted(rel(p) for p in IMAGES.iterdir() if p.resolve() not in shown) == []
+
+
+def test_the_training_config_path_stays_short():
+    """The modules the training config reaches from fit (tests/config_path.py): issue 34's target of 16, counting a
+    converted value (Path(cfg.out_dir)) as a new one; 18 following it as the config."""
+    from tests.config_path import config_path
+    assert len(config_path(ROOT, "no-conversions")) <= 16
+    assert len(config_path(ROOT, "fields")) <= 18

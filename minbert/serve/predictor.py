@@ -47,6 +47,7 @@ CORPUS_MAX_TOKENS = 128  # a corpus row is embedded from its first 128 tokens: b
 CORPUS_BATCH = 32  # corpus rows per batch and lock hold: a light request waits for one (~0.1 s on a quiet machine)
 Progress = Callable[[float, str], None]
 SENTIMENT = "sst"  # the task of the app's built-in sentiment views (box, attributions, head masks); run_task serves any
+PARAPHRASE = "para"  # the task of the built-in paraphrase views (pair box, retrieval, a file's P(paraphrase))
 
 
 def ig_steps(n_tokens: int) -> int:
@@ -225,16 +226,16 @@ class Predictor:
         with self.lock:
             u, v = self.fast.embed(**enc.model_inputs()).chunk(2)
             para = self.fast.para(u, v)
-            if self.fast.joint_input("para"):  # cross-encoder: the decision uses the pair encoded together
+            if self.fast.joint_input(PARAPHRASE):  # cross-encoder: the decision uses the pair encoded together
                 joint = self.encode([s1], [s2])
                 para.update(self.fast.para.forward_joint(self.fast.embed(**joint.model_inputs())))
             return para, self.fast.sts(u, v), enc
 
     def paraphrase(self, s1: str, s2: str) -> dict:
         para, _, enc = self._pair(s1, s2)
-        prob = float((para["logit"] / self.temps["para"]).sigmoid())  # calibrated; the decision is unchanged
+        prob = float((para["logit"] / self.temps[PARAPHRASE]).sigmoid())  # calibrated; the decision is unchanged
         out = {"cosine": float(para["cosine"]), "probability": prob, "is_paraphrase": prob > 0.5,
-               "logit": float(para["logit"]), "temperature": self.temps["para"], "truncated": any(enc.truncated),
+               "logit": float(para["logit"]), "temperature": self.temps[PARAPHRASE], "truncated": any(enc.truncated),
                "logit_threshold": float(self.model.para.threshold)}  # fit on held-out training pairs (--para-val)
         if self.model.config.para_head == "cosine":  # the decision boundary is a cosine threshold
             head = self.model.para
@@ -255,7 +256,7 @@ class Predictor:
     def cross_task(self, s1: str, s2: str) -> dict:
         para, sts, _ = self._pair(s1, s2)
         p1, p2 = self.sentiment_probs([s1, s2])
-        out = {"paraphrase_probability": float((para["logit"] / self.temps["para"]).sigmoid()), "cosine": float(para["cosine"]),
+        out = {"paraphrase_probability": float((para["logit"] / self.temps[PARAPHRASE]).sigmoid()), "cosine": float(para["cosine"]),
                "sts_score": float(sts["score"]), "sentiment1": p1, "sentiment2": p2}
         out["flags"] = contradictions(out)
         return out
@@ -291,7 +292,7 @@ class Predictor:
                     continue
                 u, v = emb.chunk(2)
                 logit = self.model.para(u, v)["logit"]
-                out[name] = {"paraphrase_probability": float((logit / self.temps["para"]).sigmoid()),
+                out[name] = {"paraphrase_probability": float((logit / self.temps[PARAPHRASE]).sigmoid()),
                              "sts_score": float(self.model.sts(u, v)["score"])}
         return {**out, "removed": int((np.asarray(head_mask) == 0).sum()), "pair": text2 is not None}
 
@@ -352,11 +353,11 @@ class Predictor:
             v = torch.from_numpy(emb[start:start + chunk])
             u = q.expand(len(v), -1)
             with self.lock:
-                prob[start:start + len(v)] = (self.fast.para(u, v)["logit"] / self.temps["para"]).sigmoid().numpy()
+                prob[start:start + len(v)] = (self.fast.para(u, v)["logit"] / self.temps[PARAPHRASE]).sigmoid().numpy()
                 score[start:start + len(v)] = self.fast.sts(u, v)["score"].numpy()
-        if self.fast.joint_input("para"):
+        if self.fast.joint_input(PARAPHRASE):
             pairs = [Example(str(i), query, t) for i, t in enumerate(texts)]
-            prob = self.predict_examples("para", pairs, progress)["prob"]
+            prob = self.predict_examples(PARAPHRASE, pairs, progress)["prob"]
         return {"probability": prob, "score": score}
 
     def predict_examples(self, task: str, examples: list[Example], progress: Progress | None = None,
@@ -377,7 +378,7 @@ class Predictor:
     def score_pairs(self, pairs: list[Example], progress: Progress | None = None) -> list[dict]:
         """For each pair: cosine, STS score 0-5, P(paraphrase) and the decision, in input order; the same
         numbers as paraphrase() and similarity() give one pair at a time."""
-        out = self.predict_examples("para", pairs, progress, with_embeddings=True)
+        out = self.predict_examples(PARAPHRASE, pairs, progress, with_embeddings=True)
         if not pairs:
             return []
         sts = self.fast.sts(torch.from_numpy(out["emb1"]), torch.from_numpy(out["emb2"]))
