@@ -33,7 +33,7 @@ def test_fit_agrees_with_the_old_grid_and_recovers_the_temperature():
     assert C.nll("sst", z, gold, t) <= C.nll("sst", z, gold, old) + 1e-12  # and no worse than the grid's
     assert C.ece("sst", z, gold, t) < C.ece("sst", z, gold, 1.0)
     right = np.array([[1.0, 0.0], [0.0, 1.0]])  # always right: NLL falls as T -> 0, so the fit is the lower bound
-    assert C.fit_temperature(dataclasses.replace(SST, classes=("no", "yes")), right, [0, 1]) == pytest.approx(
+    assert C.fit_temperature(dataclasses.replace(SST, classes=("no", "yes"), label_words={}), right, [0, 1]) == pytest.approx(
         C.T_BOUNDS[0], rel=1e-3) == grid_fit(SST, right, [0, 1])
 
 
@@ -56,7 +56,7 @@ def test_apply_changes_confidence_never_the_class():
     assert np.array_equal(cal["probs"].argmax(-1), out["pred"]) and cal["probs"].max(-1).mean() < out["probs"].max(-1).mean()
     assert cal["logits"] is z and np.allclose(cal["probs"].sum(-1), 1, atol=1e-5)
     assert C.temperatures({}) == {"sst": 1.0, "para": 1.0}
-    added = dataclasses.replace(SST, key="cfimdb", classes=("negative", "positive"), own_layers=False)
+    added = dataclasses.replace(SST, key="cfimdb", classes=("negative", "positive"), own_layers=False, label_words={})
     meta = {"tasks": [t.to_dict() for t in (*TASKS.values(), added)], "calibration": {"cfimdb": {"temperature": 1.5}}}
     assert C.temperatures(meta) == {"sst": 1.0, "para": 1.0, "cfimdb": 1.5}  # every classification task it has
     two = C.apply(added, {"logits": z[:, :2]}, C.temperatures(meta))["probs"]

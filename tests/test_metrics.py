@@ -193,7 +193,7 @@ def test_overall_interval_combines_each_tasks_resamples():
 
 def test_an_added_task_gets_its_intervals_and_joins_overall():
     from minbert.evaluate.bootstrap import confidence_intervals
-    added = dataclasses.replace(SST, key="cfimdb", name="CFIMDB", classes=("negative", "positive"), own_layers=False)
+    added = dataclasses.replace(SST, key="cfimdb", name="CFIMDB", classes=("negative", "positive"), own_layers=False, label_words={})
     rng = np.random.default_rng(1)
     golds = {k: rng.integers(0, 2, 80).astype(float) for k in ("sst", "para", "cfimdb")} | {"sts": rng.random(80)}
     outs = {k: {"pred": g} for k, g in golds.items()} | {"sts": {"score": golds["sts"]}}  # all right

@@ -8,6 +8,7 @@ from analysis.embedding_map import map_figure
 from analysis.results import load_results
 from analysis.studio import errors_view
 from analysis.studio.scatter import WEBGL_MIN_POINTS, scatter_class
+from minbert.tasks import STS, TASKS
 from tests.app_server import CHECKPOINT
 
 
@@ -29,11 +30,11 @@ def test_the_threshold():
 
 def test_small_plots_are_svg_and_only_a_big_map_uses_webgl(results):
     points = [t for t, _, _ in results.data["map"]["points"]]
-    sst = map_figure(results, "finetuned", "gold label", ["sst"])
+    sst = map_figure(results, TASKS, "finetuned", "gold label", ["sst"])
     assert points.count("sst") < WEBGL_MIN_POINTS and {t.type for t in sst.data} == {"scatter"}
-    every = map_figure(results, "finetuned", "task", ["sst", "sts", "para"], new_point=(0.0, 0.0))
+    every = map_figure(results, TASKS, "finetuned", "task", ["sst", "sts", "para"], new_point=(0.0, 0.0))
     assert len(points) >= WEBGL_MIN_POINTS
     assert {t.type for t in every.data} == {"scattergl"}  # the star too: one kind, so it is drawn over the points
     assert every.data[-1].name == "★ your sentence"
-    scatter, _ = errors_view.sts_figures(results.data["predictions"])
+    scatter, _ = errors_view.score_figures(STS, results.data["predictions"])
     assert {t.type for t in scatter.data} == {"scatter"}  # 863 STS-B dev pairs and the diagonal

@@ -17,7 +17,7 @@ MAX_ROWS = 10_000  # pairs or labelled rows per request; larger files belong to 
 MAX_BYTES = 20 * 1024 * 1024  # per upload or pasted text (the app's upload limit too)
 SNIFF_BYTES = 64 * 1024  # the sample delimiter() looks at (its first line)
 PAIR_SEPARATORS = ("\t", "|||")  # between the two sentences of a pasted or typed pair
-KIND = {t.skill: t for t in TASKS.values()}  # the app's task names (sentiment, ...) -> the task, read_file's label_kind
+KIND = {t.skill: t for t in TASKS.values()}  # the app's task names (sentiment, ...) -> the task, read_file's task
 ROLE_BOXES = {"text": "Text column", "text1": "Text column", "text2": "Sentence 2 column",
               "label": "Label column"}  # app.py's boxes
 COLS = {"text1": "text"}  # read_file's `cols` name sentence 1 of a pair "text", as the app's boxes do
@@ -93,11 +93,11 @@ def delimiter(sample: str, fmt: str) -> str:
     return files.delimiter(sample.splitlines()[0] if sample else "", f".{fmt}")
 
 
-def _task(label_kind) -> Task | None:
-    if label_kind is None or isinstance(label_kind, Task):
-        return label_kind
+def _task(given) -> Task | None:
+    if given is None or isinstance(given, Task):
+        return given
     try:
-        return by_name(TASKS.values(), label_kind)
+        return by_name(TASKS.values(), given)
     except TaskSpecError as e:
         raise InputError(str(e)) from None
 
@@ -131,14 +131,14 @@ def _column(table: files.Table, task: Task | None, role: str, given: str | None,
                      f"{table.header}. {fix}")
 
 
-def read_file(path: str | Path, pair: bool, label_kind: Task | str | None = None,
+def read_file(path: str | Path, pair: bool, task: Task | str | None = None,
               cols: dict[str, str | None] | None = None, boxes: bool = False) -> Parsed:
-    """Examples from an uploaded file: one text (or a pair), and the label of the task `label_kind` if given (a
+    """Examples from an uploaded file: one text (or a pair), and the label of the task `task` if given (a
     Task, or a task's key, skill or name: "sst", "sentiment", "quora"; its kind then decides `pair`). `cols`
     names columns by role (text, text2, label); the rest are found by name (minbert.data.files). `boxes`: the
     form has boxes to name the columns in (messages then point to them). Every record is kept in `rows` (line
     order) for the download of the file with its predictions."""
-    task = _task(label_kind)
+    task = _task(task)
     pair = task.pair if task is not None else pair
     cols, table = cols or {}, _open(path)
     roles = (["text1", "text2"] if pair else ["text"]) + (["label"] if task is not None else [])
