@@ -214,7 +214,7 @@ class Studio:
         if task is None:
             raise InputError(f"Pick a task of this model: {', '.join(self.tasks)}.")
         out = self.predictor.run_task(task.key, [text], [text2] if task.pair else None)
-        return {"task": task.key, **{k: v[0] for k, v in out.items()}}
+        return {k: v[0] if isinstance(v, list) else v for k, v in out.items()}  # one input: its entry of each list
 
     # --- attention ----------------------------------------------------------------------------
     @guarded(6)
