@@ -12,8 +12,13 @@ from minbert.serve.predictor import Predictor, Progress
 from analysis.precompute import label_counts
 from analysis.studio import errors_view as errors
 from analysis.results import DevResults
-from analysis.studio.label_names import known
 from analysis.studio.user_files import Parsed
+
+
+def known_labels(task) -> str:
+    """The class names a message can suggest, in class order (and yes/no where the task's label_words take them)."""
+    yes_no = all(task.class_of(w) is not None for w in ("yes", "no", "true", "false"))
+    return ", ".join(task.classes) + (", yes/no, true/false" if yes_no else "")
 
 
 def file_help(tasks) -> str:
@@ -22,7 +27,7 @@ def file_help(tasks) -> str:
         texts = "two sentences" if t.pair else "a text column"
         if t.is_score:
             return f"{t.skill}: {texts} and a {t.score_range[0]:g}-{t.score_range[1]:g} score"
-        return f"{t.skill}: {texts} and a label (0-{t.num_classes - 1}, or a class name: {known(t)})"
+        return f"{t.skill}: {texts} and a label (0-{t.num_classes - 1}, or a class name: {known_labels(t)})"
     return (" · ".join(map(one, tasks)) + ". CSV files may use commas, semicolons or tabs. Columns are found by name "
             "(sentence, sentence1/2, label, is_duplicate, similarity, ...) or typed in the boxes here.")
 
