@@ -201,8 +201,8 @@ def test_app_file_evaluation_and_cli_give_the_same_predictions(ckpt, tmp_path, n
     inp.write_text(body, encoding="utf-8")
     predictor = Predictor(ckpt)
     parsed = user_files.read_file(inp, skill != "sentiment", user_files.KIND[skill])
-    state = file_eval.evaluate(predictor, parsed, skill)
-    app = state["preds"][state["task"]]
+    state = file_eval.evaluate(predictor, parsed, user_files.KIND[skill])  # the Task, as Studio.evaluate_file passes it
+    app = state["preds"][state["task"].key]
     out = tmp_path / "cli.jsonl"
     args = bp.parse_args(["--checkpoint", str(ckpt), "--task", skill, "--input", str(inp), "--output", str(out),
                           "--batch-size", str(FILE_BATCH), "--chunk-size", str(FILE_CHUNK),
