@@ -30,8 +30,11 @@ if __name__ == "__main__":
 
 import gradio as gr  # noqa: E402  (after the restart above)
 from gradio.data_classes import FileData  # noqa: E402
+from gradio.processing_utils import save_file_to_cache  # noqa: E402
+from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
 
 from analysis.studio import behaviour_view, page_style, tab_help, tables
+from analysis.studio.api import StudioAPI
 from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
 from analysis.studio.compare_view import DIRECTIONS, FLIP_COLUMNS
@@ -113,7 +116,7 @@ def shown(fn, plots: tuple[int, ...]):
     return run
 
 
-def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
+def pair_tab(name: str, fn, key: str, plot_label: str, studio=None):
     with gr.Row():
         s1 = gr.Textbox(label="Sentence 1", lines=1, placeholder=f"First sentence · {ENTER}")
         s2 = gr.Textbox(label="Sentence 2", lines=1, placeholder=f"Second sentence · {ENTER}")
@@ -123,10 +126,10 @@ def pair_tab(name: str, fn, api_name: str, plot_label: str, studio=None):
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
-    btn.click(shown(fn, (1,)), [s1, s2], [msg, plot, js], api_name=api_name, **LIGHT)
+    btn.click(shown(fn, (1,)), [s1, s2], [msg, plot, js], api_name=f"{key}_ui", api_visibility="private", **LIGHT)
     gr.on([s1.submit, s2.submit], shown(fn, (1,)), [s1, s2], [msg, plot, js], api_visibility="private", **LIGHT)
     if studio is not None:
-        many_pairs_block(studio, api_name)
+        many_pairs_block(studio, key)
 
 
 def many_pairs_block(studio, tab: str):
@@ -144,14 +147,14 @@ def many_pairs_block(studio, tab: str):
         table = gr.Dataframe(headers=PAIR_COLUMNS, wrap=True, label="Scores (cosine, STS, paraphrase)",
                              column_widths=["6%", "9%", "9%", "11%", "9%", "28%", "28%"])
         download = gr.File(label="Download as CSV")
-        rows = gr.JSON(visible=False)
         gr.Examples([[EXAMPLES_MANY]], [text])
 
     def run(text, file, pairs=None, request: gr.Request = None, progress=gr.Progress()):
-        return studio.score_pairs(text, file, lambda f, d: progress(f, desc=d), pairs, session(request))
+        msg, _, table, path = studio.score_pairs(text, file, lambda f, d: progress(f, desc=d), pairs, session(request))
+        return msg, table, path  # the rows as JSON are /score_pairs's
 
-    btn.click(run, [text, file, typed], [msg, rows, table, download], api_name="score_pairs" if tab == "paraphrase" else None,
-              api_visibility="public" if tab == "paraphrase" else "private", **HEAVY)
+    btn.click(run, [text, file, typed], [msg, table, download], api_name=f"score_pairs_{tab}_ui",
+              api_visibility="private", **HEAVY)
 
 
 def sentiment_tab(studio):
@@ -167,11 +170,10 @@ def sentiment_tab(studio):
     gr.Examples(EXAMPLES_SST, [text])
     # probabilities first (one forward pass), then the slower attributions fill in
     predict = shown(studio.sentiment, (1,))
-    predicted = [btn.click(predict, [text], [msg, bars, js], api_name="sentiment", **LIGHT),
-                 text.submit(predict, [text], [msg, bars, js], api_visibility="private", **LIGHT)]
+    predicted = [ev(predict, [text], [msg, bars, js], api_name="sentiment_ui", api_visibility="private", **LIGHT)
+                 for ev in (btn.click, text.submit)]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
-    gr.api(studio.sentiment_explain_api, api_name="sentiment_explain", **HEAVY)  # plain-JSON attributions
 
 
 def task_tab(studio, task):
@@ -216,7 +218,6 @@ def attention_tab(studio):
     for ctl in (layer, head, hide):
         ctl.change(shown(studio.attention_views, (0, 1, 2, 3)), [state, layer, head, hide], views,
                    api_visibility="private")
-    gr.api(studio.attention_api, api_name="attention", **HEAVY)  # plain JSON; optional layer (and head)
     head_importance_block(studio, t1, t2, layer, head)
 
 
@@ -242,7 +243,7 @@ def head_importance_block(studio, t1, t2, layer, head):
         js = gr.JSON()
     preset.change(studio.head_preset, [preset], [spec], api_visibility="private")
     run = shown(studio.head_mask_run, (1,))
-    btn.click(run, [spec, t1, t2], [msg, fig, js], api_name="head_mask", **LIGHT)
+    btn.click(run, [spec, t1, t2], [msg, fig, js], api_name="head_mask_ui", api_visibility="private", **LIGHT)
     spec.submit(run, [spec, t1, t2], [msg, fig, js], api_visibility="private", **LIGHT)
 
 
@@ -322,11 +323,6 @@ def corpus_block(studio):
           show_progress_on=[view_msg], api_visibility="private", **CORPUS_VIEW)
     sel_btn.click(select, [key, what, cluster, *box, search, query], [sel_msg, sel_table, sel_csv],
                   api_visibility="private", **CORPUS_VIEW)
-
-    def map_api(file: FileData) -> dict:  # the type makes gr.api take an upload
-        return studio.corpus.map_api(file)
-
-    gr.api(map_api, api_name="map_corpus", **CORPUS)  # plain JSON: sizes, clusters, stage seconds
 
 
 def errors_tab(studio, demo):
@@ -448,7 +444,8 @@ def own_file_block(studio):
 
     pair = {t.skill: t.pair for t in tasks}
     task.change(lambda t: gr.update(visible=pair.get(t, True)), [task], [cols[1]], api_visibility="private")
-    done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file", **HEAVY)
+    done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file_ui",
+                     api_visibility="private", **HEAVY)
     done.then(show, [state], [shown, classes, yes_no, scores, gold, pred], api_visibility="private") \
         .then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
         .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
@@ -535,8 +532,9 @@ def behaviour_tab(studio):
     btn = gr.Button("Run my test", variant="primary")
     msg = gr.Markdown()
     table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)", column_widths=TEMPLATE_WIDTHS)
-    btn.click(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template", **HEAVY)
-    template.submit(studio.behaviour_template, [template, fills, expect], [msg, table], api_visibility="private", **HEAVY)
+    for ev in (btn.click, template.submit):
+        ev(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template_ui",
+           api_visibility="private", **HEAVY)
 
 
 def compare_tab(studio):
@@ -568,7 +566,8 @@ def compare_tab(studio):
         return gr.Dropdown(choices=names), gr.Dropdown(choices=names)
 
     refresh.click(relist, None, [a, b], api_visibility="private")
-    done = btn.click(shown(studio.compare, (1,)), [a, b], [msg, conf, report], api_name="compare")
+    done = btn.click(shown(studio.compare, (1,)), [a, b], [msg, conf, report], api_name="compare_ui",
+                     api_visibility="private")
     for ev in (done.then, task.change, direction.change):
         ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
 
@@ -595,6 +594,48 @@ def header_follows_precision(studio, demo, head) -> None:
         return header(studio), gr.Timer(active=studio.predictor.choosing)
 
     timer.tick(tick, None, [head, timer], api_visibility="private", show_progress="hidden")
+
+
+def uploaded(file) -> str | None:
+    """The path of a file an API client uploaded; None for anything else, such as a server path a client names
+    (gr.api does not check its inputs the way a File component does)."""
+    path = file.get("path") if isinstance(file, dict) else None
+    return path if isinstance(path, str) and is_in_or_equal(path, get_upload_folder()) else None
+
+
+def served(out: dict) -> dict:
+    """The answer with its file ("csv", a server path) copied where Gradio serves it, as file data that
+    gradio_client downloads (it then reads as the local path)."""
+    if out.get("csv"):
+        out["csv"] = FileData(path=save_file_to_cache(out["csv"], get_upload_folder())).model_dump()
+    return out
+
+
+def public_api(studio) -> None:
+    """The endpoints for API clients, each returning one plain JSON object (analysis/studio/api.py; docs/USAGE.md
+    lists them). The UI's own events are private, so their figures and updates never reach a client."""
+    api = StudioAPI(studio)
+
+    def score_pairs(text: str, file: FileData | None = None, pairs: list[list[str]] | None = None,
+                    request: gr.Request = None) -> dict:  # FileData: gr.api takes an upload
+        return served(api.score_pairs(text, uploaded(file), pairs, session(request)))
+
+    def evaluate_file(file: FileData | None, task: str, text_column: str = "", sentence2_column: str = "",
+                      label_column: str = "", request: gr.Request = None) -> dict:
+        return served(api.evaluate_file(uploaded(file), task, text_column, sentence2_column, label_column,
+                                        session(request)))
+
+    def map_corpus(file: FileData | None) -> dict:
+        return api.map_corpus(uploaded(file))
+
+    endpoints = [(api.sentiment, LIGHT), (api.sentiment_explain, HEAVY), (api.paraphrase, LIGHT),
+                 (api.similarity, LIGHT), (api.cross_task, LIGHT), (api.run_task, LIGHT), (score_pairs, HEAVY),
+                 (api.attention, HEAVY), (api.head_mask, LIGHT), (map_corpus, CORPUS), (evaluate_file, HEAVY),
+                 (api.behaviour_template, HEAVY), (api.compare, {})]
+    for fn, limits in endpoints:
+        dep = gr.api(fn, api_name=fn.__name__, **limits)
+        if dep["api_name"] != fn.__name__:  # a UI event took the name first
+            raise RuntimeError(f"API endpoint /{fn.__name__} registered as /{dep['api_name']}")
 
 
 def build_demo(studio) -> gr.Blocks:
@@ -628,7 +669,7 @@ def build_demo(studio) -> gr.Blocks:
             compare_tab(studio)
         with gr.Tab("Training"):
             training_tab(studio)
-        gr.api(studio.run_task_api, api_name="run_task", **LIGHT)  # any task by key, plain JSON (after the tabs: one bar)
+        public_api(studio)  # after the tabs: a gr.api between two tabs splits the tab bar
         if wired:
             outs, color, tasks = wired
             demo.load(studio.maps, [color, tasks], outs, api_visibility="private")

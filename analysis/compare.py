@@ -207,6 +207,17 @@ def summary_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def summary_text(report: dict) -> str:
+    """summary_markdown as plain text, a line per task (the app's API answers in plain text)."""
+    lines = [f"B = {report['b']} against A = {report['a']} (B - A, paired over the same dev examples)"]
+    for r in report["tasks"].values():
+        lines.append(f"{r['name']} {r['metric']}: A {r['a']:.4f}, B {r['b']:.4f}, B - A {r['diff']:+.4f} "
+                     f"(95% CI [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]), {r['test']} p = {r['p_value']:.3g}"
+                     + (f"; {r['mcnemar']['a_right_b_wrong']} examples A right and B wrong, "
+                        f"{r['mcnemar']['a_wrong_b_right']} the reverse" if "mcnemar" in r else ""))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.compare", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -36,7 +36,7 @@ def through_app(path: Path, precision: str) -> None:
         rss = Sampler(server.rss_mb)
         rss.start()
         t = time.perf_counter()
-        msg, out, *_ = client.predict("", handle_file(str(path)), api_name="/score_pairs")
+        out = client.predict("", handle_file(str(path)), api_name="/score_pairs")
         dt = time.perf_counter() - t
         n = len(out["rows"])
         print(f"/score_pairs, app --precision {precision}: {n:,} pairs in {dt:.1f} s = {n / dt:.0f} pairs/s "
@@ -44,7 +44,7 @@ def through_app(path: Path, precision: str) -> None:
         if precision == "fp32":
             rss.peak = 0.0
             t = time.perf_counter()
-            msg, m, *_ = client.predict(handle_file(str(path)), "paraphrase", "", "", "", api_name="/evaluate_file")
+            m = client.predict(handle_file(str(path)), "paraphrase", "", "", "", api_name="/evaluate_file")["metrics"]
             dt = time.perf_counter() - t
             print(f"/evaluate_file, paraphrase, {m['rows']:,} rows: {dt:.1f} s, accuracy {m['accuracy']:.4f}; "
                   f"peak server RSS {rss.peak:.0f} MB")

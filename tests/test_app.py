@@ -1,5 +1,7 @@
 """The app, live on loopback, driven through gradio_client: every endpoint and the bad inputs."""
 import csv
+import json
+import re
 import subprocess
 import sys
 
@@ -30,8 +32,8 @@ def test_starts_fast_and_small(live_app):
 
 
 def test_sentiment_and_its_attributions(client):
-    msg, plot, data = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment")
-    assert msg.startswith("**Predicted:") and abs(sum(data["probs"]) - 1) < 1e-4 and plot is not None
+    data = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment")
+    assert data["message"].startswith("Predicted: ") and abs(sum(data["probs"]) - 1) < 1e-4
     ex = client.predict("A gorgeous, witty and moving film.", api_name="/sentiment_explain")
     assert ex["label"] == data["label"] and ex["tokens"] == data["tokens"] and "gorgeous" in ex["tokens"]
     assert len(ex["contributions"]) == len(ex["tokens"]) and "integrated gradients" in ex["method"]
@@ -42,11 +44,11 @@ def test_sentiment_and_its_attributions(client):
 
 
 def test_paraphrase_similarity_cross_task(client):
-    msg, _, data = client.predict("How do I learn Python?", "What is the best way to learn Python?", api_name="/paraphrase")
-    assert -1 <= data["cosine"] <= 1 and 0 <= data["probability"] <= 1 and "Quora" in msg
-    msg, _, data = client.predict("A man plays guitar.", "A man is playing a guitar.", api_name="/similarity")
+    data = client.predict("How do I learn Python?", "What is the best way to learn Python?", api_name="/paraphrase")
+    assert -1 <= data["cosine"] <= 1 and 0 <= data["probability"] <= 1 and "Quora" in data["message"]
+    data = client.predict("A man plays guitar.", "A man is playing a guitar.", api_name="/similarity")
     assert 0 <= data["score"] <= 5 and len(data["alignment"]) == len(data["tokens1"])
-    msg, _, data = client.predict("I loved this film.", "I hated this film.", api_name="/cross_task")
+    data = client.predict("I loved this film.", "I hated this film.", api_name="/cross_task")
     assert "flags" in data and [len(p) for p in data["tasks"]["sst"]["probs"]] == [5, 5]
     assert len(data["tasks"]["para"]["prob"]) == 1 and 0 <= data["tasks"]["sts"]["score"][0] <= 5
 
@@ -87,15 +89,15 @@ PAIRS = [("How do I learn Python?", "What is the best way to learn Python?"),
 
 def test_score_pairs_match_the_single_pair_endpoints(client):
     text = "\n".join(f"{a}\t{b}" for a, b in PAIRS) + "\nno tab on this line\n"
-    msg, out, table, csv_path = client.predict(text, None, api_name="/score_pairs")
+    out = client.predict(text, None, api_name="/score_pairs")
     assert [r["line"] for r in out["rows"]] == [1, 2, 3, 4] and [n for n, _ in out["bad_lines"]] == [5]
-    assert "line 5" in msg and len(table["data"]) == 4
+    assert "line 5" in out["message"]
     for (a, b), row in zip(PAIRS, out["rows"]):
-        _, _, para = client.predict(a, b, api_name="/paraphrase")
-        _, _, sim = client.predict(a, b, api_name="/similarity")
+        para = client.predict(a, b, api_name="/paraphrase")
+        sim = client.predict(a, b, api_name="/similarity")
         assert abs(row["probability"] - para["probability"]) < 1e-5 and abs(row["cosine"] - para["cosine"]) < 1e-5
         assert abs(row["score"] - sim["score"]) < 1e-5 and row["is_paraphrase"] == para["is_paraphrase"]
-    with open(csv_path, newline="") as f:
+    with open(out["csv"], newline="") as f:  # gradio_client downloaded it
         assert [int(r["line"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
 
 
@@ -103,22 +105,23 @@ def test_score_pairs_from_a_file_and_its_errors(client, tmp_path):
     from gradio_client import handle_file
     f = tmp_path / "pairs.jsonl"
     f.write_text('{"sentence1": "a cat", "sentence2": "a kitten"}\n{"sentence1": "x"}\nnot json\n')
-    msg, out, *_ = client.predict("", handle_file(str(f)), api_name="/score_pairs")
+    out = client.predict("", handle_file(str(f)), api_name="/score_pairs")
     assert len(out["rows"]) == 1 and [n for n, _ in out["bad_lines"]] == [2, 3]
     g = tmp_path / "one-column.csv"
     g.write_text("sentence\nonly one\n")
-    msg, out, *_ = client.predict("", handle_file(str(g)), api_name="/score_pairs")
-    assert msg.startswith("⚠️") and "sentence 2" in out["error"]
-    msg, out, *_ = client.predict("", None, api_name="/score_pairs")
-    assert msg.startswith("⚠️") and "paste lines" in out["error"] and "|||" in out["error"]
+    out = client.predict("", handle_file(str(g)), api_name="/score_pairs")
+    assert list(out) == ["error"] and "sentence 2" in out["error"]
+    out = client.predict("", None, api_name="/score_pairs")
+    assert list(out) == ["error"] and "paste lines" in out["error"] and "|||" in out["error"]
+    out = client.predict("", "/etc/passwd", api_name="/score_pairs")  # a server path is no upload
+    assert list(out) == ["error"]
 
 
 def test_score_pairs_typed_and_with_triple_bars(client):
     a, b = PAIRS[0]
-    _, tab, *_ = client.predict(f"{a}\t{b}", None, api_name="/score_pairs")
-    _, bars, *_ = client.predict(f"{a} ||| {b}", None, api_name="/score_pairs")
-    typed = {"headers": ["sentence 1", "sentence 2"], "data": [["", ""], [a, b]]}
-    _, boxes, *_ = client.predict("", None, typed, api_name="/score_pairs")
+    tab = client.predict(f"{a}\t{b}", None, api_name="/score_pairs")
+    bars = client.predict(f"{a} ||| {b}", None, api_name="/score_pairs")
+    boxes = client.predict("", None, [["", ""], [a, b]], api_name="/score_pairs")
     assert tab["rows"][0]["probability"] == bars["rows"][0]["probability"] == boxes["rows"][0]["probability"]
     assert boxes["rows"][0]["line"] == 2
 
@@ -133,8 +136,9 @@ def test_evaluate_file_matches_the_batch_cli(client, data_dir, tmp_path):
         w = csv.writer(fh)
         w.writerow(["id", "sentence", "label"])
         w.writerows([e.id, e.text, e.label] for e in dev)
-    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
-    assert m["rows"] == 300 and not m["bad"] and "300 rows evaluated" in msg
+    out = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    m, path = out["metrics"], out["csv"]
+    assert m["rows"] == 300 and not m["bad"] and "300 rows evaluated" in out["message"]
     with open(path, newline="") as fh:
         back = list(csv.DictReader(fh))
     assert [r["id"] for r in back] == [e.id for e in dev] and [r["sentence"] for r in back] == [e.text for e in dev]
@@ -153,20 +157,22 @@ def test_evaluate_file_names_bad_lines_and_missing_columns(client, tmp_path):
     from gradio_client import handle_file
     f = tmp_path / "bad.csv"
     f.write_text('sentence,label\ngood film,3\n,2\nbad film,x\n"a,b",1,extra\ndull,1\n')
-    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
-    assert [n for n, _ in m["bad"]] == [3, 4, 5] and "line 3" in msg and m["rows"] == 2
+    out = client.predict(handle_file(str(f)), "sentiment", "", "", "", api_name="/evaluate_file")
+    m, path = out["metrics"], out["csv"]
+    assert [n for n, _ in m["bad"]] == [3, 4, 5] and "line 3" in out["message"] and m["rows"] == 2
     with open(path, newline="") as fh:  # one row per input row, the skipped ones saying why
         back = list(csv.DictReader(fh))
     assert [r["line"] for r in back] == ["2", "3", "4", "5", "6"] and [r["sentence"] for r in back] == \
         ["good film", "", "bad film", "", "dull"]
     assert [bool(r["skipped_because"]) for r in back] == [False, True, True, True, False]
     assert back[0]["predicted_class"] and not back[1]["predicted"]
-    msg, m, path = client.predict(handle_file(str(f)), "similarity", "", "", "", api_name="/evaluate_file")
-    assert msg.startswith("⚠️") and "sentence 2" in m["error"] and "['sentence', 'label']" in m["error"]
-    assert "'Sentence 2 column' box" in m["error"] and path is None
+    out = client.predict(handle_file(str(f)), "similarity", "", "", "", api_name="/evaluate_file")
+    assert list(out) == ["error"] and "sentence 2" in out["error"] and "['sentence', 'label']" in out["error"]
+    assert "'Sentence 2 column' box" in out["error"]
     g = tmp_path / "sts.tsv"
     g.write_text("s1\ts2\tgold\na man plays\ta man is playing\t4.5\ntwo dogs\ta cat\t0.5\nx\ty\t2\n")
-    msg, m, path = client.predict(handle_file(str(g)), "similarity", "s1", "s2", "gold", api_name="/evaluate_file")
+    out = client.predict(handle_file(str(g)), "similarity", "s1", "s2", "gold", api_name="/evaluate_file")
+    m, path = out["metrics"], out["csv"]
     assert m["rows"] == 3 and -1 <= m["pearson"] <= 1
     with open(path, newline="") as fh:
         back = list(csv.DictReader(fh))
@@ -177,35 +183,34 @@ def test_evaluate_file_semicolons_and_text_labels(client, tmp_path):
     from gradio_client import handle_file
     f = tmp_path / "words.csv"
     f.write_text("review;label\nA gorgeous, moving film.;Positive\nA dull mess.;very negative\nIt was fine.;neutral\n")
-    msg, m, path = client.predict(handle_file(str(f)), "sentiment", "review", "", "", api_name="/evaluate_file")
+    out = client.predict(handle_file(str(f)), "sentiment", "review", "", "", api_name="/evaluate_file")
+    m, path = out["metrics"], out["csv"]
     assert m["rows"] == 3 and not m["bad"] and m["per_class"]["support"] == [1, 0, 1, 0, 1]
     assert path.endswith("words.predictions.csv")
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 def test_empty_text_is_a_message(client, text):
-    msg, plot, data = client.predict(text, api_name="/sentiment")
-    assert msg.startswith("⚠️") and "empty" in msg and data is None
-    assert plot is None or (plot["value"] is None and plot["visible"] is False)  # the empty plot stays hidden
+    out = client.predict(text, api_name="/sentiment")
+    assert list(out) == ["error"] and "empty" in out["error"]
 
 
 def test_missing_pair_sentence_is_a_message(client):
-    msg, _, data = client.predict("Only one sentence.", "", api_name="/paraphrase")
-    assert msg.startswith("⚠️") and "sentence 2" in msg and data is None
-    msg, _, _ = client.predict("", "x", api_name="/similarity")
-    assert "sentence 1" in msg
+    out = client.predict("Only one sentence.", "", api_name="/paraphrase")
+    assert list(out) == ["error"] and "sentence 2" in out["error"]
+    assert "sentence 1" in client.predict("", "x", api_name="/similarity")["error"]
 
 
 def test_long_text_is_truncated_with_a_note(client):
-    msg, _, data = client.predict("word " * 800, api_name="/sentiment")
-    assert data["truncated"] and "512" in msg and len(data["tokens"]) == 512
+    data = client.predict("word " * 800, api_name="/sentiment")
+    assert data["truncated"] and "512" in data["message"] and len(data["tokens"]) == 512
 
 
 @pytest.mark.parametrize("text", ["<script>alert('x')</script> <img src=x onerror=alert(1)> great film",
                                   "最高の映画でした 😍🔥", "Отличный фильм", "../../../../etc/passwd"])
 def test_odd_inputs_are_handled_and_escaped(studio, client, text):
-    msg, _, data = client.predict(text, api_name="/sentiment")
-    assert data is not None and "<script>" not in msg and "<img" not in msg
+    data = client.predict(text, api_name="/sentiment")
+    assert "label" in data and "<script>" not in data["message"] and "<img" not in data["message"]
     highlight = studio.sentiment_highlight(text)  # the HTML the Sentiment tab shows
     assert "<script>" not in highlight and "<img" not in highlight and "span" in highlight
 
@@ -219,12 +224,12 @@ def test_importing_app_starts_nothing():
 
 def test_compare_endpoint_self_and_first_epoch(client):
     from tests.app_server import CHECKPOINT as ck
-    msg, _, report = client.predict(str(ck), str(ck), api_name="/compare")
-    assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in report["tasks"].values()), msg
-    msg, fig, report = client.predict(str(ck), f"{ck}@epoch1", api_name="/compare")
-    assert "McNemar" in msg and fig is not None and report["tasks"]["sst"]["mcnemar"]["a_right_b_wrong"] > 0
-    msg, fig, report = client.predict("/etc/passwd", str(ck), api_name="/compare")
-    assert msg.startswith("⚠️") and report is None  # only listed models, never an arbitrary path
+    report = client.predict(str(ck), str(ck), api_name="/compare")
+    assert all(r["diff"] == 0 and r["p_value"] == 1.0 for r in report["tasks"].values()), report["message"]
+    report = client.predict(str(ck), f"{ck}@epoch1", api_name="/compare")
+    assert "McNemar" in report["message"] and report["tasks"]["sst"]["mcnemar"]["a_right_b_wrong"] > 0
+    report = client.predict("/etc/passwd", str(ck), api_name="/compare")
+    assert list(report) == ["error"]  # only listed models, never an arbitrary path
 
 
 def test_compare_lists_and_report_name_models_short(studio, monkeypatch, tmp_path):
@@ -239,22 +244,103 @@ def test_compare_lists_and_report_name_models_short(studio, monkeypatch, tmp_pat
 
 
 def test_live_head_mask(client):
-    msg, _, r = client.predict("", "A wonderful, moving film.", "", api_name="/head_mask")
+    r = client.predict("", "A wonderful, moving film.", "", api_name="/head_mask")
     assert r["removed"] == 0 and r["masked"] == r["all heads"]
-    msg, _, r = client.predict("L0 L1 L2 L3 L4 L5", "How do I learn Python?", "What is the best way to learn Python?",
-                               api_name="/head_mask")
-    assert r["removed"] == 72 and r["pair"] and r["masked"] != r["all heads"] and "72 heads removed" in msg
-    msg, _, r = client.predict("7.1", "A film.", "", api_name="/head_mask")
-    assert msg.startswith("⚠️") and "not a head" in msg and r is None
+    r = client.predict("L0 L1 L2 L3 L4 L5", "How do I learn Python?", "What is the best way to learn Python?",
+                       api_name="/head_mask")
+    assert r["removed"] == 72 and r["pair"] and r["masked"] != r["all heads"] and "72 heads removed" in r["message"]
+    r = client.predict("7.1", "A film.", "", api_name="/head_mask")
+    assert list(r) == ["error"] and "not a head" in r["error"]
 
 
 def test_behaviour_template_endpoint(client):
-    msg, table = client.predict("The {noun} was {pos_adj}.", "", "positive (class 3-4)", api_name="/behaviour_template")
-    assert "cases fail" in msg and len(table["data"]) == 120
-    msg, table = client.predict("The {dish} was bad.", "", "negative (class 0-1)", api_name="/behaviour_template")
-    assert msg.startswith("⚠️") and "{dish}" in msg
-    msg, _ = client.predict("x", "", "anything", api_name="/behaviour_template")
-    assert msg.startswith("⚠️") and "expectation" in msg
+    out = client.predict("The {noun} was {pos_adj}.", "", "positive (class 3-4)", api_name="/behaviour_template")
+    assert "cases fail" in out["message"] and len(out["rows"]) == out["n"] == 120
+    out = client.predict("The {dish} was bad.", "", "negative (class 0-1)", api_name="/behaviour_template")
+    assert list(out) == ["error"] and "{dish}" in out["error"]
+    assert "expectation" in client.predict("x", "", "anything", api_name="/behaviour_template")["error"]
+
+
+# --- the public API as docs/USAGE.md documents it ------------------------------------------------------------------
+USAGE = CHECKPOINT.parent.parent / "docs" / "USAGE.md"
+REVIEWS = 'review,label\n"A gorgeous, witty film.",4\nA dull mess.,0\n,2\nIt was fine.,2\nA flat and tired sequel.,1\n'
+PAIR = ("How do I learn Python?", "What is the best way to learn Python?")
+MARKUP = re.compile(r"<[a-zA-Z/!][^>]*>|\*\*|`")  # an HTML tag, Markdown emphasis or code
+
+
+def documented() -> dict:
+    """docs/USAGE.md's endpoints: under each "### `/name`" heading, the first JSON block is an example answer."""
+    parts = USAGE.read_text(encoding="utf-8").split("\n### `/")[1:]
+    return {p.split("`", 1)[0]: json.loads(p.split("```json\n", 1)[1].split("```", 1)[0]) for p in parts}
+
+
+def kind(value) -> str:
+    return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+def shape_errors(doc, live, where: str = "") -> list[str]:
+    """Where `live` breaks the documented example `doc`: a documented key missing, or a value of another kind
+    (int and float are both numbers; a list is compared by its first item; null stands for any value)."""
+    if doc is None:
+        return []
+    if kind(doc) != kind(live):
+        return [f"{where or 'answer'}: {kind(live)}, documented {kind(doc)}"]
+    if isinstance(doc, dict):
+        return [e for k, v in doc.items() for e in (shape_errors(v, live[k], f"{where}.{k}") if k in live
+                                                    else [f"{where}.{k}: missing"])]
+    if isinstance(doc, list) and doc and live:
+        return shape_errors(doc[0], live[0], f"{where}[0]")
+    return []
+
+
+@pytest.fixture(scope="module")
+def api_calls(tmp_path_factory):
+    """Each public endpoint: the inputs of its documented example, and inputs it must refuse."""
+    from gradio_client import handle_file
+
+    from tests.test_corpus_map import synthetic
+    folder = tmp_path_factory.mktemp("api")
+    (folder / "reviews.csv").write_text(REVIEWS)
+    synthetic().to_csv(folder / "topics.csv", index=False)  # the same file each run: mapped once, then cached
+    reviews, corpus = handle_file(str(folder / "reviews.csv")), handle_file(str(folder / "topics.csv"))
+    return {
+        "sentiment": (("A gorgeous, witty film.",), ("",)),
+        "sentiment_explain": (("A gorgeous, witty film.",), (" ",)),
+        "paraphrase": (PAIR, ("x", "")),
+        "similarity": (("A man plays guitar.", "A man is playing a guitar."), ("", "x")),
+        "cross_task": (("I loved this film.", "I hated this film."), ("x", None)),
+        "run_task": (("sst", "A gorgeous, witty film.", None), ("nope", "x", None)),
+        "score_pairs": (("a cat ||| a kitten\nsun\tmoon\nno separator here", None, None), ("", None, None)),
+        "attention": (("The cat sat.", "", 2, 3), ("x", "", 99, None)),
+        "head_mask": (("L0 L1 L2 L3 L4 L5", *PAIR), ("9.9", "x", "")),
+        "map_corpus": ((corpus,), ("/etc/passwd",)),
+        "evaluate_file": ((reviews, "sentiment", "review", "", ""), (reviews, "nonsense", "", "", "")),
+        "behaviour_template": (("The {noun} was not {pos_adj}.", "", "negative (class 0-1)"),
+                               ("The {dish} was bad.", "", "negative (class 0-1)")),
+        "compare": ((f"{CHECKPOINT}@epoch1", str(CHECKPOINT)), ("/etc/passwd", str(CHECKPOINT))),
+    }
+
+
+def test_the_public_endpoints_are_the_documented_ones(client, api_calls):
+    """The endpoints a client sees (Gradio's API page) are exactly those docs/USAGE.md lists."""
+    public = {name.lstrip("/") for name in client.view_api(return_format="dict", print_info=False)["named_endpoints"]}
+    assert public == set(documented()) == set(api_calls)
+
+
+def test_public_endpoints_match_the_documented_shapes(client, api_calls):
+    """Each endpoint answers its documented example's inputs with the example's keys and kinds of values, in one
+    plain JSON object whose message is plain text; bad input gets {"error": plain text}."""
+    docs, answers = documented(), {}
+    for name, (good, bad) in api_calls.items():
+        out = answers[name] = client.predict(*good, api_name=f"/{name}")
+        assert set(out) == set(docs[name]), (name, sorted(out))
+        assert not shape_errors(docs[name], out), (name, shape_errors(docs[name], out))
+        assert not MARKUP.search(out.get("message", "")), (name, out["message"])
+        refused = client.predict(*bad, api_name=f"/{name}")
+        assert list(refused) == ["error"] and refused["error"] and not MARKUP.search(refused["error"]), (name, refused)
+    with open(answers["score_pairs"]["csv"], newline="") as f:  # the files came down to this machine
+        assert f.readline().startswith("line,sentence1,sentence2")
+    assert answers["evaluate_file"]["csv"].endswith("reviews.predictions.csv")
 
 
 # --- a task added by its spec file (tasks/cfimdb.yaml) -----------------------------------------------------------
@@ -319,8 +405,8 @@ def test_an_added_task_answers_in_the_app(added_task_client, added_task_checkpoi
     assert out["task"] == "cfimdb" and out["label"] == int(ref["pred"][0])
     assert out["label_name"] == ck.model.tasks["cfimdb"].classes[out["label"]]
     assert out["probs"] == pytest.approx(ref["probs"][0].tolist(), abs=1e-5)
-    msg, _, cross = added_task_client.predict(text, "A dull mess.", api_name="/cross_task")
-    assert "CFIMDB" in msg and [len(p) for p in cross["tasks"]["cfimdb"]["probs"]] == [2, 2]
+    cross = added_task_client.predict(text, "A dull mess.", api_name="/cross_task")
+    assert "CFIMDB" in cross["message"] and [len(p) for p in cross["tasks"]["cfimdb"]["probs"]] == [2, 2]
     assert cross["tasks"]["cfimdb"]["name"] == "CFIMDB" and "flags" in cross
     pair = added_task_client.predict("sts", "A man plays.", "A man is playing.", api_name="/run_task")
     assert 0 <= pair["score"] <= 5

@@ -57,9 +57,9 @@ def test_eight_long_requests_all_answered(tmp_path):
         elif kind == "/attention":
             assert len(a["finetuned"]["attentions"]) == 6
         elif kind == "/evaluate_file":
-            assert a[1]["rows"] == 40 and a[2].endswith(".csv")
+            assert a["metrics"]["rows"] == 40 and a["csv"].endswith(".csv")
         else:
-            assert len(a[1]["rows"]) == 40
+            assert len(a["rows"]) == 40
     assert "Traceback" not in log
 
 

@@ -1,7 +1,9 @@
 """Everything the app's tabs compute, as plain methods returning figures, HTML, tables and JSON.
 
 app.py only wires these to Gradio components; nothing here imports gradio, so it is testable directly.
-Bad input never raises out of a tab method: it returns a warning message and empty outputs.
+Bad input never raises out of a tab method: it returns a warning message and empty outputs. The `*_answer`
+methods give a tab's (Markdown message, plain answer) without its figure, and raise InputError: the public API
+(analysis/studio/api.py) is built on them.
 """
 from __future__ import annotations
 
@@ -121,12 +123,16 @@ class Studio:
         """The tasks beyond the three built-ins (from task spec files): no tab of their own but one for their kind."""
         return [t for k, t in self.tasks.items() if k not in TASK_KEYS]
 
-    @guarded(3)
-    def sentiment(self, text: str):
+    def sentiment_answer(self, text: str) -> tuple[str, dict]:
         r = self.predictor.sentiment(text)
         msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
+        return msg, r
+
+    @guarded(3)
+    def sentiment(self, text: str):
+        msg, r = self.sentiment_answer(text)
         return msg, figures.probability_bars(SST, r["probs"]), r
 
     def sentiment_highlight(self, text: str) -> str:
@@ -141,16 +147,7 @@ class Studio:
                                        f"They sum to {c['sum']:+.3f}; the logit moves {c['logit'] - c['baseline_logit']:+.3f} "
                                        "from the all-[PAD] baseline to the sentence (IG's completeness check).")
 
-    def sentiment_explain_api(self, text: str) -> dict:
-        """Plain JSON for API clients: tokens, their integrated-gradients contributions to the predicted
-        class, the class and the method. Bad input gives {"error": message}."""
-        try:
-            return self.predictor.sentiment_attributions(text)
-        except InputError as e:
-            return {"error": str(e)}
-
-    @guarded(3)
-    def paraphrase(self, s1: str, s2: str):
+    def paraphrase_answer(self, s1: str, s2: str) -> tuple[str, dict]:
         r = self.predictor.paraphrase(s1, s2)
         verdict = "paraphrase" if r["is_paraphrase"] else "not a paraphrase"
         msg = (f"**{verdict}** · P(paraphrase) {r['probability']:.1%} · cosine {r['cosine']:.3f}"
@@ -159,22 +156,29 @@ class Studio:
                + (f" (logit threshold {r['logit_threshold']:+.2f}, fit on Quora training pairs held out of "
                   "training)" if r.get("logit_threshold") else "") + _temperature_note(r["temperature"])
                + f"\n\n<small>{PARA.caveat}</small>" + (f"\n\n{TRUNCATED}" if r["truncated"] else ""))
+        return msg, r
+
+    @guarded(3)
+    def paraphrase(self, s1: str, s2: str):
+        msg, r = self.paraphrase_answer(s1, s2)
         fig = figures.gauge_bars({"cosine": r["cosine"], "P(paraphrase)": r["probability"]},
                                  {"cosine": (-1, 1), "P(paraphrase)": (0, 1)}, "Paraphrase",
                                  {"P(paraphrase)": high_color(PARA)})
         return msg, fig, r
 
-    @guarded(3)
-    def similarity(self, s1: str, s2: str):
+    def similarity_answer(self, s1: str, s2: str) -> tuple[str, dict]:
         r = self.predictor.similarity(s1, s2)
         msg = (f"**Similarity {r['score']:.2f} / 5** · cosine {r['cosine']:.3f}"
                + (f"\n\n{TRUNCATED}" if r["truncated"] else "")
                + (f"\n\n{VIEW_TRUNCATED}" if max(len(r["tokens1"]), len(r["tokens2"])) >= MAX_VIEW_TOKENS else ""))
-        fig = figures.alignment_heatmap(r["tokens1"], r["tokens2"], r["alignment"])
-        return msg, fig, {k: r[k] for k in ("score", "cosine", "tokens1", "tokens2", "alignment")}
+        return msg, {k: r[k] for k in ("score", "cosine", "tokens1", "tokens2", "alignment", "truncated")}
 
     @guarded(3)
-    def cross_task(self, s1: str, s2: str):
+    def similarity(self, s1: str, s2: str):
+        msg, r = self.similarity_answer(s1, s2)
+        return msg, figures.alignment_heatmap(r["tokens1"], r["tokens2"], r["alignment"]), r
+
+    def cross_task_answer(self, s1: str, s2: str) -> tuple[str, dict]:
         """Every task on one pair, by kind (pair tasks on the pair, sentence tasks on each sentence), and the flags
         where the three built-in tasks contradict each other (the Predictor's rules)."""
         flags = self.predictor.cross_task(s1, s2)["flags"]
@@ -183,12 +187,17 @@ class Studio:
                        for t in self.tasks.values()}, "flags": flags}
         said = " · ".join(_said(t, r["tasks"][t.key]) for t in self.tasks.values())
         listed = "".join(f"\n- **Flag:** {f}" for f in flags) or "\n- No contradiction between the tasks."
-        return f"**{said}**{listed}", figures.cross_task_figure(list(self.tasks.values()), r), r
+        return f"**{said}**{listed}", r
+
+    @guarded(3)
+    def cross_task(self, s1: str, s2: str):
+        msg, r = self.cross_task_answer(s1, s2)
+        return msg, figures.cross_task_figure(list(self.tasks.values()), r), r
 
     @guarded(3)
     def run_task(self, key: str, text: str, text2: str | None = None):
         """One task's prediction for the tab of an added task: (message, figure, the plain answer)."""
-        r = self._one(key, text, text2)
+        r = self.one_task(key, text, text2)
         task = self.tasks[key]
         if task.is_score:
             fig = figures.gauge_bars({task.name: r["score"]}, {task.name: task.score_range}, task.name,
@@ -201,15 +210,9 @@ class Studio:
         return f"**{_said(task, {k: [v] for k, v in r.items()})}**" + (
             f"\n\n<small>{task.caveat}</small>" if task.caveat else ""), fig, r
 
-    def run_task_api(self, key: str, text: str, text2: str | None = None) -> dict:
-        """Plain JSON for API clients: any task of the model (its key) on a sentence, or a pair for a pair task:
-        task, label, label_name and probs or prob, or score. Bad input gives {"error": message}."""
-        try:
-            return self._one(key, text, text2)
-        except InputError as e:
-            return {"error": str(e)}
-
-    def _one(self, key: str, text: str, text2: str | None) -> dict:
+    def one_task(self, key: str, text: str, text2: str | None) -> dict:
+        """Any task of the model (its key) on a sentence, or a pair for a pair task: task, label, label_name and
+        probs or prob, or score. Bad input raises InputError."""
         task = self.tasks.get(str(key or "").strip())
         if task is None:
             raise InputError(f"Pick a task of this model: {', '.join(self.tasks)}.")
@@ -237,33 +240,6 @@ class Studio:
         return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
                 *figures.head_view_pair(ft, base, layer, head, hide_special),
                 figures.entropy_panels(ft["entropy"], base["entropy"]))
-
-    def attention_api(self, text: str, text2: str | None = None, layer: int | None = None,
-                      head: int | None = None) -> dict:
-        """Plain-JSON attention for API clients, per model: tokens and per-head entropy of the first
-        MAX_VIEW_TOKENS tokens; the probabilities of one layer (`layer`), one head (`layer` and `head`), or of
-        every layer and head for the first GRID_TOKENS tokens ("attention_tokens" says how many).
-        Bad input gives {"error": message}."""
-        cfg = self.predictor.model.bert.config
-        try:
-            layer, head = _index(layer, cfg.num_hidden_layers, "layer"), _index(head, cfg.num_attention_heads, "head")
-            if head is not None and layer is None:
-                raise InputError("Give a layer with the head.")
-            out = {}
-            for which in ("finetuned", "base"):
-                a = self.predictor.attention(text, text2, which)
-                att = a["attentions"]  # (L, H, T, T)
-                if layer is None:  # every map: the first GRID_TOKENS tokens, as the model view draws them
-                    att = att[..., :figures.GRID_TOKENS, :figures.GRID_TOKENS]
-                else:
-                    att = att[layer] if head is None else att[layer, head]
-                out[which] = {"tokens": a["tokens"], "entropy": np.round(a["entropy"].astype(np.float64), 4).tolist(),
-                              "attentions": np.round(att.astype(np.float64), 4).tolist(), "truncated": a["truncated"],
-                              "layer": layer, "head": head, "max_tokens": MAX_VIEW_TOKENS,
-                              "attention_tokens": att.shape[-1]}
-        except InputError as e:
-            return {"error": str(e)}
-        return out
 
     # --- embeddings ---------------------------------------------------------------------------
     def map_available(self) -> str | None:
@@ -446,8 +422,7 @@ class Studio:
     def head_preset(self, preset: str) -> str:
         return heads_view.preset_heads(self.heads, preset, self.tasks)
 
-    @guarded(3)
-    def head_mask_run(self, spec: str, text: str, text2: str | None = None):
+    def head_mask_answer(self, spec: str, text: str, text2: str | None = None) -> tuple[str, dict]:
         cfg = self.predictor.model.bert.config
         try:
             mask = heads_view.parse_heads(str(spec or "")[:2000], cfg.num_hidden_layers, cfg.num_attention_heads)
@@ -462,6 +437,11 @@ class Studio:
             a, b = int(np.argmax(full["sentiment"])), int(np.argmax(masked["sentiment"]))
             msg = (f"**{r['removed']} heads removed** · sentiment {SST.classes[a]} ({full['sentiment'][a]:.1%}) → "
                    f"{SST.classes[b]} ({masked['sentiment'][b]:.1%})")
+        return msg, r
+
+    @guarded(3)
+    def head_mask_run(self, spec: str, text: str, text2: str | None = None):
+        msg, r = self.head_mask_answer(spec, text, text2)
         return msg, figures.mask_figure(r, SST.classes), r
 
     # --- behavioural tests (Behaviour tab) ----------------------------------------------------
@@ -472,15 +452,22 @@ class Studio:
     def behaviour_cases(self, which_test: str, model: str):
         return behaviour_view.worst_rows(self.behaviour, which_test or "", model or "fine-tuned")
 
-    def behaviour_template(self, template: str, fills: str, expectation: str):
+    def behaviour_answer(self, template: str, fills: str, expectation: str) -> tuple[str, dict]:
         """The user's own template, run live on the fine-tuned model (at most 200 cases)."""
         scorer = behaviour.Scorer(self.predictor.model, self.predictor.tok, self.predictor.lock)
         try:
             res = behaviour.run_template(scorer, str(template or ""), str(fills or "")[:5000], str(expectation or ""))
-        except (behaviour.TemplateError, InputError) as e:
-            return f"⚠️ {html.escape(str(e))}", []
+        except behaviour.TemplateError as e:
+            raise InputError(str(e)) from None
         return (f"**{res['failures']} of {res['n']} cases fail ({res['failure_rate']:.0%})** · outputs: "
-                f"{res['outputs']} · failing cases first", behaviour_view.template_rows(res))
+                f"{res['outputs']} · failing cases first"), res
+
+    def behaviour_template(self, template: str, fills: str, expectation: str):
+        try:
+            msg, res = self.behaviour_answer(template, fills, expectation)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", []
+        return msg, behaviour_view.template_rows(res)
 
     # --- comparing two models (Compare tab) -------------------------------------------------------
     def compare_sources(self, refresh: bool = False) -> list[str]:
@@ -510,17 +497,25 @@ class Studio:
         """(label, value) pairs for the Compare tab's lists."""
         return [(self.source_label(s), s) for s in self.compare_sources(refresh)]
 
-    def compare(self, a: str, b: str):
-        """(summary, confusion difference, report); only sources the app lists (no arbitrary paths)."""
+    def compare_report(self, a: str, b: str) -> dict:
+        """B against A on the same dev examples; only sources the app lists (no arbitrary paths). Raises InputError."""
         allowed = self.compare_sources()
         if a not in allowed or b not in allowed:
-            return "⚠️ Pick both models from the lists (checkpoints and runs with stored dev predictions).", None, None
+            raise InputError("Pick both models from the lists (checkpoints and runs with stored dev predictions).")
         try:
-            report = compare.compare(compare.load_source(a), compare.load_source(b))
+            return compare.compare(compare.load_source(a), compare.load_source(b))
         except (compare.CompareError, OSError, ValueError, KeyError) as e:
-            return f"⚠️ {html.escape(str(e))}", None, None
-        shown = {**report, "a": self.source_label(a), "b": self.source_label(b)}  # the JSON keeps the whole paths
-        return compare.summary_markdown(shown), compare_view.confusion_diff_figure(report), report
+            raise InputError(str(e)) from None
+
+    def labelled(self, report: dict, a: str, b: str) -> dict:
+        """The report of a against b with the two named as the lists show them (the report keeps the whole paths)."""
+        return {**report, "a": self.source_label(a), "b": self.source_label(b)}
+
+    @guarded(3)
+    def compare(self, a: str, b: str):
+        """(summary, confusion difference, report)."""
+        report = self.compare_report(a, b)
+        return compare.summary_markdown(self.labelled(report, a, b)), compare_view.confusion_diff_figure(report), report
 
     def flips(self, report: dict | None, task: str, direction: str):
         """The flipped examples of one task (its key) and direction, with their sentences where loaded."""
@@ -571,18 +566,6 @@ def _said(task, out: dict) -> str:
     if task.pair:
         return f"{task.name}: {out['label_name'][0]} (P({task.classes[-1]}) {out['prob'][0]:.1%})"
     return f"{task.name}: " + " vs ".join(f"{n} ({max(p):.0%})" for n, p in zip(out["label_name"], out["probs"]))
-
-
-def _index(value, n: int, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        i = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a whole number in 0..{n - 1}.") from None
-    if not 0 <= i < n:
-        raise InputError(f"{name} must be in 0..{n - 1}, got {i}.")
-    return i
 
 
 def _with_ci(metrics: dict, ci: dict, key: str, name: str) -> str:
