@@ -21,6 +21,9 @@ def test_identical_and_different_histories(tmp_path, capsys):
     assert "epoch 1: identical" in capsys.readouterr().out
     assert main([str(a), str(c)]) == 1
     assert "DIFFERENT" in capsys.readouterr().out
+    d = write_run(tmp_path / "d", [1.6, 1.5], 0.5 + 1e-15)  # a library's float rounding of a metric
+    assert main([str(a), str(d)]) == 1 and main([str(a), str(d), "--metric-tol", "1e-12"]) == 0
+    assert main([str(a), str(c), "--metric-tol", "1"]) == 1  # losses are always exact
 
 
 def test_missing_log_and_too_many_epochs(tmp_path, capsys):

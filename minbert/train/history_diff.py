@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("old", type=Path, help="a run folder (its log.jsonl)")
     p.add_argument("new", type=Path, help="the run to compare with it")
     p.add_argument("--epochs", type=int, default=0, help="compare the first N epochs only (0: every epoch both reached)")
+    p.add_argument("--metric-tol", type=float, default=0.0,
+                   help="largest dev-metric difference still called the same (float rounding of a library metric); "
+                        "losses, threshold and weights are always compared exactly")
     args = p.parse_args(argv)
     old, new = epochs(args.old), epochs(args.new)
     n = min(len(old), len(new)) if args.epochs <= 0 else args.epochs
@@ -53,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         na, nb = numbers(a), numbers(b)
         diffs = {k: max((abs(x - y) for x, y in zip(na[k], nb[k])), default=0.0) if len(na[k]) == len(nb[k])
                  else float("inf") for k in na}
-        identical = na == nb
+        identical = na["loss_curve"] == nb["loss_curve"] and na["threshold"] == nb["threshold"] and \
+            diffs["dev"] <= args.metric_tol
         same &= identical
         print(f"epoch {a['epoch']}: {'identical' if identical else 'DIFFERENT'}  " +
               "  ".join(f"{k} max |diff| {v:.3g} ({len(na[k])} values)" for k, v in diffs.items()))
