@@ -2,7 +2,8 @@
 
 The checkpoint is exported with minbert/export.py (sentence-transformers format, into a temporary folder);
 every path embeds the same N sentences of ids-sst-train.csv through the sentiment encoder (the one
-`minbert.predict --task embed` serves, and whose embeddings the SST head reads), batch 64, max 128 tokens:
+`minbert.predict --task embed --embedding sentiment` serves, and whose embeddings the SST head reads), batch 64,
+max 128 tokens:
   sentence-transformers fp32 and bf16 (the reference is fp32);
   ONNX Runtime dynamic int8; OpenVINO bf16; OpenVINO NNCF static int8 (bench/onnx_engines.py);
   minbert in-process, each `--precision` candidate this CPU has and `auto` (minbert/serve/precision.py);
@@ -23,7 +24,6 @@ from functools import partial
 import argparse
 import copy
 import csv
-import json
 import os
 import statistics
 import subprocess
@@ -58,8 +58,9 @@ ROWS = {"st-fp32": "sentence-transformers fp32", "st-bf16": "sentence-transforme
         "minbert-auto": "minbert in-process, auto",
         "pt2e-int8": "minbert PT2E static int8 (x86 inductor)",
         "pt2e-int8-smooth": f"minbert PT2E static int8, SmoothQuant {SMOOTH_ALPHA}, FFN out fp32",
-        "cli": "`minbert.predict --task embed --precision auto`, whole process",
-        "cli-net": "`minbert.predict --task embed --precision auto`, net of start-up"}
+        "cli": "`minbert.predict --task embed --embedding sentiment --precision auto --output X.npy`, whole process",
+        "cli-net": "`minbert.predict --task embed --embedding sentiment --precision auto --output X.npy`, net of "
+                   "start-up"}
 
 
 @dataclass
@@ -194,9 +195,9 @@ def cli_rows(s: Setup, keys: set[str]) -> list[Row]:
     env = {**os.environ, "OMP_NUM_THREADS": str(s.threads)}
 
     def run(inp: Path) -> Path:
-        out = inp.with_suffix(".jsonl")
+        out = inp.with_suffix(".npy")  # exact float32, no text: the format a user embedding a corpus would take
         cmd = [sys.executable, "-m", "minbert.predict", "--checkpoint", s.checkpoint, "--task", "embed",
-               "--precision", "auto", "--batch-size", str(s.batch), "--max-length", str(MAX_LENGTH),
+               "--embedding", "sentiment", "--precision", "auto", "--batch-size", str(s.batch), "--max-length", str(MAX_LENGTH),
                "--input", str(inp), "--output", str(out)]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
         if done.returncode:
@@ -204,8 +205,7 @@ def cli_rows(s: Setup, keys: set[str]) -> list[Row]:
         return out
 
     def embed() -> np.ndarray:
-        with run(full).open(encoding="utf-8") as f:
-            return np.array([json.loads(line)["embedding"] for line in f], dtype=np.float32)
+        return np.load(run(full))
     return [Row("cli", embed, labels=False, overhead=lambda: run(one))] if "cli" in keys else []
 
 
