@@ -59,6 +59,7 @@ class CorpusMap:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds
     cpu: dict[str, float] = field(default_factory=dict)  # stage -> CPU seconds of this process (all its threads)
     cached: bool = False  # read back from the cache
+    precision: str = ""  # what the embeddings were computed in ("fp32", "bf16", ...)
     _unit: np.ndarray | None = None
 
     @property
@@ -151,8 +152,11 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def cache_key(file_sha: str, weights_sha: str, precision: str) -> str:
-    return hashlib.sha256(f"{file_sha} {weights_sha} {precision} {FORMAT}".encode()).hexdigest()[:32]
+def cache_key(file_sha: str, weights_sha: str) -> str:
+    """The file and the weights, not the precision: auto may switch from fp32 to its choice while the app runs, and
+    the same file must still reopen at once (the map's embeddings differ by a cosine of 1e-4 between them); the
+    precision they were computed in is kept in the entry and shown."""
+    return hashlib.sha256(f"{file_sha} {weights_sha} {FORMAT}".encode()).hexdigest()[:32]
 
 
 def cache_root() -> Path:
@@ -232,7 +236,7 @@ def map_corpus(path: str | Path, predictor: Predictor, limit: int = MAX_ROWS, pr
     (saved to the cache). A file already in the cache is read back and yielded once, complete."""
     progress = progress or (lambda f, d: None)
     t0 = time.perf_counter()
-    key = cache_key(file_sha256(path), predictor.meta.get("weights_sha256", ""), predictor.precision)
+    key = cache_key(file_sha256(path), predictor.meta.get("weights_sha256", ""))
     cached = load(key)
     if cached is not None:
         cached.timings["reopen"] = time.perf_counter() - t0
@@ -244,7 +248,7 @@ def map_corpus(path: str | Path, predictor: Predictor, limit: int = MAX_ROWS, pr
     embed = lambda: predictor.embed_many(rows[col].tolist(), lambda f, d: progress(0.02 + 0.78 * f, d))  # noqa: E731
     emb = clock("embed", embed)
     corpus = CorpusMap(rows, col, emb, np.zeros((len(rows), 2), np.float32), key, dropped=dropped,
-                       timings=clock.wall, cpu=clock.cpu)
+                       timings=clock.wall, cpu=clock.cpu, precision=predictor.precision)
     corpus.pca = clock("pca", project_pca, corpus.unit)
     yield corpus
     progress(0.82, f"UMAP of {len(rows):,} points")
@@ -269,7 +273,8 @@ def save(corpus: CorpusMap) -> Path:
         np.savez(f, embeddings=corpus.embeddings, pca=corpus.pca, umap=corpus.umap, clusters=corpus.clusters)
     atomic_write_json(folder / "meta.json", {"format": FORMAT, "text_column": corpus.text_column,
                                              "labels": {str(k): v for k, v in corpus.labels.items()},
-                                             "dropped": corpus.dropped, "timings": corpus.timings, "cpu": corpus.cpu})
+                                             "dropped": corpus.dropped, "timings": corpus.timings, "cpu": corpus.cpu,
+                                             "precision": corpus.precision})
     _prune(keep=corpus.key)
     return folder
 
@@ -287,7 +292,8 @@ def load(key: str) -> CorpusMap | None:
     folder.touch()  # recently used: pruned last
     return CorpusMap(rows, meta["text_column"], arrays["embeddings"], arrays["pca"], key, arrays["umap"],
                      arrays["clusters"], {int(k): v for k, v in meta["labels"].items()}, meta["dropped"],
-                     dict(meta["timings"]), dict(meta.get("cpu", {})), cached=True)
+                     dict(meta["timings"]), dict(meta.get("cpu", {})), cached=True,
+                     precision=meta.get("precision", ""))
 
 
 def _prune(keep: str) -> None:

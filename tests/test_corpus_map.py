@@ -139,8 +139,8 @@ def test_the_same_file_reopens_from_the_cache(corpus, corpus_file, predictor):
 
     from analysis import corpus_map as cm
 
-    class NoModel:  # a reopen must not embed anything
-        meta, precision = predictor.meta, predictor.precision
+    class NoModel:  # a reopen must not embed anything, even once auto has switched to another precision
+        meta, precision = predictor.meta, "bf16" if predictor.precision != "bf16" else "fp32"
 
         def embed_many(self, *a, **k):
             raise AssertionError("embedded again")
@@ -153,6 +153,7 @@ def test_the_same_file_reopens_from_the_cache(corpus, corpus_file, predictor):
     np.testing.assert_array_equal(again.umap, corpus.umap)
     np.testing.assert_array_equal(again.clusters, corpus.clusters)
     assert again.labels == corpus.labels and again.rows.equals(corpus.rows)
+    assert again.precision == corpus.precision == predictor.precision  # what they were computed in, kept
     assert not list(cm.cache_root().glob("*/.*.part"))  # atomic writes leave no partial file
 
 

@@ -97,6 +97,7 @@ class CorpusView:
         sizes = np.bincount(corpus.clusters[corpus.clusters >= 0], minlength=len(corpus.labels))
         return {"key": corpus.key, "rows": len(corpus.rows), "text_column": corpus.text_column,
                 "metadata": corpus.metadata, "dropped": corpus.dropped, "cached": corpus.cached,
+                "precision": corpus.precision,
                 "clusters": [{"id": c, "label": corpus.labels[c], "rows": int(sizes[c])} for c in sorted(corpus.labels)],
                 "seconds": {k: round(v, 3) for k, v in corpus.timings.items()},
                 "cpu_seconds": {k: round(v, 3) for k, v in corpus.cpu.items()}}
@@ -188,7 +189,8 @@ def summary(corpus: cm.CorpusMap, name: str) -> str:
     t = corpus.timings
     when = (f"read back from the cache in {t['reopen']:.1f} s" if corpus.cached else
             " · ".join(f"{k} {v:.1f} s" for k, v in t.items() if k != "reopen"))
-    return (head + f"\n\nUMAP of the shared encoder's mean-pooled embeddings (cosine) · {clusters} clusters "
+    return (head + f"\n\nUMAP of the shared encoder's mean-pooled embeddings (cosine, "
+            f"computed in {corpus.precision or 'an unrecorded precision'}) · {clusters} clusters "
             f"(HDBSCAN), labelled by their top TF-IDF words · {when}")
 
 
