@@ -714,12 +714,13 @@ def row_picker(pick, opened, n_outs: int, has_context: bool):
 
 def selection_bar():
     """The selected example (analysis/studio/selection.py), shared by every tab: its chip and Back / Forward."""
-    with gr.Row(equal_height=True):
-        chip = gr.HTML(selection.chip(None), css_template=selection.CHIP_CSS, elem_id="selection-chip", scale=8,
-                       js_on_load=None)
-        back = gr.Button("◀ Back", size="sm", interactive=False, scale=1, min_width=90, elem_id="selection-back")
-        forward = gr.Button("Forward ▶", size="sm", interactive=False, scale=1, min_width=110,
-                            elem_id="selection-forward")
+    with gr.Row():
+        with gr.Column(scale=8):
+            chip = gr.HTML(selection.chip(None), css_template=selection.CHIP_CSS, elem_id="selection-chip",
+                           js_on_load=None)
+        with gr.Column(scale=1, min_width=120):
+            back = gr.Button("◀ Back", size="sm", interactive=False, elem_id="selection-back")
+            forward = gr.Button("Forward ▶", size="sm", interactive=False, elem_id="selection-forward")
     return gr.State(selection.History()), chip, back, forward
 
 

@@ -26,7 +26,8 @@ NOTHING = ("<b>Selected:</b> nothing yet. Click a point on the Embeddings tab's 
 NOT_FOUND = "That click selects nothing: it names no example of this checkpoint's results."
 NO_TEXT = "its text is not on this machine (the task data is missing), so it cannot be run"
 CHIP_CSS = (".chip { border: 1px solid #2e86c1; border-radius: 8px; background: #eef5fb; padding: 6px 10px; "
-            "overflow-wrap: anywhere; } .chip code { font-size: 0.9em; }")  # gr.HTML's css_template
+            "overflow-wrap: anywhere; font-size: 14px; line-height: 1.45; } .chip b { font-size: inherit; } "
+            ".chip code { font-size: 0.9em; }")  # gr.HTML's css_template
 MAPS = ("finetuned", "base")  # the dev maps a click comes from (analysis.embedding_map's `which`)
 
 
