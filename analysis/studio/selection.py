@@ -21,13 +21,13 @@ MAX_HISTORY = 50  # selections Back can return to
 SHORT = 140  # characters of a sentence the chip shows
 SOURCES = {"map": "the dev map", "neighbours": "the map's nearest neighbours", "misclassified": "misclassified dev "
            "examples", "flips": "the Compare tab's flips", "behaviour": "a Behaviour case", "file": "your file"}
-NOTHING = ("<b>Selected:</b> nothing yet. Click a point on the Embeddings tab's dev map, or a row of a table of examples "
+NOTHING = ("<span class='v'>Selected:</span> nothing yet. Click a point on the Embeddings tab's dev map, or a row of a table of examples "
            "(Embeddings, Errors & imbalance, Behaviour, Compare), to open it in its task's tab.")
 NOT_FOUND = "That click selects nothing: it names no example of this checkpoint's results."
-NO_TEXT = "its text is not on this machine (the task data is missing), so it cannot be run"
+NO_TEXT = "Its text is not on this machine (the task data is missing), so it cannot be run"
 CHIP_CSS = (".chip { border: 1px solid #2e86c1; border-radius: 8px; background: #eef5fb; padding: 6px 10px; "
-            "overflow-wrap: anywhere; font-size: 14px; line-height: 1.45; } .chip b { font-size: inherit; } "
-            ".chip code { font-size: 0.9em; }")  # gr.HTML's css_template
+            "overflow-wrap: anywhere; font-size: 14px; line-height: 1.45; } "
+            ".chip code { font-size: 0.9em; } .chip .v { font-weight: 600; }")  # gr.HTML's css_template
 MAPS = ("finetuned", "base")  # the dev maps a click comes from (analysis.embedding_map's `which`)
 
 
@@ -94,8 +94,8 @@ def chip(history: History | None, note: str = "") -> str:
     if sel is None:
         return f"<div class='chip'>{NOTHING}{extra}</div>"
     what = "test" if sel.source == "behaviour" else "id"
-    parts = [f"<b>Selected:</b> {html.escape(sel.task_name or sel.task)}", f"{what} <code>{html.escape(sel.id)}</code>"]
-    parts += [f"{k} <b>{html.escape(v)}</b>" for k, v in (("gold", sel.gold), ("stored prediction", sel.pred)) if v]
+    parts = [f"<span class='v'>Selected:</span> {html.escape(sel.task_name or sel.task)}", f"{what} <code>{html.escape(sel.id)}</code>"]
+    parts += [f"{k} <span class='v'>{html.escape(v)}</span>" for k, v in (("gold", sel.gold), ("stored prediction", sel.pred)) if v]
     parts.append(f"from {SOURCES.get(sel.source, sel.source)} ({history.at + 1} of {len(history.items)})")
     if sel.runnable:
         text = " ⟷ ".join(f"“{html.escape(_short(t))}”" for t in (sel.text, sel.text2) if t is not None)
