@@ -147,3 +147,42 @@ def test_without_task_data_a_click_selects_the_id_and_says_the_text_is_missing(b
         page.screenshot(path=str(SHOTS / "selection-no-data-1440.png"), full_page=True)
         page.close()
         assert "Traceback" not in server.log()
+
+
+def click_first_row(page, panel, header: str, column: int):
+    """Click one cell of the first row of the table whose header has `header`; returns the row's cells."""
+    block = panel.locator(".block").filter(has=page.locator("th", has_text=header)).last
+    block.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    row = block.locator(".virtual-row").filter(has=page.locator(".body-cell")).first
+    cells = [c.strip() for c in row.locator(".body-cell").all_inner_texts()]
+    row.locator(".body-cell").nth(column).click()
+    return cells
+
+
+def test_a_behaviour_case_and_a_compare_flip_open_in_their_tabs(browser, live_app, data_dir):
+    from playwright.sync_api import expect
+    page = open_page(browser, live_app.url, WIDE)
+    panel = open_tab(page, "Behaviour")
+    panel.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+    test = panel.get_by_label("Test", exact=True).first.input_value()  # the first failing test: a sentiment one
+    cells = click_first_row(page, panel, "how badly", 0)  # column a: its first sentence
+    panel = expect_tab(page, "Sentiment")
+    expect(panel.locator("textarea").first).to_have_value(cells[0], timeout=60_000)
+    expect(page.locator("#selection-chip")).to_contain_text(test, timeout=60_000)
+    panel.get_by_text("Predicted:").first.wait_for(timeout=120_000)
+
+    panel = open_tab(page, "Compare")
+    panel.get_by_role("button", name="Compare", exact=True).click()
+    panel.get_by_text("examples: A right and B wrong").first.wait_for(timeout=120_000)
+    panel.get_by_label("Quora", exact=True).first.check()
+    panel.get_by_text("Quora examples: A right and B wrong").first.wait_for(timeout=60_000)
+    cells = click_first_row(page, panel, "sentence 2", 4)
+    panel = expect_tab(page, "Paraphrase")
+    expect(page.locator("#selection-chip")).to_contain_text(cells[0], timeout=60_000)  # the flip's id
+    assert "the Compare tab's flips" in chip(page) and f"gold {cells[1]}" in chip(page)
+    expect(panel.locator("textarea").nth(0)).to_have_value(cells[4], timeout=60_000)
+    expect(panel.locator("textarea").nth(1)).to_have_value(cells[5], timeout=60_000)
+    panel.get_by_text("P(paraphrase)").first.wait_for(timeout=120_000)
+    expect(page.locator("#selection-back")).to_be_enabled()
+    page.close()
