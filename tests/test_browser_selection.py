@@ -38,6 +38,11 @@ def plain(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text.replace("<br>", " "))).strip()
 
 
+def table_of(panel, header: str):
+    """The Dataframes (their innermost blocks) with a column header containing `header`."""
+    return panel.locator("th", has_text=header).locator("xpath=ancestor::div[contains(@class, 'block')][1]")
+
+
 def chip(page) -> str:
     return page.locator("#selection-chip").inner_text()
 
@@ -62,7 +67,7 @@ def click_misclassified_row(page, task_name: str) -> list[str]:
     panel.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
     panel.get_by_label(task_name, exact=True).first.check()
     page.wait_for_timeout(3000)  # the table follows the task
-    block = panel.locator(".block").filter(has=page.locator("th", has_text="confidence")).last
+    block = table_of(panel, "confidence").last
     block.scroll_into_view_if_needed()  # the table draws its rows (virtualised) once it is in view
     page.wait_for_timeout(1000)
     row = block.locator(".virtual-row").filter(has=page.locator(".body-cell")).first
@@ -151,7 +156,7 @@ def test_without_task_data_a_click_selects_the_id_and_says_the_text_is_missing(b
 
 def click_first_row(page, panel, header: str, column: int):
     """Click one cell of the first row of the table whose header has `header`; returns the row's cells."""
-    block = panel.locator(".block").filter(has=page.locator("th", has_text=header)).last
+    block = table_of(panel, header).last
     block.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     row = block.locator(".virtual-row").filter(has=page.locator(".body-cell")).first
@@ -185,4 +190,29 @@ def test_a_behaviour_case_and_a_compare_flip_open_in_their_tabs(browser, live_ap
     expect(panel.locator("textarea").nth(1)).to_have_value(cells[5], timeout=60_000)
     panel.get_by_text("P(paraphrase)").first.wait_for(timeout=120_000)
     expect(page.locator("#selection-back")).to_be_enabled()
+    page.close()
+
+
+def test_a_misclassified_row_of_ones_own_file_opens_with_its_gold(browser, live_app, tmp_path):
+    from playwright.sync_api import expect
+    f = tmp_path / "my-reviews.csv"  # labelled against the obvious reading: both rows are misclassified
+    f.write_text('sentence,label\n"A gorgeous, witty and deeply moving film.",0\n"An utterly dreadful, boring mess.",4\n')
+    page = open_page(browser, live_app.url, WIDE)
+    panel = open_tab(page, "Errors & imbalance")
+    panel.get_by_text("Evaluate your own labelled file").first.click()
+    panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(f))
+    page.wait_for_timeout(1000)
+    panel.get_by_role("button", name="Evaluate file").click()
+    panel.get_by_text("2 rows evaluated").first.wait_for(timeout=120_000)
+    block = table_of(panel, "confidence").first  # the file's misclassified rows (the dev set's come later)
+    block.scroll_into_view_if_needed()
+    row = block.locator(".virtual-row").filter(has=page.locator(".body-cell")).first
+    row.wait_for(timeout=60_000)
+    cells = [c.strip() for c in row.locator(".body-cell").all_inner_texts()]
+    row.locator(".body-cell").nth(3).click()
+    panel = expect_tab(page, "Sentiment")
+    expect(panel.locator("textarea").first).to_have_value(cells[3], timeout=60_000)
+    expect(page.locator("#selection-chip")).to_contain_text("from your file", timeout=60_000)
+    assert f"gold {cells[0]}" in chip(page) and cells[0] in ("negative", "positive")
+    panel.get_by_text("Predicted:").first.wait_for(timeout=120_000)
     page.close()
