@@ -265,8 +265,8 @@ def embeddings_tab(studio):
         btn = gr.Button("Place", variant="primary", scale=1)
     with gr.Row():
         query = gr.Textbox(label="Search the dev map: sentences containing", scale=4,
-                           placeholder=f"a word or phrase · {ENTER} to highlight")
-        score = gr.Button("Score the matches as a slice", scale=1)
+                           placeholder="a word or phrase · Enter to highlight")
+        score = gr.Button("Score matches as a slice", scale=1)
     msg = gr.Markdown()
     with gr.Row():
         ft, base = gr.Plot(label="Fine-tuned"), gr.Plot(label="Base")

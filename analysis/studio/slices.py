@@ -176,4 +176,4 @@ def summary(report: dict, how: str) -> str:
             f"on its examples of the slice, beside the whole dev set's.{shown}")
 
 
-ROW_WIDTHS = ["9%", "13%", "13%", "7%", "40%", "18%"]  # of ROW_COLUMNS: an id (25 hex digits) whole at 1440 px
+ROW_WIDTHS = ["9%", "12%", "12%", "7%", "39%", "21%"]  # of ROW_COLUMNS: an id (25 hex digits) whole at 1440 px
