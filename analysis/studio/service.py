@@ -300,10 +300,10 @@ class Studio:
         if self.results is None:
             raise InputError(NO_RESULTS)
         if not ids:
-            raise InputError("Select points on a map (Box Select or Lasso Select), or give dev example ids 'task:id'.")
+            raise InputError("Give dev example ids 'task:id' (on the page: Box Select or Lasso Select points on a map).")
         report = slices.slice_report(self.results, self.tasks, ids)
         if not report["size"]:
-            raise InputError(f"None of the {len(report['unknown'])} ids names a dev example of this checkpoint "
+            raise InputError(f"No id of the {len(report['unknown'])} given names a dev example of this checkpoint "
                              "(ids are 'task:id', as 'sst:a7d575c9ed86ea9633660c67e').")
         return slices.summary(report, how), report
 
