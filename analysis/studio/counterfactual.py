@@ -266,12 +266,13 @@ class Editor:
                            completeness=a["completeness"])
         return summary(r), r
 
-    def highlight(self, a: dict) -> str:
-        """One side's token contributions as the Sentiment tab draws them."""
+    def highlight(self, side: str, a: dict) -> str:
+        """One side's token contributions as the Sentiment tab draws them, under the side's name."""
         c = a["completeness"]
-        return figures.token_highlight(self.task, a["tokens"], a["contributions"], a["label"],
-                                       f"Contribution to the '{a['label_name']}' logit: {a['method']}; they sum to "
-                                       f"{c['sum']:+.3f} (logit moves {c['logit'] - c['baseline_logit']:+.3f}).")
+        caption = (f"Contribution to the '{a['label_name']}' logit: {a['method']}; they sum to {c['sum']:+.3f} "
+                   f"(logit moves {c['logit'] - c['baseline_logit']:+.3f}).")
+        return _heading(f"{side}: which words pushed it") + figures.token_highlight(
+            self.task, a["tokens"], a["contributions"], a["label"], caption)
 
     # --- the tab's views: bad input becomes a message, never an exception --------------------------------
     def suggestion_choices(self, edited: str, index) -> list[tuple[str, str]]:
@@ -313,7 +314,7 @@ class Editor:
             a = self.attributions(text, edited, progress)
         except InputError:
             return "", ""
-        return self.highlight(a["original"]), self.highlight(a["edited"])
+        return self.highlight("Original", a["original"]), self.highlight("Edited", a["edited"])
 
 
 # --- figures and HTML ---------------------------------------------------------------------------------
@@ -326,7 +327,9 @@ def probability_figure(task, original: list[float], edited: list[float]) -> go.F
                      go.Bar(name="edited", x=list(task.classes), y=edited, marker_color=colors,
                             text=[f"{p:.0%}" for p in edited], textposition="outside")])
     fig.update_layout(barmode="group", title="Original (hatched) vs edited", height=360,
-                      yaxis=dict(range=[0, 1.15], title="probability"),
+                      yaxis=dict(range=[0, 1.15], title="probability"),  # two-word classes on two lines (phones)
+                      xaxis=dict(tickvals=list(task.classes), ticktext=[c.replace(" ", "<br>") for c in task.classes],
+                                 tickangle=0, tickfont=dict(size=10)),
                       legend=dict(orientation="h", y=-0.2), **layout(40, 20, 50, 60))
     return fig
 
@@ -340,7 +343,11 @@ def diff_html(diff: list[dict]) -> str:
     parts = [toks(r["original"], "") if r["op"] == "equal" else
              " ".join(x for x in (toks(r["original"], removed), toks(r["edited"], added)) if x) for r in diff]
     n = diff_counts(diff)
-    return (f'<div style="font-size: 1.1em; line-height: 2em">{" ".join(parts)}</div>'
+    return (_heading("Change per token") + f'<div style="font-size: 1.1em; line-height: 2em">{" ".join(parts)}</div>'
             f'<div style="font-size: 0.85em; color: #555">Word pieces: <s>struck</s> = in the original only, '
             f'<u>underlined</u> = in the edit only · {n["replaced"]} replaced, {n["inserted"]} inserted, '
             f'{n["deleted"]} deleted</div>')
+
+
+def _heading(text: str) -> str:
+    return f'<div style="font-weight: 600; margin-bottom: 4px">{html.escape(text)}</div>'
