@@ -7,6 +7,7 @@ import pytest
 
 from tests.app_server import ROOT
 from tests.screenshots import NARROW, WIDE, open_page, open_tab
+from tests.test_browser_layout import UNSTACKED_ROWS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -73,6 +74,7 @@ def test_on_a_phone_bad_input_gets_a_message_and_the_editor_fits(browser, live_a
     panel.get_by_text("Edited: which words pushed it").wait_for(timeout=90_000)
     page.wait_for_timeout(1000)  # the plot's resize on a narrow window
     assert page.evaluate("document.scrollingElement.scrollWidth") <= NARROW[0] + 1
+    assert page.evaluate(UNSTACKED_ROWS) == []  # the word, suggestion and swap row stacks, as do the side-by-sides
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "counterfactual-390.png"), full_page=True)
     page.close()
