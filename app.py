@@ -33,7 +33,7 @@ from gradio.data_classes import FileData  # noqa: E402
 from gradio.processing_utils import save_file_to_cache  # noqa: E402
 from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
 
-from analysis.studio import behaviour_view, page_style, tab_help, tables
+from analysis.studio import behaviour_view, counterfactual as cf, page_style, tab_help, tables
 from analysis.studio.api import StudioAPI
 from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
@@ -175,6 +175,51 @@ def sentiment_tab(studio):
                  for ev in (btn.click, text.submit)]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
+    counterfactual_block(studio.editor, text)
+
+
+def counterfactual_block(ed, text):
+    """Counterfactual editing (analysis/studio/counterfactual.py): an edited copy of the sentence above, word swaps
+    with their sources, both predictions side by side, then both attributions, and the last edits."""
+    with gr.Accordion("Counterfactual editing: change the sentence, compare the two", open=False):
+        gr.Markdown(cf.HELP)
+        edited = gr.Textbox(label="Edited sentence (a copy of the sentence above)", lines=1, placeholder=ENTER)
+        with gr.Row():
+            word = gr.Dropdown([], value=None, label="Word to swap")
+            choice = gr.Dropdown([], value=None, label="Suggestion · where it comes from")
+            swap = gr.Button("Swap the word", scale=0)
+        btn = gr.Button("Compare original and edited", variant="primary")
+        msg = gr.Markdown()
+        with gr.Row():
+            bars = gr.Plot(label="Class probabilities: original and edited", visible=False)
+            diff = gr.HTML(label="Token changes")
+        with gr.Row():
+            before, after = gr.HTML(label="Contributions: original"), gr.HTML(label="Contributions: edited")
+        with gr.Accordion("Raw output (JSON)", open=False):
+            js = gr.JSON()
+        history = gr.State([])
+        table = gr.Dataframe(headers=cf.HISTORY_COLUMNS, label=f"Last {cf.MAX_HISTORY} edits (newest first)",
+                             wrap=True, column_widths=cf.HISTORY_WIDTHS)
+        csv = gr.File(label="Edit history as CSV")
+    private = dict(api_visibility="private", show_progress="hidden")
+    text.change(None, [text], [edited], js="(s) => s", **private)  # the browser copies it: no server round trip
+    edited.change(lambda s: gr.Dropdown(choices=cf.words(s), value=None), [edited], [word], trigger_mode="always_last",
+                  **private)
+    word.change(lambda s, i: gr.Dropdown(choices=ed.suggestion_choices(s, i), value=None), [edited, word], [choice],
+                **private)
+    swap.click(ed.swapped, [edited, word, choice], [edited, msg], api_visibility="private")
+
+    def run(text, edited, history, request: gr.Request = None):
+        out = list(ed.view(text, edited, history, session(request)))
+        out[1] = gr.Plot(value=out[1], visible=out[1] is not None)
+        return tuple(out)
+
+    def explain(text, edited, progress=gr.Progress()):
+        return ed.highlights(text, edited, lambda f, d: progress(f, desc=d))
+
+    for ev in (btn.click, edited.submit):
+        ev(run, [text, edited, history], [msg, bars, diff, js, history, table, csv], api_visibility="private",
+           **LIGHT).then(explain, [text, edited], [before, after], api_visibility="private", **HEAVY)
 
 
 def task_tab(studio, task):
@@ -666,7 +711,7 @@ def public_api(studio) -> None:
     endpoints = [(api.sentiment, LIGHT), (api.sentiment_explain, HEAVY), (api.paraphrase, LIGHT),
                  (api.similarity, LIGHT), (api.cross_task, LIGHT), (api.run_task, LIGHT), (score_pairs, HEAVY),
                  (api.attention, HEAVY), (api.head_mask, LIGHT), (map_corpus, CORPUS), (evaluate_file, HEAVY),
-                 (api.behaviour_template, HEAVY), (api.compare, {}), (api.dev_slice, {})]
+                 (api.behaviour_template, HEAVY), (api.compare, {}), (api.counterfactual, HEAVY), (api.dev_slice, {})]
     for fn, limits in endpoints:
         dep = gr.api(fn, api_name=fn.__name__, **limits)
         if dep["api_name"] != fn.__name__:  # a UI event took the name first

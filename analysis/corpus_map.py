@@ -37,6 +37,7 @@ NOISE = -1  # HDBSCAN's label for points in no cluster
 LABEL_WORDS = 3  # words in a cluster's label
 MIN_WORD_SHARE = 0.002  # a label word is in at least this share of the sentences (and 2 of them)
 PTB_ESCAPES = ["lrb", "rrb", "lsb", "rsb", "lcb", "rcb"]  # -LRB- etc. of tokenised corpora: never a topic
+UMAP_CHILD_ROWS = 5_000  # from here on UMAP runs in a child process (seconds of held GIL at 20,000 rows)
 MAX_CACHED = 8  # corpora kept in the user cache (~170 MB each at 100,000 rows); the oldest go first
 Progress = Callable[[float, str], None]
 
@@ -171,8 +172,13 @@ def project_pca(unit: np.ndarray) -> np.ndarray:
 
 
 def project_umap(unit: np.ndarray) -> np.ndarray:
-    from analysis.precompute import fit_umap  # the dev map's UMAP settings
-    return fit_umap(unit)
+    """The dev map's UMAP settings; from UMAP_CHILD_ROWS rows on, in a child process (analysis/umap_child.py), so
+    that its GIL-holding phases never stall the app's other requests. Smaller maps skip the child's start-up."""
+    from analysis.precompute import UMAP_PARAMS, fit_umap
+    if len(unit) < UMAP_CHILD_ROWS:
+        return fit_umap(unit)
+    from analysis.umap_child import fit_in_child
+    return fit_in_child(unit, UMAP_PARAMS)
 
 
 def cluster(xy: np.ndarray, sample: int = CLUSTER_SAMPLE, seed: int = 0) -> np.ndarray:

@@ -38,7 +38,8 @@ TARGETS = {"end to end": 600.0, "peak GB": 3.0, "reopen": 5.0, "probe p95": 2.0}
 
 
 class PeakRss:
-    """Samples a process's resident memory every `every` seconds in a thread (psutil), keeping the peak."""
+    """Samples the resident memory of a process and its children (the app's UMAP child) every `every` seconds in a
+    thread (psutil), keeping the peak of their sum."""
 
     def __init__(self, pid: int, every: float = 0.2):
         import psutil
@@ -49,9 +50,15 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak = max(self.peak, self.proc.memory_info().rss)
+                rss = self.proc.memory_info().rss
             except Exception:  # noqa: BLE001 - the process ended
                 return
+            for child in self.proc.children(recursive=True):
+                try:
+                    rss += child.memory_info().rss
+                except Exception:  # noqa: BLE001 - a child that just ended
+                    pass
+            self.peak = max(self.peak, rss)
             time.sleep(self.every)
 
     def __enter__(self) -> "PeakRss":
@@ -141,8 +148,8 @@ def through_app(path: Path, url: str, pid: int | None) -> dict:
         t = time.perf_counter()
         client.predict("A short, light request.", api_name="/sentiment")
         idle.append(time.perf_counter() - t)
-    stop, lat = threading.Event(), []
-    prober = threading.Thread(target=probe, args=(url, stop, lat), daemon=True)
+    stop, lat, starts = threading.Event(), [], []
+    prober = threading.Thread(target=probe, args=(url, stop, lat, starts), daemon=True)
     with (PeakRss(pid) if pid else nullcontext()) as rss:
         prober.start()
         t = time.perf_counter()
@@ -153,13 +160,16 @@ def through_app(path: Path, url: str, pid: int | None) -> dict:
     if "error" in out:
         raise SystemExit(f"the app answered: {out['error']}")
     print(f"\nthe app mapped {out['rows']:,} rows into {len(out['clusters'])} clusters: {total:.1f} s from the request "
-          f"to the answer" + (f"; its peak resident memory {rss.peak / 1e9:.2f} GB" if pid else ""))
+          f"to the answer" + (f"; its peak resident memory (with its children) {rss.peak / 1e9:.2f} GB" if pid else ""))
     stage_table(out["seconds"], out["cpu_seconds"])
     finite = [x for x in lat if x != float("inf")]
     p50, p95 = statistics.median(finite) if finite else float("nan"), q(lat, 0.95)
     print(f"light probe (/sentiment, one sentence) during the job: {len(lat)} requests, p50 {p50 * 1000:.0f} ms, p95 "
           f"{p95 * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms, failures {len(lat) - len(finite)}; on the idle app "
           f"before: p50 {statistics.median(idle) * 1000:.0f} ms -> p95 during / p50 idle {p95 / statistics.median(idle):.1f}x")
+    slow = sorted(((x, s - t) for x, s in zip(lat, starts) if x > 2.0), reverse=True)[:5]
+    if slow:  # when they were sent, to set beside the stages' seconds
+        print("probes over 2 s: " + ", ".join(f"{x:.1f} s sent at +{at:.0f} s" for x, at in slow))
     t = time.perf_counter()
     again = client.predict(handle_file(str(path)), api_name="/map_corpus")
     reopen = time.perf_counter() - t

@@ -87,11 +87,15 @@ def run_job(client, kind: str, args: tuple, deadline: float) -> Outcome:
     return Outcome(kind, started - t0, done - started, classify(out))
 
 
-def probe(url: str, stop: threading.Event, lat: list[float]) -> None:
+def probe(url: str, stop: threading.Event, lat: list[float], starts: list[float] | None = None) -> None:
+    """One light request after another until `stop`: each one's latency into `lat` (and its start, perf_counter
+    seconds, into `starts` if given)."""
     from gradio_client import Client
     c = None
     while not stop.is_set():
         t = time.perf_counter()
+        if starts is not None:
+            starts.append(t)
         try:
             c = c or Client(url, verbose=False)  # connecting counts towards the first probe's time
             c.predict(PROBE, api_name="/sentiment")

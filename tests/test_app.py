@@ -306,6 +306,7 @@ def api_calls(tmp_path_factory):
     return {
         "sentiment": (("A gorgeous, witty film.",), ("",)),
         "sentiment_explain": (("A gorgeous, witty film.",), (" ",)),
+        "counterfactual": (("A gorgeous, witty film.", "A dull, witty film."), ("A gorgeous, witty film.", "")),
         "paraphrase": (PAIR, ("x", "")),
         "similarity": (("A man plays guitar.", "A man is playing a guitar."), ("", "x")),
         "cross_task": (("I loved this film.", "I hated this film."), ("x", None)),

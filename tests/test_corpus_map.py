@@ -229,3 +229,15 @@ def test_view_figure_colours_search_and_download(env, corpus, predictor):
                                    (None, None), session="test")
     assert pd.read_csv(path)["text"].tolist() == table["text"].tolist()
     assert view.select("unknown", cv.SELECTIONS[0], "0", (None, None), (None, None))[0].startswith("⚠️ Map a file first")
+
+
+@pytest.mark.slow
+def test_umap_in_a_child_process_is_umap_here():
+    """A large corpus's UMAP runs in a child process (its numba phases would hold the app's GIL): the same map, and a
+    failing child is a plain error."""
+    from analysis.precompute import UMAP_PARAMS, fit_umap
+    from analysis.umap_child import fit_in_child
+    x = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
+    np.testing.assert_array_equal(fit_in_child(x, UMAP_PARAMS), fit_umap(x))
+    with pytest.raises(RuntimeError, match="child process failed"):
+        fit_in_child(x, {**UMAP_PARAMS, "metric": "no-such-metric"})

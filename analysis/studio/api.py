@@ -83,6 +83,12 @@ class StudioAPI:
         except InputError as e:
             return failed(e)
 
+    def counterfactual(self, text: str, edited: str) -> dict:
+        """A sentence beside its edit: text, edited_text, original and edited (label, label_name, probs, logits,
+        tokens, attribution_label, contributions, method, completeness), temperature, token_diff (op, original,
+        edited), changed, delta_probs, delta_original_class, original_class, message."""
+        return answer(self.studio.editor.answer, text_or_none(text), text_or_none(edited))
+
     def paraphrase(self, sentence1: str, sentence2: str) -> dict:
         """cosine, probability, is_paraphrase, logit, temperature, logit_threshold (cosine_threshold for a cosine
         head), truncated, message."""

@@ -25,6 +25,7 @@ from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
                              heads_view, slices, training_view, user_files)
 from analysis.studio.corpus_view import CorpusView
+from analysis.studio.counterfactual import Editor
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
 from analysis.studio.theme import high_color
@@ -82,6 +83,7 @@ class Studio:
         self.predictor = Predictor(checkpoint, precision, later=choose_later)
         self.tasks = self.predictor.model.tasks  # key -> Task: the built-ins, then any added task
         self.corpus = CorpusView(self.predictor, corpus_limit)  # the Embeddings tab's "Your corpus"
+        self.editor = Editor(self.predictor)  # the Sentiment tab's counterfactual editing
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use
