@@ -42,6 +42,7 @@ from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.embedding_map import NEIGHBOUR_COLUMNS, NEIGHBOUR_WIDTHS
 from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio.corpus_view import CLUSTER, SELECTIONS
+from analysis.studio.slices import METRIC_COLUMNS, MIX_COLUMNS, ROW_COLUMNS, ROW_WIDTHS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
 from minbert.tasks import SST
@@ -307,6 +308,10 @@ def embeddings_tab(studio):
     with gr.Row():
         text = gr.Textbox(label="Place a sentence on the map", scale=4, placeholder=f"A sentence · {ENTER}")
         btn = gr.Button("Place", variant="primary", scale=1)
+    with gr.Row():
+        query = gr.Textbox(label="Search the dev map: sentences containing", scale=4,
+                           placeholder="a word or phrase · Enter to highlight")
+        score = gr.Button("Score matches as a slice", scale=1)
     msg = gr.Markdown()
     with gr.Row():
         ft, base = gr.Plot(label="Fine-tuned"), gr.Plot(label="Base")
@@ -314,12 +319,42 @@ def embeddings_tab(studio):
                       wrap=True, column_widths=NEIGHBOUR_WIDTHS)
     gr.Examples(["a tender, funny and heartbreaking story", "How can I lose weight fast?"], [text])
     outs = [msg, ft, base, nn]
-    for trigger in (btn.click, text.submit):
-        trigger(studio.maps, [color, tasks, text], outs, api_visibility="private", **LIGHT)
+    for trigger in (btn.click, text.submit, query.submit):
+        trigger(studio.maps, [color, tasks, text, query], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
-        ctl.change(studio.maps, [color, tasks, text], outs, api_visibility="private")
+        ctl.change(studio.maps, [color, tasks, text, query], outs, api_visibility="private")
+    slice_block(studio, tasks, query, score)
     corpus_block(studio)
     return outs, color, tasks
+
+
+def slice_block(studio, tasks, query, score):
+    """A slice of the dev sets: a box or lasso selection on a map (map_slice.js writes its examples into a hidden
+    box), or the text search's matches, scored per task beside the whole dev set, listed and downloaded."""
+    picked = gr.Textbox(visible="hidden", elem_id=page_style.MAP_SLICE)
+    gr.Markdown("### Slices\nPick **Box Select** or **Lasso Select** at the top right of a map and drag over points, "
+                "or search above and score the matches: the slice's label mix and metrics beside the whole dev set's.")
+    msg = gr.Markdown()
+    with gr.Column(visible=False) as view:  # hidden until there is a slice
+        with gr.Row():
+            metrics = gr.Dataframe(headers=METRIC_COLUMNS, label="Metrics: the slice and the whole dev set", wrap=True)
+            mix = gr.Dataframe(headers=MIX_COLUMNS, label="Label mix", wrap=True, max_height=400)
+        rows = gr.Dataframe(headers=ROW_COLUMNS, label="Examples in the slice", wrap=True, max_height=400,
+                            column_widths=ROW_WIDTHS)
+        csv = gr.File(label="The slice as CSV (all its examples)")
+
+    def show(out):
+        return out[0], gr.Column(visible=bool(out[1])), *out[1:]
+
+    def selected(value, request: gr.Request = None):
+        return show(studio.map_selection(value, session(request)))
+
+    def searched(q, keys, request: gr.Request = None):
+        return show(studio.search_slice(q, keys, session(request)))
+
+    shown_slice = [msg, view, metrics, mix, rows, csv]
+    picked.change(selected, [picked], shown_slice, api_visibility="private")
+    score.click(searched, [query, tasks], shown_slice, api_visibility="private")
 
 
 def corpus_block(studio):
@@ -676,7 +711,7 @@ def public_api(studio) -> None:
     endpoints = [(api.sentiment, LIGHT), (api.sentiment_explain, HEAVY), (api.paraphrase, LIGHT),
                  (api.similarity, LIGHT), (api.cross_task, LIGHT), (api.run_task, LIGHT), (score_pairs, HEAVY),
                  (api.attention, HEAVY), (api.head_mask, LIGHT), (map_corpus, CORPUS), (evaluate_file, HEAVY),
-                 (api.behaviour_template, HEAVY), (api.compare, {}), (api.counterfactual, HEAVY)]
+                 (api.behaviour_template, HEAVY), (api.compare, {}), (api.counterfactual, HEAVY), (api.dev_slice, {})]
     for fn, limits in endpoints:
         dep = gr.api(fn, api_name=fn.__name__, **limits)
         if dep["api_name"] != fn.__name__:  # a UI event took the name first

@@ -155,6 +155,12 @@ class StudioAPI:
             return failed(e)
         return {**plain_json(report), "message": compare.summary_text(self.studio.labelled(report, a, b))}
 
+    def dev_slice(self, ids: list[str]) -> dict:
+        """Dev examples ("task:id", as the maps name them) scored as a slice from the stored predictions: size, tasks
+        (per task key: name, examples, dev_examples, metrics beside the whole dev set's dev_metrics, labels: the gold
+        and predicted mix beside the dev set's gold), rows, unknown (ids of no dev example), message."""
+        return answer(self.studio.dev_slice_answer, ids)
+
     def score_pairs(self, text: str, file: str | None = None, pairs: list | None = None,
                     session: str | None = None) -> dict:
         """Many pairs from a file, else pasted lines, else `pairs` ([[s1, s2], ...]): rows, bad_lines, csv, message."""
