@@ -33,7 +33,7 @@ from gradio.data_classes import FileData  # noqa: E402
 from gradio.processing_utils import save_file_to_cache  # noqa: E402
 from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
 
-from analysis.studio import behaviour_view, page_style, selection, tab_help, tables
+from analysis.studio import behaviour_view, counterfactual as cf, page_style, selection, tab_help, tables
 from analysis.studio.api import StudioAPI
 from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
@@ -42,6 +42,7 @@ from analysis.studio.errors_view import MISCLASSIFIED_COLUMNS as MISCLASSIFIED
 from analysis.embedding_map import NEIGHBOUR_COLUMNS, NEIGHBOUR_WIDTHS
 from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio.corpus_view import CLUSTER, SELECTIONS
+from analysis.studio.slices import METRIC_COLUMNS, MIX_COLUMNS, ROW_COLUMNS, ROW_WIDTHS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
 from minbert.tasks import PARA, SST, STS
@@ -176,6 +177,51 @@ def sentiment_tab(studio, opener):
                  for ev in (btn.click, text.submit, *opener.task_tab(SST, [text]))]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
+    counterfactual_block(studio.editor, text)
+
+
+def counterfactual_block(ed, text):
+    """Counterfactual editing (analysis/studio/counterfactual.py): an edited copy of the sentence above, word swaps
+    with their sources, both predictions side by side, then both attributions, and the last edits."""
+    with gr.Accordion("Counterfactual editing: change the sentence, compare the two", open=False):
+        gr.Markdown(cf.HELP)
+        edited = gr.Textbox(label="Edited sentence (a copy of the sentence above)", lines=1, placeholder=ENTER)
+        with gr.Row():
+            word = gr.Dropdown([], value=None, label="Word to swap")
+            choice = gr.Dropdown([], value=None, label="Suggestion · where it comes from")
+            swap = gr.Button("Swap the word", scale=0)
+        btn = gr.Button("Compare original and edited", variant="primary")
+        msg = gr.Markdown()
+        with gr.Row():
+            bars = gr.Plot(label="Class probabilities: original and edited", visible=False)
+            diff = gr.HTML(label="Token changes")
+        with gr.Row():
+            before, after = gr.HTML(label="Contributions: original"), gr.HTML(label="Contributions: edited")
+        with gr.Accordion("Raw output (JSON)", open=False):
+            js = gr.JSON()
+        history = gr.State([])
+        table = gr.Dataframe(headers=cf.HISTORY_COLUMNS, label=f"Last {cf.MAX_HISTORY} edits (newest first)",
+                             wrap=True, column_widths=cf.HISTORY_WIDTHS)
+        csv = gr.File(label="Edit history as CSV")
+    private = dict(api_visibility="private", show_progress="hidden")
+    text.change(None, [text], [edited], js="(s) => s", **private)  # the browser copies it: no server round trip
+    edited.change(lambda s: gr.Dropdown(choices=cf.words(s), value=None), [edited], [word], trigger_mode="always_last",
+                  **private)
+    word.change(lambda s, i: gr.Dropdown(choices=ed.suggestion_choices(s, i), value=None), [edited, word], [choice],
+                **private)
+    swap.click(ed.swapped, [edited, word, choice], [edited, msg], api_visibility="private")
+
+    def run(text, edited, history, request: gr.Request = None):
+        out = list(ed.view(text, edited, history, session(request)))
+        out[1] = gr.Plot(value=out[1], visible=out[1] is not None)
+        return tuple(out)
+
+    def explain(text, edited, progress=gr.Progress()):
+        return ed.highlights(text, edited, lambda f, d: progress(f, desc=d))
+
+    for ev in (btn.click, edited.submit):
+        ev(run, [text, edited, history], [msg, bars, diff, js, history, table, csv], api_visibility="private",
+           **LIGHT).then(explain, [text, edited], [before, after], api_visibility="private", **HEAVY)
 
 
 def task_tab(studio, task, opener):
@@ -266,6 +312,10 @@ def embeddings_tab(studio, opener):
     with gr.Row():
         text = gr.Textbox(label="Place a sentence on the map", scale=4, placeholder=f"A sentence · {ENTER}")
         btn = gr.Button("Place", variant="primary", scale=1)
+    with gr.Row():
+        query = gr.Textbox(label="Search the dev map: sentences containing", scale=4,
+                           placeholder="a word or phrase · Enter to highlight")
+        score = gr.Button("Score matches as a slice", scale=1)
     msg = gr.Markdown()
     with gr.Row():
         ft, base = (gr.Plot(label=f"{label}: click a point to open it", elem_id=page_style.SELECT_MAPS[which])
@@ -277,12 +327,42 @@ def embeddings_tab(studio, opener):
     opener.table(nn, None, lambda _, row, col: opener.selector.neighbour(row))
     gr.Examples(["a tender, funny and heartbreaking story", "How can I lose weight fast?"], [text])
     outs = [msg, ft, base, nn]
-    for trigger in (btn.click, text.submit):
-        trigger(studio.maps, [color, tasks, text], outs, api_visibility="private", **LIGHT)
+    for trigger in (btn.click, text.submit, query.submit):
+        trigger(studio.maps, [color, tasks, text, query], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
-        ctl.change(studio.maps, [color, tasks, text], outs, api_visibility="private")
+        ctl.change(studio.maps, [color, tasks, text, query], outs, api_visibility="private")
+    slice_block(studio, tasks, query, score)
     corpus_block(studio)
     return outs, color, tasks
+
+
+def slice_block(studio, tasks, query, score):
+    """A slice of the dev sets: a box or lasso selection on a map (map_slice.js writes its examples into a hidden
+    box), or the text search's matches, scored per task beside the whole dev set, listed and downloaded."""
+    picked = gr.Textbox(visible="hidden", elem_id=page_style.MAP_SLICE)
+    gr.Markdown("### Slices\nPick **Box Select** or **Lasso Select** at the top right of a map and drag over points, "
+                "or search above and score the matches: the slice's label mix and metrics beside the whole dev set's.")
+    msg = gr.Markdown()
+    with gr.Column(visible=False) as view:  # hidden until there is a slice
+        with gr.Row():
+            metrics = gr.Dataframe(headers=METRIC_COLUMNS, label="Metrics: the slice and the whole dev set", wrap=True)
+            mix = gr.Dataframe(headers=MIX_COLUMNS, label="Label mix", wrap=True, max_height=400)
+        rows = gr.Dataframe(headers=ROW_COLUMNS, label="Examples in the slice", wrap=True, max_height=400,
+                            column_widths=ROW_WIDTHS)
+        csv = gr.File(label="The slice as CSV (all its examples)")
+
+    def show(out):
+        return out[0], gr.Column(visible=bool(out[1])), *out[1:]
+
+    def selected(value, request: gr.Request = None):
+        return show(studio.map_selection(value, session(request)))
+
+    def searched(q, keys, request: gr.Request = None):
+        return show(studio.search_slice(q, keys, session(request)))
+
+    shown_slice = [msg, view, metrics, mix, rows, csv]
+    picked.change(selected, [picked], shown_slice, api_visibility="private")
+    score.click(searched, [query, tasks], shown_slice, api_visibility="private")
 
 
 def corpus_block(studio):
@@ -643,7 +723,7 @@ def public_api(studio) -> None:
     endpoints = [(api.sentiment, LIGHT), (api.sentiment_explain, HEAVY), (api.paraphrase, LIGHT),
                  (api.similarity, LIGHT), (api.cross_task, LIGHT), (api.run_task, LIGHT), (score_pairs, HEAVY),
                  (api.attention, HEAVY), (api.head_mask, LIGHT), (map_corpus, CORPUS), (evaluate_file, HEAVY),
-                 (api.behaviour_template, HEAVY), (api.compare, {})]
+                 (api.behaviour_template, HEAVY), (api.compare, {}), (api.counterfactual, HEAVY), (api.dev_slice, {})]
     for fn, limits in endpoints:
         dep = gr.api(fn, api_name=fn.__name__, **limits)
         if dep["api_name"] != fn.__name__:  # a UI event took the name first

@@ -13,6 +13,12 @@ NEIGHBOURS = 10
 CLOSE = 0.2  # a score prediction counts as correct within this share of the task's range (STS-B: 1 point of 5)
 
 
+def point_id(task_key: str, example_id: str, k: int) -> str:
+    """A map point's id, "key:id:k" (k: which sentence of a pair): the traces' `ids`, which the page's box and lasso
+    selections report (analysis/studio/map_slice.js forwards them without ":k", as dev examples)."""
+    return f"{task_key}:{example_id}:{k}"
+
+
 def map_tasks(res: DevResults) -> list[str]:
     """The keys of the tasks whose sentences are on the map, in the map's order."""
     return list(dict.fromkeys(t for t, _, _ in res.data["map"]["points"]))
@@ -36,7 +42,8 @@ def _point_labels(res: DevResults, tasks: dict) -> list[dict]:
     for key, ex_id, k in res.data["map"]["points"]:
         gold, pred, correct = _label(tasks[key], preds[key], index[key][ex_id])
         text = res.text(key, ex_id, k) or f"(id {ex_id}; text needs the task data)"
-        out.append({"task": key, "gold": gold, "pred": pred, "correct": correct, "text": text, "id": ex_id})
+        out.append({"task": key, "gold": gold, "pred": pred, "correct": correct, "text": text, "id": ex_id,
+                    "point": point_id(key, ex_id, k)})
     return out
 
 
@@ -76,7 +83,7 @@ def map_figure(res: DevResults, tasks: dict, which: str, color_by: str, shown: l
     for name in sorted(groups, key=lambda n: style[n][0]):  # legend in class order, not alphabetical
         idx = groups[name]
         fig.add_trace(trace(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name,
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, ids=[labels[i]["point"] for i in idx],
             marker=dict(size=5, opacity=0.7, color=style[name][1]),
             customdata=[[_wrap(labels[i]["text"]), tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"]]
                         for i in idx],
@@ -88,7 +95,7 @@ def map_figure(res: DevResults, tasks: dict, which: str, color_by: str, shown: l
         fig.add_annotation(x=new_point[0], y=new_point[1], text="your sentence", showarrow=True, arrowhead=2, ax=40,
                            ay=-40, bgcolor="rgba(255,255,255,0.85)", bordercolor="black", font=dict(size=11))
     title = "fine-tuned model" if which == "finetuned" else "pretrained base model"
-    fig.update_layout(title=f"UMAP of dev sentence embeddings: {title}", height=560,
+    fig.update_layout(title=f"UMAP of dev sentence embeddings: {title}", height=560, meta=f"dev-map:{which}",
                       legend=dict(font=dict(size=10), orientation="h", y=-0.05, yanchor="top"), **layout(20, 20, 50, 20))
     return fig
 

@@ -306,6 +306,7 @@ def api_calls(tmp_path_factory):
     return {
         "sentiment": (("A gorgeous, witty film.",), ("",)),
         "sentiment_explain": (("A gorgeous, witty film.",), (" ",)),
+        "counterfactual": (("A gorgeous, witty film.", "A dull, witty film."), ("A gorgeous, witty film.", "")),
         "paraphrase": (PAIR, ("x", "")),
         "similarity": (("A man plays guitar.", "A man is playing a guitar."), ("", "x")),
         "cross_task": (("I loved this film.", "I hated this film."), ("x", None)),
@@ -318,6 +319,9 @@ def api_calls(tmp_path_factory):
         "behaviour_template": (("The {noun} was not {pos_adj}.", "", "negative (class 0-1)"),
                                ("The {dish} was bad.", "", "negative (class 0-1)")),
         "compare": ((f"{CHECKPOINT}@epoch1", str(CHECKPOINT)), ("/etc/passwd", str(CHECKPOINT))),
+        "dev_slice": ((["sst:a7d575c9ed86ea9633660c67e", "sst:33cfa32975091f471e3a19656", "sst:266dc1a26e2654235e8d8dd22",
+                        "sts:876d0172eef5db7776e39c5de", "sts:e8336dc096adaf2de4e8e9425", "sts:6b73f3755d3f2a1906e25bcc2",
+                        "sst:nope"],), (["nope:1"],)),
     }
 
 

@@ -83,6 +83,12 @@ class StudioAPI:
         except InputError as e:
             return failed(e)
 
+    def counterfactual(self, text: str, edited: str) -> dict:
+        """A sentence beside its edit: text, edited_text, original and edited (label, label_name, probs, logits,
+        tokens, attribution_label, contributions, method, completeness), temperature, token_diff (op, original,
+        edited), changed, delta_probs, delta_original_class, original_class, message."""
+        return answer(self.studio.editor.answer, text_or_none(text), text_or_none(edited))
+
     def paraphrase(self, sentence1: str, sentence2: str) -> dict:
         """cosine, probability, is_paraphrase, logit, temperature, logit_threshold (cosine_threshold for a cosine
         head), truncated, message."""
@@ -148,6 +154,12 @@ class StudioAPI:
         except InputError as e:
             return failed(e)
         return {**plain_json(report), "message": compare.summary_text(self.studio.labelled(report, a, b))}
+
+    def dev_slice(self, ids: list[str]) -> dict:
+        """Dev examples ("task:id", as the maps name them) scored as a slice from the stored predictions: size, tasks
+        (per task key: name, examples, dev_examples, metrics beside the whole dev set's dev_metrics, labels: the gold
+        and predicted mix beside the dev set's gold), rows, unknown (ids of no dev example), message."""
+        return answer(self.studio.dev_slice_answer, ids)
 
     def score_pairs(self, text: str, file: str | None = None, pairs: list | None = None,
                     session: str | None = None) -> dict:

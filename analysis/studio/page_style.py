@@ -1,11 +1,13 @@
 """The page's own CSS and JavaScript (Gradio's launch(css=..., js=..., head=...)): tables that wrap inside the
 window, and on a phone scroll sideways (a hint at the right edge) rather than break a word; rows that stack on a phone;
 multi-panel plots whose panels stack there (plot_hooks.js); figures purged when replaced, so WebGL contexts never
-run out; and the click on a confusion-matrix cell that filters the misclassified table."""
+run out; the click on a confusion-matrix cell that filters the misclassified table; and box or lasso selections on the
+dev maps that score a slice (map_slice.js)."""
 import json
 from pathlib import Path
 
 CONFUSION_PLOT, CONFUSION_CELL = "confusion-plot", "confusion-cell"  # elem_ids the JavaScript looks for
+MAP_SLICE = "map-slice"  # the hidden textbox map_slice.js writes a map's box or lasso selection into
 NARROW_PX = 640  # at this width and below, rows stack, panels stack and tables scroll sideways
 PANEL_PX = 230  # height of one stacked panel on a narrow window
 STACK_MAX = 6  # figures with more panels (the layers x heads grid) keep their grid on a narrow window
@@ -34,10 +36,11 @@ table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: break-word; wo
 """
 
 _HERE = Path(__file__).resolve().parent
-_NUMBERS = dict(narrowPx=NARROW_PX, panelPx=PANEL_PX, stackMax=STACK_MAX, readablePx=READABLE_PX)
+_NUMBERS = dict(narrowPx=NARROW_PX, panelPx=PANEL_PX, stackMax=STACK_MAX, readablePx=READABLE_PX, mapSlice=MAP_SLICE)
 # In <head>, so that plot_hooks.js is in place before Gradio loads Plotly (it wraps Plotly as it arrives).
 HEAD = (f"<script>window.MINBERT_PAGE = {json.dumps(_NUMBERS)};</script>\n"
-        + "".join(f"<script>\n{(_HERE / name).read_text()}</script>\n" for name in ("plot_hooks.js", "table_fit.js")))
+        + "".join(f"<script>\n{(_HERE / name).read_text()}</script>\n"
+                  for name in ("plot_hooks.js", "table_fit.js", "map_slice.js")))
 
 # Plotly's plotly_click on the confusion matrix writes "gold|predicted|time" into a hidden textbox, whose change
 # event (in Python) sets the misclassified table's filters; the time makes a second click on a cell count too.

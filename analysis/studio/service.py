@@ -8,6 +8,7 @@ methods give a tab's (Markdown message, plain answer) without its figure, and ra
 from __future__ import annotations
 
 import html
+import json
 from typing import NamedTuple
 from functools import wraps
 from pathlib import Path
@@ -22,8 +23,9 @@ from analysis import behaviour, compare, embedding_map
 from analysis.experiments import seeded
 from analysis.corpus_map import MAX_ROWS as CORPUS_ROWS
 from analysis.studio import (behaviour_view, compare_view, downloads, errors_view as errors, figures, file_eval,
-                             heads_view, training_view, user_files)
+                             heads_view, slices, training_view, user_files)
 from analysis.studio.corpus_view import CorpusView
+from analysis.studio.counterfactual import Editor
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
 from analysis.studio.theme import high_color
@@ -81,6 +83,7 @@ class Studio:
         self.predictor = Predictor(checkpoint, precision, later=choose_later)
         self.tasks = self.predictor.model.tasks  # key -> Task: the built-ins, then any added task
         self.corpus = CorpusView(self.predictor, corpus_limit)  # the Embeddings tab's "Your corpus"
+        self.editor = Editor(self.predictor)  # the Sentiment tab's counterfactual editing
         self.checkpoint = str(checkpoint)
         self.compare_with = compare_with
         self._sources: list[str] | None = None  # the Compare tab's list, read on first use
@@ -251,8 +254,9 @@ class Studio:
         keys = [] if self.results is None else embedding_map.map_tasks(self.results)
         return [self.tasks[k] for k in keys if k in self.tasks]
 
-    def maps(self, color_by: str, shown: list[str], text: str | None = None):
-        """The two maps (fine-tuned, base) of the dev sentences of the `shown` task keys, with the user's sentence."""
+    def maps(self, color_by: str, shown: list[str], text: str | None = None, query: str | None = None):
+        """The two maps (fine-tuned, base) of the dev sentences of the `shown` task keys, with the user's sentence
+        and the sentences containing the text search's `query` highlighted."""
         if self.map_available():
             return self.map_available(), None, None, None
         on_map = [t.key for t in self.map_tasks()]
@@ -275,7 +279,68 @@ class Studio:
                 msg = f"⚠️ {e}"
         figs = [embedding_map.map_figure(self.results, self.tasks, w, color_by, shown, points.get(w))
                 for w in ("finetuned", "base")]
+        if query and str(query).strip():
+            msg += "\n\n" + self._search_note(figs, shown, query)
         return msg, figs[0], figs[1], rows
+
+    def _search_note(self, figs: list, shown: list[str], query: str) -> str:
+        """The text search on the dev maps: the sentences containing `query` highlighted in both figures (the others
+        dimmed); returns the line that says how many, or why not."""
+        try:
+            found = slices.search_points(self.results, shown, query)
+        except InputError as e:
+            return f"⚠️ {e}"
+        for fig in figs:
+            slices.highlight(fig, found)
+        return (f"Search {str(query).strip()!r}: {len(found):,} of the sentences shown contain it "
+                f"({len(slices.examples_of(found)):,} dev examples), highlighted; the others are dimmed.")
+
+    # --- slices of the dev sets (Embeddings tab) ---------------------------------------------
+    def dev_slice_answer(self, ids, how: str = "ids given") -> tuple[str, dict]:
+        """A slice of dev examples ("key:id") scored from the stored predictions: (message, slices.slice_report);
+        raises InputError for no results, no ids, or ids of no stored example."""
+        if self.results is None:
+            raise InputError(NO_RESULTS)
+        if not ids:
+            raise InputError("Give dev example ids 'task:id' (on the page: Box Select or Lasso Select points on a map).")
+        report = slices.slice_report(self.results, self.tasks, ids)
+        if not report["size"]:
+            raise InputError(f"No id of the {len(report['unknown'])} given names a dev example of this checkpoint "
+                             "(ids are 'task:id', as 'sst:a7d575c9ed86ea9633660c67e').")
+        return slices.summary(report, how), report
+
+    def slice_view(self, ids, how: str, session: str | None = None):
+        """The page's slice view: (summary, metrics rows, label-mix rows, example rows, CSV of every example)."""
+        try:
+            msg, report = self.dev_slice_answer(ids, how)
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", [], [], [], None
+        rows = slices.table_rows(report, self.tasks, None)
+        path = downloads.write_csv(session, "dev-slice.csv", slices.ROW_COLUMNS, rows)
+        return msg, slices.metric_rows(report), slices.mix_rows(report), rows[:slices.TABLE_ROWS], path
+
+    def map_selection(self, value: str, session: str | None = None):
+        """A box or lasso selection on a map, as map_slice.js writes it: JSON {"ids": [...], "map": ...}."""
+        try:
+            picked = json.loads(value or "{}")
+            ids, which = list(picked.get("ids") or []), str(picked.get("map") or "map")
+        except (ValueError, TypeError, AttributeError):
+            return "⚠️ The selection could not be read; select the points again.", [], [], [], None
+        return self.slice_view(ids, f"{len(ids):,} selected on the {which} map", session)
+
+    def search_slice(self, query: str, shown: list[str], session: str | None = None):
+        """The dev examples whose sentences (on the map, of the shown tasks) contain `query`, as a slice."""
+        if self.results is None:
+            return NO_RESULTS, [], [], [], None
+        on_map = [t.key for t in self.map_tasks()]
+        shown = [k for k in on_map if k in (shown or [])] or on_map[:1]
+        try:
+            found = slices.examples_of(slices.search_points(self.results, shown, query))
+        except InputError as e:
+            return f"⚠️ {html.escape(str(e))}", [], [], [], None
+        if not found:
+            return f"No sentence shown contains {str(query).strip()!r}.", [], [], [], None
+        return self.slice_view(found, f"search {str(query).strip()!r}", session)
 
     # --- errors & imbalance ------------------------------------------------------------------
     @property

@@ -19,7 +19,8 @@ INTRO = {
     "Attention": "Where each token looks inside the encoder (layer by layer, head by head), fine-tuned beside the "
                  "pretrained base, and which heads matter for each task.",
     "Embeddings": "Every dev sentence as a point: nearby points have similar embeddings. Colour the map by label, "
-                  "prediction or task, and place your own sentence (★) to see its nearest neighbours.",
+                  "prediction or task, place your own sentence (★) to see its nearest neighbours, and box, lasso "
+                  "or search a slice of the dev set to score it.",
     "Errors & imbalance": "Where the model goes wrong on the dev sets: class balance, the confusion matrix (click a "
                           "cell to list its examples), calibration and the score tasks' errors.",
     "Behaviour": "Small generated tests of what should (not) change the output, such as a negation or a typo; "
@@ -39,6 +40,8 @@ _TERMS = {
                    "a 70% answer is right about 70% of the time; it never changes the predicted class.",
     "ECE / calibration": "how far confidence is from accuracy, averaged over confidence bins (0 is perfect).",
     "UMAP": "a method that draws high-dimensional embeddings in 2-D, keeping near neighbours near.",
+    "slice": "a subset of the dev examples (a region of the map, or the sentences a search finds), scored by "
+             "each task's own metric beside the whole dev set: a much lower score marks a region the model finds hard.",
     "cosine": "the angle-based similarity of two embeddings: 1 = same direction, 0 = unrelated.",
     "head importance": "how much a task's score drops when one attention head is switched off; the gradient "
                        "importance (Michel et al., 2019) estimates the same from gradients.",
@@ -55,7 +58,7 @@ TAB_TERMS = {
     "Paraphrase": ("cosine", "temperature", "Quora held-out split"),
     "Similarity": ("cosine",),
     "Attention": ("entropy (attention)", "head importance"),
-    "Embeddings": ("UMAP", "cosine"),
+    "Embeddings": ("UMAP", "cosine", "slice"),
     "Errors & imbalance": ("ECE / calibration", "temperature", "Quora held-out split"),
     "Compare": ("McNemar", "bootstrap 95% interval"),
     "Training": ("MNRL / R-Drop", "the report's Figure 7", "Quora held-out split"),
