@@ -331,12 +331,12 @@ def embeddings_tab(studio, opener):
         trigger(studio.maps, [color, tasks, text, query], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
         ctl.change(studio.maps, [color, tasks, text, query], outs, api_visibility="private")
-    slice_block(studio, tasks, query, score)
+    slice_block(studio, tasks, query, score, opener)
     corpus_block(studio)
     return outs, color, tasks
 
 
-def slice_block(studio, tasks, query, score):
+def slice_block(studio, tasks, query, score, opener):
     """A slice of the dev sets: a box or lasso selection on a map (map_slice.js writes its examples into a hidden
     box), or the text search's matches, scored per task beside the whole dev set, listed and downloaded."""
     picked = gr.Textbox(visible="hidden", elem_id=page_style.MAP_SLICE)
@@ -349,6 +349,7 @@ def slice_block(studio, tasks, query, score):
             mix = gr.Dataframe(headers=MIX_COLUMNS, label="Label mix", wrap=True, max_height=400)
         rows = gr.Dataframe(headers=ROW_COLUMNS, label="Examples in the slice", wrap=True, max_height=400,
                             column_widths=ROW_WIDTHS)
+        opener.table(rows, None, lambda _, row, col: opener.selector.slice_row(row))
         csv = gr.File(label="The slice as CSV (all its examples)")
 
     def show(out):

@@ -196,7 +196,8 @@ def test_a_behaviour_case_and_a_compare_flip_open_in_their_tabs(browser, live_ap
 def test_a_misclassified_row_of_ones_own_file_opens_with_its_gold(browser, live_app, tmp_path):
     from playwright.sync_api import expect
     f = tmp_path / "my-reviews.csv"  # labelled against the obvious reading: both rows are misclassified
-    f.write_text('sentence,label\n"A gorgeous, witty and deeply moving film.",0\n"An utterly dreadful, boring mess.",4\n')
+    f.write_text('sentence,label\n"A gorgeous, witty and deeply moving film.",0\n'
+                 '"An utterly dreadful, boring mess.",4\n')
     page = open_page(browser, live_app.url, WIDE)
     panel = open_tab(page, "Errors & imbalance")
     panel.get_by_text("Evaluate your own labelled file").first.click()

@@ -42,7 +42,8 @@ def test_history_matches_a_list_and_cursor_model():
             if at < len(items) - 1:
                 at, opened = at + 1, opened + 1
         assert list(h.items) == items and h.at == at and h.opened == opened
-        assert h.current == (items[at] if items else None) and h.can_back == (at > 0) and h.can_forward == (at < len(items) - 1)
+        assert h.current == (items[at] if items else None)
+        assert h.can_back == (at > 0) and h.can_forward == (at < len(items) - 1)
 
 
 def test_back_then_a_new_selection_drops_the_forward_ones_and_reopens():
@@ -60,7 +61,8 @@ def test_history_is_bounded():
     h = History()
     for n in range(selection.MAX_HISTORY + 7):
         h = h.push(sel(n))
-    assert len(h.items) == selection.MAX_HISTORY and h.items[0] == sel(7) and h.current == sel(selection.MAX_HISTORY + 6)
+    assert len(h.items) == selection.MAX_HISTORY and h.items[0] == sel(7)
+    assert h.current == sel(selection.MAX_HISTORY + 6)
 
 
 def test_chip_says_task_id_gold_and_text_and_escapes_it():
@@ -119,7 +121,11 @@ def test_table_rows_select_their_dev_example(results):
     assert (got.text, got.text2) == (results.text("para", row[-1], 0), results.text("para", row[-1], 1))
     sts_id = results.data["predictions"]["sts"]["ids"][3]
     got = pick.neighbour(["0.9", "STS-B", "?", "?", "a sentence", sts_id])
-    assert got.task == "sts" and float(got.gold) == pytest.approx(results.data["predictions"]["sts"]["gold"][3], abs=0.05)
+    assert got.task == "sts" and got.source == "neighbours"
+    assert float(got.gold) == pytest.approx(results.data["predictions"]["sts"]["gold"][3], abs=0.05)
+    para_id = results.data["predictions"]["para"]["ids"][5]
+    got = pick.slice_row(["Quora", "?", "?", "no", "a ⟷ b", para_id])
+    assert (got.task, got.id, got.source) == ("para", para_id, "slice") and got.text2 is not None
     assert pick.misclassified("para", ["x", "y", 1.0, "t", "no-such-id"]) is None
 
 

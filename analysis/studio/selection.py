@@ -19,10 +19,11 @@ from minbert.tasks import TaskSpecError, by_name
 
 MAX_HISTORY = 50  # selections Back can return to
 SHORT = 140  # characters of a sentence the chip shows
-SOURCES = {"map": "the dev map", "neighbours": "the map's nearest neighbours", "misclassified": "misclassified dev "
-           "examples", "flips": "the Compare tab's flips", "behaviour": "a Behaviour case", "file": "your file"}
-NOTHING = ("<span class='v'>Selected:</span> nothing yet. Click a point on the Embeddings tab's dev map, or a row of a table of examples "
-           "(Embeddings, Errors & imbalance, Behaviour, Compare), to open it in its task's tab.")
+SOURCES = {"map": "the dev map", "neighbours": "the map's nearest neighbours", "slice": "a slice of the dev map",
+           "misclassified": "misclassified dev examples", "flips": "the Compare tab's flips",
+           "behaviour": "a Behaviour case", "file": "your file"}
+NOTHING = ("<span class='v'>Selected:</span> nothing yet. Click a point on the Embeddings tab's dev map, or a row of "
+           "a table of examples (Embeddings, Errors & imbalance, Behaviour, Compare), to open it in its task's tab.")
 NOT_FOUND = "That click selects nothing: it names no example of this checkpoint's results."
 NO_TEXT = "Its text is not on this machine (the task data is missing), so it cannot be run"
 CHIP_CSS = (".chip { border: 1px solid #2e86c1; border-radius: 8px; background: #eef5fb; padding: 6px 10px; "
@@ -94,8 +95,10 @@ def chip(history: History | None, note: str = "") -> str:
     if sel is None:
         return f"<div class='chip'>{NOTHING}{extra}</div>"
     what = "test" if sel.source == "behaviour" else "id"
-    parts = [f"<span class='v'>Selected:</span> {html.escape(sel.task_name or sel.task)}", f"{what} <code>{html.escape(sel.id)}</code>"]
-    parts += [f"{k} <span class='v'>{html.escape(v)}</span>" for k, v in (("gold", sel.gold), ("stored prediction", sel.pred)) if v]
+    parts = [f"<span class='v'>Selected:</span> {html.escape(sel.task_name or sel.task)}",
+             f"{what} <code>{html.escape(sel.id)}</code>"]
+    parts += [f"{k} <span class='v'>{html.escape(v)}</span>"
+              for k, v in (("gold", sel.gold), ("stored prediction", sel.pred)) if v]
     parts.append(f"from {SOURCES.get(sel.source, sel.source)} ({history.at + 1} of {len(history.items)})")
     if sel.runnable:
         text = " ⟷ ".join(f"“{html.escape(_short(t))}”" for t in (sel.text, sel.text2) if t is not None)
@@ -161,6 +164,10 @@ class Selector:
     def neighbour(self, row) -> Selected | None:
         """A row of the map's neighbour table (embedding_map.NEIGHBOUR_COLUMNS: task name second, id last)."""
         return self.dev_row(row[1], row[-1], "neighbours") if row and len(row) >= 2 else None
+
+    def slice_row(self, row) -> Selected | None:
+        """A row of a dev-map slice's examples (slices.ROW_COLUMNS: task name first, id last)."""
+        return self.dev_row(row[0], row[-1], "slice") if row and len(row) >= 2 else None
 
     def misclassified(self, key: str, row) -> Selected | None:
         """A row of the misclassified dev table (errors_view.MISCLASSIFIED_COLUMNS: id last) of task `key`."""
