@@ -27,8 +27,8 @@ NOTHING = ("<span class='v'>Selected:</span> nothing yet. Click a point on the E
 NOT_FOUND = "That click selects nothing: it names no example of this checkpoint's results."
 NO_TEXT = "Its text is not on this machine (the task data is missing), so it cannot be run"
 CHIP_CSS = (".chip { border: 1px solid #2e86c1; border-radius: 8px; background: #eef5fb; padding: 6px 10px; "
-            "overflow-wrap: anywhere; font-size: 14px; line-height: 1.45; } "
-            ".chip code { font-size: 0.9em; } .chip .v { font-weight: 600; }")  # gr.HTML's css_template
+            "overflow-wrap: anywhere; line-height: 1.45; } .chip, .chip * { font-size: 14px; } "
+            ".chip code { font-size: 13px; } .chip .v { font-weight: 600; }")  # gr.HTML's css_template
 MAPS = ("finetuned", "base")  # the dev maps a click comes from (analysis.embedding_map's `which`)
 
 
