@@ -33,7 +33,7 @@ from gradio.data_classes import FileData  # noqa: E402
 from gradio.processing_utils import save_file_to_cache  # noqa: E402
 from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
 
-from analysis.studio import behaviour_view, counterfactual as cf, page_style, tab_help, tables
+from analysis.studio import behaviour_view, counterfactual as cf, page_style, selection, tab_help, tables
 from analysis.studio.api import StudioAPI
 from analysis.behaviour import EXPECTATIONS
 from analysis.studio.behaviour_view import CASE_COLUMNS, RATE_COLUMNS, TEMPLATE_COLUMNS
@@ -45,7 +45,7 @@ from analysis.studio.corpus_view import CLUSTER, SELECTIONS
 from analysis.studio.slices import METRIC_COLUMNS, MIX_COLUMNS, ROW_COLUMNS, ROW_WIDTHS
 from minbert.cli import DEFAULT_CHECKPOINT, add_data_dir
 from minbert.serve import precision as P
-from minbert.tasks import SST
+from minbert.tasks import PARA, SST, STS
 
 # Long work (attributions, attention, files, many pairs, templates) runs one job at a time and waits its turn in
 # Gradio's queue, which shows each user their position; light requests have their own slots, so they never wait
@@ -117,10 +117,11 @@ def shown(fn, plots: tuple[int, ...]):
     return run
 
 
-def pair_tab(name: str, fn, key: str, plot_label: str, studio=None):
+def pair_tab(name: str, fn, key: str, plot_label: str, studio=None, opener=None, task=None):
     with gr.Row():
         s1 = gr.Textbox(label="Sentence 1", lines=1, placeholder=f"First sentence · {ENTER}")
         s2 = gr.Textbox(label="Sentence 2", lines=1, placeholder=f"Second sentence · {ENTER}")
+    opened = opener.task_tab(task, [s1, s2]) if opener else []  # a selected example of `task` runs here
     btn = gr.Button(f"Run {name}", variant="primary")
     msg = gr.Markdown()
     plot = gr.Plot(label=plot_label, visible=False)
@@ -128,7 +129,8 @@ def pair_tab(name: str, fn, key: str, plot_label: str, studio=None):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR, [s1, s2])
     btn.click(shown(fn, (1,)), [s1, s2], [msg, plot, js], api_name=f"{key}_ui", api_visibility="private", **LIGHT)
-    gr.on([s1.submit, s2.submit], shown(fn, (1,)), [s1, s2], [msg, plot, js], api_visibility="private", **LIGHT)
+    gr.on([s1.submit, s2.submit, *opened], shown(fn, (1,)), [s1, s2], [msg, plot, js], api_visibility="private",
+          **LIGHT)
     if studio is not None:
         many_pairs_block(studio, key)
 
@@ -158,7 +160,7 @@ def many_pairs_block(studio, tab: str):
               api_visibility="private", **HEAVY)
 
 
-def sentiment_tab(studio):
+def sentiment_tab(studio, opener):
     intro("Sentiment", [SST])
     text = gr.Textbox(label="Sentence", lines=1, placeholder=f"Type a sentence · {ENTER}")
     btn = gr.Button("Predict sentiment", variant="primary")
@@ -172,7 +174,7 @@ def sentiment_tab(studio):
     # probabilities first (one forward pass), then the slower attributions fill in
     predict = shown(studio.sentiment, (1,))
     predicted = [ev(predict, [text], [msg, bars, js], api_name="sentiment_ui", api_visibility="private", **LIGHT)
-                 for ev in (btn.click, text.submit)]
+                 for ev in (btn.click, text.submit, *opener.task_tab(SST, [text]))]
     for event in predicted:
         event.then(studio.sentiment_highlight, [text], [highlight], api_visibility="private", **HEAVY)
     counterfactual_block(studio.editor, text)
@@ -222,7 +224,7 @@ def counterfactual_block(ed, text):
            **LIGHT).then(explain, [text, edited], [before, after], api_visibility="private", **HEAVY)
 
 
-def task_tab(studio, task):
+def task_tab(studio, task, opener):
     """An added task's prediction box: a sentence, or a pair for a pair task (the UI's; API clients use /run_task)."""
     intro("Other tasks", [task])
     boxes = [gr.Textbox(label="Sentence 1" if task.pair else "Sentence", lines=1, placeholder=ENTER)]
@@ -235,15 +237,17 @@ def task_tab(studio, task):
         js = gr.JSON()
     gr.Examples(EXAMPLES_PAIR if task.pair else EXAMPLES_SST, boxes)
     run = shown(lambda *texts: studio.run_task(task.key, *texts), (1,))
-    gr.on([btn.click, *(b.submit for b in boxes)], run, boxes, [msg, plot, js], api_visibility="private", **LIGHT)
+    gr.on([btn.click, *(b.submit for b in boxes), *opener.task_tab(task, boxes)], run, boxes, [msg, plot, js],
+          api_visibility="private", **LIGHT)
 
 
-def attention_tab(studio):
+def attention_tab(studio, opener):
     L, H = studio.predictor.model.bert.config.num_hidden_layers, studio.predictor.model.bert.config.num_attention_heads
     intro("Attention")
     with gr.Row():
         t1 = gr.Textbox(label="Text (or sentence 1)", lines=1, placeholder=f"A sentence · {ENTER}")
         t2 = gr.Textbox(label="Sentence 2 (optional: encodes a pair)", lines=1, placeholder=f"Optional · {ENTER}")
+    opener.attention = [t1, t2]  # a selected example is filled in here too, not run
     with gr.Row():
         layer = gr.Slider(0, L - 1, value=L - 1, step=1, label="Layer")
         head = gr.Slider(0, H - 1, value=0, step=1, label="Head")
@@ -293,7 +297,7 @@ def head_importance_block(studio, t1, t2, layer, head):
     spec.submit(run, [spec, t1, t2], [msg, fig, js], api_visibility="private", **LIGHT)
 
 
-def embeddings_tab(studio):
+def embeddings_tab(studio, opener):
     notice = studio.map_available()
     if notice:
         gr.Markdown(notice)
@@ -314,21 +318,25 @@ def embeddings_tab(studio):
         score = gr.Button("Score matches as a slice", scale=1)
     msg = gr.Markdown()
     with gr.Row():
-        ft, base = gr.Plot(label="Fine-tuned"), gr.Plot(label="Base")
+        ft, base = (gr.Plot(label=f"{label}: click a point to open it", elem_id=page_style.SELECT_MAPS[which])
+                    for label, which in (("Fine-tuned", "finetuned"), ("Base", "base")))
     nn = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest dev neighbours of your sentence (among the tasks shown)",
                       wrap=True, column_widths=NEIGHBOUR_WIDTHS)
+    point = gr.Textbox(visible="hidden", elem_id=page_style.SELECT_POINT)  # selection.js writes a clicked point here
+    opener.point(point, opener.selector.map_click)
+    opener.table(nn, None, lambda _, row, col: opener.selector.neighbour(row))
     gr.Examples(["a tender, funny and heartbreaking story", "How can I lose weight fast?"], [text])
     outs = [msg, ft, base, nn]
     for trigger in (btn.click, text.submit, query.submit):
         trigger(studio.maps, [color, tasks, text, query], outs, api_visibility="private", **LIGHT)
     for ctl in (color, tasks):
         ctl.change(studio.maps, [color, tasks, text, query], outs, api_visibility="private")
-    slice_block(studio, tasks, query, score)
+    slice_block(studio, tasks, query, score, opener)
     corpus_block(studio)
     return outs, color, tasks
 
 
-def slice_block(studio, tasks, query, score):
+def slice_block(studio, tasks, query, score, opener):
     """A slice of the dev sets: a box or lasso selection on a map (map_slice.js writes its examples into a hidden
     box), or the text search's matches, scored per task beside the whole dev set, listed and downloaded."""
     picked = gr.Textbox(visible="hidden", elem_id=page_style.MAP_SLICE)
@@ -341,6 +349,7 @@ def slice_block(studio, tasks, query, score):
             mix = gr.Dataframe(headers=MIX_COLUMNS, label="Label mix", wrap=True, max_height=400)
         rows = gr.Dataframe(headers=ROW_COLUMNS, label="Examples in the slice", wrap=True, max_height=400,
                             column_widths=ROW_WIDTHS)
+        opener.table(rows, None, lambda _, row, col: opener.selector.slice_row(row))
         csv = gr.File(label="The slice as CSV (all its examples)")
 
     def show(out):
@@ -405,9 +414,9 @@ def corpus_block(studio):
                   api_visibility="private", **CORPUS_VIEW)
 
 
-def errors_tab(studio, demo):
+def errors_tab(studio, demo, opener):
     intro("Errors & imbalance")
-    own_file_block(studio)
+    own_file_block(studio, opener)
     overview = studio.error_overview()
     if overview.notice:
         gr.Markdown(overview.notice)
@@ -436,6 +445,7 @@ def errors_tab(studio, demo):
             gr.Plot(scatter, label=f"{t.name} gold vs predicted")
             gr.Plot(buckets, label=f"{t.name} error by bucket")
     mis = misclassified_block(studio, demo, task)
+    opener.table(mis[1], task, lambda key, row, col: opener.selector.misclassified(key, row))
     link_confusion_to_table(studio, *mis[0])
     return mis
 
@@ -464,7 +474,7 @@ def link_confusion_to_table(studio, task, gold, pred):
     cell.change(clicked, [cell, task], [gold, pred], api_visibility="private")
 
 
-def own_file_block(studio):
+def own_file_block(studio, opener):
     """The user's labelled file gets every breakdown the dev sets get that applies to its task, titled with
     its name; views appear after a run, and the file comes back with its predictions."""
     from analysis.studio import file_eval
@@ -533,6 +543,7 @@ def own_file_block(studio):
     for ev in (gold.change, pred.change, done.success):
         ev(file_eval.misclassified, [state, gold, pred], [mis], api_visibility="private")
     mis.change(mis_download, [state, gold, pred], [mis_csv], api_visibility="private")
+    opener.table(mis, state, lambda st, row, col: opener.selector.file_row(st, row))
 
 
 def misclassified_block(studio, demo, task):
@@ -579,7 +590,7 @@ def training_tab(studio):
         gr.Dataframe(value=rows, headers=cols, wrap=True, column_widths=tables.widths(cols, rows))
 
 
-def behaviour_tab(studio):
+def behaviour_tab(studio, opener):
     beh = studio.behaviour
     intro("Behaviour")
     if beh is None:
@@ -601,6 +612,7 @@ def behaviour_tab(studio):
                              column_widths=CASE_WIDTHS)
         for ev in (test.change, model.change):
             ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
+        opener.table(cases, test, opener.selector.behaviour_case)
     gr.Markdown("### Your own test\nWrite a template with `{placeholders}`: built-in word lists are noun, pos_adj, "
                 "neg_adj, adj, intens, name, city, pronoun, subject, person, activity, topic; add your own as "
                 "`key: word, word` lines. For a pair, write `sentence 1 ||| sentence 2`.")
@@ -617,7 +629,7 @@ def behaviour_tab(studio):
            api_visibility="private", **HEAVY)
 
 
-def compare_tab(studio):
+def compare_tab(studio, opener):
     sources = studio.compare_sources()
     own, first = (sources[0], f"{sources[0]}@epoch1") if sources else (None, None)
     # default: the checkpoint against --compare, else its first epoch (A) against itself (B)
@@ -655,6 +667,7 @@ def compare_tab(studio):
         return studio.flips_csv(report, task_name, way, session(request))
 
     flips.change(flips_download, [report, task, direction], [flips_csv], api_visibility="private")
+    opener.table(flips, task, lambda key, row, col: opener.selector.flip(key, row))
 
 
 def header(studio) -> str:
@@ -723,38 +736,123 @@ def build_demo(studio) -> gr.Blocks:
         head = gr.Markdown(header(studio))
         header_follows_precision(studio, demo, head)
         notice = gr.Markdown(studio.data_notice())
-        with gr.Tab("Sentiment"):
-            sentiment_tab(studio)
-        with gr.Tab("Paraphrase"):
-            intro("Paraphrase")
-            pair_tab("paraphrase", studio.paraphrase, "paraphrase", "Cosine and probability", studio)
-        with gr.Tab("Similarity"):
-            intro("Similarity")
-            pair_tab("similarity", studio.similarity, "similarity", "Token alignment", studio)
-        with gr.Tab("Cross-task"):
-            intro("Cross-task")
-            pair_tab("every task", studio.cross_task, "cross_task", "All tasks on one pair")
-        for t in studio.added_tasks:  # a task from a spec file: a box for its kind
-            with gr.Tab(t.name):
-                task_tab(studio, t)
-        with gr.Tab("Attention"):
-            attention_tab(studio)
-        with gr.Tab("Embeddings"):
-            wired = embeddings_tab(studio)
-        with gr.Tab("Errors & imbalance"):
-            mis = errors_tab(studio, demo)
-        with gr.Tab("Behaviour"):
-            behaviour_tab(studio)
-        with gr.Tab("Compare"):
-            compare_tab(studio)
-        with gr.Tab("Training"):
-            training_tab(studio)
+        opener = Openers(selection.Selector(studio))
+        bar = selection_bar()
+        with gr.Tabs() as tabs:  # a task's tab has the task's key as its id: a selected example opens there
+            with gr.Tab("Sentiment", id=SST.key):
+                sentiment_tab(studio, opener)
+            with gr.Tab("Paraphrase", id=PARA.key):
+                intro("Paraphrase")
+                pair_tab("paraphrase", studio.paraphrase, "paraphrase", "Cosine and probability", studio, opener, PARA)
+            with gr.Tab("Similarity", id=STS.key):
+                intro("Similarity")
+                pair_tab("similarity", studio.similarity, "similarity", "Token alignment", studio, opener, STS)
+            with gr.Tab("Cross-task"):
+                intro("Cross-task")
+                pair_tab("every task", studio.cross_task, "cross_task", "All tasks on one pair")
+            for t in studio.added_tasks:  # a task from a spec file: a box for its kind
+                with gr.Tab(t.name, id=t.key):
+                    task_tab(studio, t, opener)
+            with gr.Tab("Attention"):
+                attention_tab(studio, opener)
+            with gr.Tab("Embeddings"):
+                wired = embeddings_tab(studio, opener)
+            with gr.Tab("Errors & imbalance"):
+                mis = errors_tab(studio, demo, opener)
+            with gr.Tab("Behaviour"):
+                behaviour_tab(studio, opener)
+            with gr.Tab("Compare"):
+                compare_tab(studio, opener)
+            with gr.Tab("Training"):
+                training_tab(studio)
         public_api(studio)  # after the tabs: a gr.api between two tabs splits the tab bar
+        opener.wire(tabs, *bar)
         if wired:
             outs, color, tasks = wired
             demo.load(studio.maps, [color, tasks], outs, api_visibility="private")
             text_arrives(studio, demo, notice, wired, mis)
     return demo
+
+
+def point_picker(pick, opened):
+    """A hidden box's change: the value the page wrote (a clicked map point) through pick(value)."""
+    return lambda h, value: opened(h, pick(value))
+
+
+def row_picker(pick, opened, n_outs: int, has_context: bool):
+    """A table's select event: the row clicked (Gradio's SelectData) through pick(context, row, column); a click
+    that gives no row (a header) changes nothing."""
+    def run(h, context, evt: gr.SelectData):
+        if evt.row_value is None:
+            return [gr.skip()] * n_outs
+        return opened(h, pick(context, evt.row_value, evt.index[1] if isinstance(evt.index, (list, tuple)) else None))
+
+    def run_alone(h, evt: gr.SelectData):  # Gradio passes SelectData by the annotation, so a def, not a lambda
+        return run(h, None, evt)
+
+    return run if has_context else run_alone
+
+
+def selection_bar():
+    """The selected example (analysis/studio/selection.py), shared by every tab: its chip and Back / Forward."""
+    with gr.Row():
+        with gr.Column(scale=8):
+            chip = gr.HTML(selection.chip(None), css_template=selection.CHIP_CSS, elem_id="selection-chip",
+                           js_on_load=None)
+        with gr.Column(scale=1, min_width=120):
+            back = gr.Button("◀ Back", size="sm", interactive=False, elem_id="selection-back")
+            forward = gr.Button("Forward ▶", size="sm", interactive=False, elem_id="selection-forward")
+    return gr.State(selection.History()), chip, back, forward
+
+
+class Openers:
+    """Where a selected example comes from (a map's hidden point box, tables of examples) and where it opens: each
+    task's tab (its id: the task's key) with its boxes and a State whose change runs the tab, and the Attention
+    tab's boxes. Filled while the tabs are built; wired once they all exist."""
+
+    def __init__(self, selector: selection.Selector):
+        self.selector = selector
+        self.boxes, self.runs, self.attention, self.sources = {}, {}, [], []
+
+    def task_tab(self, task, boxes: list) -> list:
+        """Register a task's tab: returns the trigger that runs it when an example of the task is opened."""
+        self.boxes[task.key], self.runs[task.key] = boxes, gr.State(0)
+        return [self.runs[task.key].change]
+
+    def table(self, table, context, pick) -> None:
+        """A table's row selects pick(context value, row, column index) (context: a component or None)."""
+        self.sources.append((table, context, pick))
+
+    def point(self, box, pick) -> None:
+        """A hidden box the page writes a click into selects pick(its value)."""
+        self.sources.append((box, "change", pick))
+
+    def wire(self, tabs, history, chip, back, forward) -> None:
+        keys = list(self.boxes)
+        outs = [history, chip, back, forward, tabs, *self.attention, *(b for k in keys for b in self.boxes[k]),
+                *(self.runs[k] for k in keys)]
+
+        def show(h: selection.History):
+            cur = h.current
+            key = cur.task if cur is not None and cur.runnable and cur.task in self.boxes else None
+            texts = [cur.text, cur.text2 or ""] if key else [gr.skip(), gr.skip()]
+            return [h, selection.chip(h), gr.Button(interactive=h.can_back), gr.Button(interactive=h.can_forward),
+                    gr.Tabs(selected=key) if key else gr.skip(), *texts[:len(self.attention)],
+                    *(t for k in keys for t in (texts if k == key else [gr.skip()] * 2)[:len(self.boxes[k])]),
+                    *(h.opened if k == key else gr.skip() for k in keys)]
+
+        def opened(h, sel):  # a click that names nothing only says so in the chip
+            return show(h.push(sel)) if sel else [gr.skip(), selection.chip(h, selection.NOT_FOUND),
+                                                   *(gr.skip() for _ in outs[2:])]
+
+        for source, context, pick in self.sources:
+            if context == "change":
+                source.change(point_picker(pick, opened), [history, source], outs, api_visibility="private")
+            else:
+                source.select(row_picker(pick, opened, len(outs), context is not None),
+                              [history, *([context] if context else [])], outs, api_visibility="private")
+        back.click(lambda h: show(h.back()), [history], outs, api_visibility="private")
+        forward.click(lambda h: show(h.forward()), [history], outs, api_visibility="private")
 
 
 def text_arrives(studio, demo, notice, wired, mis):

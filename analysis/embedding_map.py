@@ -128,9 +128,9 @@ def placed(xy: np.ndarray, sims: np.ndarray) -> np.ndarray:
 
 def neighbour_rows(res: DevResults, tasks: dict, neighbours: list[tuple[int, float]]) -> list[list]:
     labels = _point_labels(res, tasks)
-    return [[f"{cos:.3f}", tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"], labels[i]["text"]]
-            for i, cos in neighbours]  # short columns first, the sentence last (it wraps)
+    return [[f"{cos:.3f}", tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"], labels[i]["text"],
+             labels[i]["id"]] for i, cos in neighbours]  # short columns first, the sentence wraps; the id selects it
 
 
-NEIGHBOUR_COLUMNS = ["cosine", "task", "gold", "predicted", "sentence"]
-NEIGHBOUR_WIDTHS = ["9%", "9%", "15%", "15%", "52%"]
+NEIGHBOUR_COLUMNS = ["cosine", "task", "gold", "predicted", "sentence", "id"]
+NEIGHBOUR_WIDTHS = ["8%", "8%", "12%", "12%", "40%", "20%"]

@@ -62,3 +62,9 @@ JS = f"""
   setInterval(hook, 500);
 }}
 """
+
+# The selected example (analysis/studio/selection.py): a click on a dev-map point reaches Python through selection.js.
+SELECT_MAPS = {"finetuned": "dev-map-finetuned", "base": "dev-map-base"}  # selection.js: a click on a point selects it
+SELECT_POINT = "select-point"  # the hidden textbox selection.js writes the clicked point into
+HEAD += (f"<script>window.MINBERT_SELECT = {json.dumps(dict(maps=SELECT_MAPS, point=SELECT_POINT))};</script>\n"
+         f"<script>\n{(_HERE / 'selection.js').read_text()}</script>\n")
