@@ -107,6 +107,13 @@ def intro(tab: str, colored=()) -> None:
             gr.Markdown(tab_help.glossary(tab))
 
 
+def job_status(**kw) -> gr.Markdown:
+    """The message under a long job's button, which also carries the job's queue position and progress bar (its
+    events' show_progress_on): empty, a Markdown collapses to 0 px and hides both, so page_style.CSS keeps it a line
+    high, and taller while a job is pending."""
+    return gr.Markdown(elem_classes=[page_style.JOB_STATUS], **kw)
+
+
 def shown(fn, plots: tuple[int, ...]):
     """Wrap a tab method so the outputs at `plots` become visible only once there is a figure to draw."""
     def run(*args):
@@ -144,7 +151,7 @@ def many_pairs_block(studio, tab: str):
                               lines=5, scale=3)
             file = gr.File(label="or a CSV / TSV / JSONL with sentence1, sentence2 columns", scale=2)
         btn = gr.Button("Score all pairs", variant="primary")
-        msg = gr.Markdown()
+        msg = job_status()
         table = gr.Dataframe(headers=PAIR_COLUMNS, wrap=True, label="Scores (cosine, STS, paraphrase)",
                              column_widths=["6%", "9%", "9%", "11%", "9%", "28%", "28%"])
         download = gr.File(label="Download as CSV")
@@ -155,7 +162,7 @@ def many_pairs_block(studio, tab: str):
         return msg, table, path  # the rows as JSON are /score_pairs's
 
     btn.click(run, [text, file, typed], [msg, table, download], api_name=f"score_pairs_{tab}_ui",
-              api_visibility="private", **HEAVY)
+              show_progress_on=[msg], api_visibility="private", **HEAVY)
 
 
 def sentiment_tab(studio):
@@ -165,7 +172,7 @@ def sentiment_tab(studio):
     msg = gr.Markdown()
     with gr.Row():
         bars = gr.Plot(label="Class probabilities", visible=False)
-        highlight = gr.HTML(label="Token contributions")
+        highlight = gr.HTML(label="Token contributions", elem_classes=[page_style.JOB_STATUS])  # its progress too
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_SST, [text])
@@ -249,7 +256,7 @@ def attention_tab(studio):
         head = gr.Slider(0, H - 1, value=0, step=1, label="Head")
         hide = gr.Checkbox(value=False, label="Hide [CLS] and [SEP]")
     btn = gr.Button("Show attention", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()  # its plots are hidden until the first run: the progress shows here
     state = gr.State(None)
     hidden = dict(visible=False)  # empty until the first run
     grid = gr.Plot(label="Model view", **hidden)
@@ -260,7 +267,7 @@ def attention_tab(studio):
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
     gr.on([btn.click, t1.submit, t2.submit], shown(studio.attention, (1, 2, 3, 4)), [t1, t2, layer, head, hide],
-          [msg, *views, state], api_name="attention_ui", api_visibility="private", **HEAVY)
+          [msg, *views, state], api_name="attention_ui", show_progress_on=[msg], api_visibility="private", **HEAVY)
     for ctl in (layer, head, hide):
         ctl.change(shown(studio.attention_views, (0, 1, 2, 3)), [state, layer, head, hide], views,
                    api_visibility="private")
@@ -366,13 +373,13 @@ def corpus_block(studio):
     with gr.Row():
         file = gr.File(label="Corpus file", file_types=[".csv", ".tsv", ".txt", ".jsonl", ".parquet"], scale=3)
         btn = gr.Button("Map my corpus", variant="primary", scale=1)
-    msg, key = gr.Markdown(elem_id="corpus-status"), gr.State(None)
+    msg, key = job_status(elem_id="corpus-status"), gr.State(None)
     with gr.Row():
         colour = gr.Dropdown([CLUSTER], value=CLUSTER, label="Colour by", scale=1)
         search = gr.Textbox(label="Text search: rows containing", placeholder=f"a word or phrase · {ENTER}", scale=1)
         query = gr.Textbox(label="Query sentence: its nearest rows, and the score colours", scale=2,
                            placeholder=f"a sentence · {ENTER}")
-    view_msg = gr.Markdown()
+    view_msg = job_status()
     plot = gr.Plot(label="Your corpus", elem_id="corpus-map")
     found = gr.Dataframe(label="The query sentence's nearest rows, else the rows the text search found", wrap=True,
                          max_height=400)
@@ -481,7 +488,7 @@ def own_file_block(studio):
                     cols = [gr.Textbox(label=lab, placeholder="auto", visible=lab != "Sentence 2 column" or tasks[0].pair)
                             for lab in ("Text column", "Sentence 2 column", "Label column")]
         btn = gr.Button("Evaluate file", variant="primary")
-        msg = gr.Markdown()
+        msg = job_status()  # the views below stay hidden until a file is evaluated: the progress shows here
         state = gr.State(None)
         with gr.Column(visible=False) as shown:  # nothing is drawn before there is a file to draw
             predictions = gr.File(label="Your file with its predictions (CSV, one row per input row)")
@@ -525,7 +532,7 @@ def own_file_block(studio):
     pair = {t.skill: t.pair for t in tasks}
     task.change(lambda t: gr.update(visible=pair.get(t, True)), [task], [cols[1]], api_visibility="private")
     done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file_ui",
-                     api_visibility="private", **HEAVY)
+                     show_progress_on=[msg], api_visibility="private", **HEAVY)
     done.then(show, [state], [shown, classes, yes_no, scores, gold, pred], api_visibility="private") \
         .then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
         .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
@@ -610,11 +617,11 @@ def behaviour_tab(studio):
                              allow_custom_value=True)  # the studio answers an unknown one with a message
     fills = gr.Textbox(label="Extra word lists (optional)", lines=2, placeholder="food: pizza, soup, salad")
     btn = gr.Button("Run my test", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()
     table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)", column_widths=TEMPLATE_WIDTHS)
     for ev in (btn.click, template.submit):
         ev(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template_ui",
-           api_visibility="private", **HEAVY)
+           show_progress_on=[msg], api_visibility="private", **HEAVY)
 
 
 def compare_tab(studio):
@@ -631,7 +638,7 @@ def compare_tab(studio):
         b = gr.Dropdown(studio.compare_choices(), value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)
         refresh = gr.Button("Refresh lists", scale=1)
     btn = gr.Button("Compare", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()
     conf = gr.Plot(label="Confusion-matrix difference", visible=False)
     with gr.Accordion("Whole report (JSON, every flip)", open=False):
         report = gr.JSON()
@@ -647,7 +654,7 @@ def compare_tab(studio):
 
     refresh.click(relist, None, [a, b], api_visibility="private")
     done = btn.click(shown(studio.compare, (1,)), [a, b], [msg, conf, report], api_name="compare_ui",
-                     api_visibility="private")
+                     show_progress_on=[msg], api_visibility="private")
     for ev in (done.then, task.change, direction.change):
         ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
 

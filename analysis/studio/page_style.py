@@ -8,6 +8,8 @@ from pathlib import Path
 
 CONFUSION_PLOT, CONFUSION_CELL = "confusion-plot", "confusion-cell"  # elem_ids the JavaScript looks for
 MAP_SLICE = "map-slice"  # the hidden textbox map_slice.js writes a map's box or lasso selection into
+JOB_STATUS = "job-status"  # class of the message under a long job's button, where its progress and queue show
+JOB_IDLE_PX, JOB_BUSY_PX = 24, 72  # its height empty, and while a job waits or runs (Gradio's bar, text and timer)
 NARROW_PX = 640  # at this width and below, rows stack, panels stack and tables scroll sideways
 PANEL_PX = 230  # height of one stacked panel on a narrow window
 STACK_MAX = 6  # figures with more panels (the layers x heads grid) keep their grid on a narrow window
@@ -24,6 +26,8 @@ table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: break-word; wo
   background: linear-gradient(to right, rgba(255, 255, 255, 0), rgba(255, 255, 255, 0.95) 55%);
 }}
 .table-scroll {{ position: relative; }}
+.{JOB_STATUS} {{ min-height: {JOB_IDLE_PX}px; }}
+.{JOB_STATUS}:has(> [data-testid=status-tracker]:not(.hide)) {{ min-height: {JOB_BUSY_PX}px; }}
 @media (max-width: {NARROW_PX}px) {{
   .row {{ flex-direction: column !important; align-items: stretch; }}
   .row > * {{ min-width: 100% !important; max-width: 100% !important; margin-left: 0 !important; margin-right: 0 !important; }}
