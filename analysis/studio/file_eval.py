@@ -116,7 +116,8 @@ def views(state: dict | None, normalise: bool = False) -> tuple:
     fig = errors.distribution_figure([task], dist, preds, f"{name}: gold labels and predictions (share of rows)")
     if task.is_score:
         scatter, buckets = errors.score_figures(task, preds)
-        scatter.update_layout(title=f"{name}: gold vs predicted similarity (Pearson {state['metrics']['pearson']:.4f})")
+        scatter.update_layout(title=f"{name}: gold vs predicted {task.skill}, {state['metrics']['rows']:,} rows "
+                                    f"(Pearson {state['metrics']['pearson']:.4f})")
         buckets.update_layout(title=f"{name}: error by gold bucket")
         return fig, None, None, "", None, scatter, buckets
     rows, summary = errors.per_class_table(task, preds)
