@@ -443,7 +443,7 @@ def errors_tab(studio, demo):
             gr.Plot(scatter, label=f"{t.name} gold vs predicted")
             gr.Plot(buckets, label=f"{t.name} error by bucket")
     mis = misclassified_block(studio, demo, task)
-    link_confusion_to_table(studio, *mis[0])
+    link_confusion_to_table(page_style.CONFUSION_CELL, studio.class_choices, *mis[0])
     return mis
 
 
@@ -456,19 +456,20 @@ def threshold_block(studio, demo, task):
         ev(lambda t: studio.threshold(task.key, t), [thr], [thr_plot, thr_note], api_visibility="private")
 
 
-def link_confusion_to_table(studio, task, gold, pred):
-    """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into a hidden box) sets the
-    misclassified table's gold and predicted filters to that cell (the table shows the confusion matrix's task)."""
-    cell = gr.Textbox(visible="hidden", elem_id=page_style.CONFUSION_CELL)
+def link_confusion_to_table(cell_id: str, names_of, source, gold, pred):
+    """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into the hidden box `cell_id`)
+    sets its misclassified table's gold and predicted filters to that cell; names_of(value of `source`: the dev
+    task, or the user's file's state) gives the filters' choices."""
+    cell = gr.Textbox(visible="hidden", elem_id=cell_id)
 
-    def clicked(value, t):
+    def clicked(value, src):
         g, p, *_ = (value or "").split("|") + ["", ""]
-        names = studio.class_choices(t)
+        names = names_of(src)
         if g not in names or p not in names:
             return gr.skip(), gr.skip()
         return gr.Dropdown(choices=names, value=g), gr.Dropdown(choices=names, value=p)
 
-    cell.change(clicked, [cell, task], [gold, pred], api_visibility="private")
+    cell.change(clicked, [cell, source], [gold, pred], api_visibility="private")
 
 
 def own_file_block(studio):
@@ -497,7 +498,8 @@ def own_file_block(studio):
             dist = gr.Plot(label="Distributions")
             with gr.Column(visible=False) as classes:  # files of a classes task
                 with gr.Row():
-                    conf = gr.Plot(label="Confusion matrix")
+                    conf = gr.Plot(label="Confusion matrix: click a cell to list its rows below",
+                                   elem_id=page_style.OWN_CONFUSION_PLOT)
                     with gr.Column():
                         summary = gr.Markdown()
                         table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
@@ -540,6 +542,7 @@ def own_file_block(studio):
     for ev in (gold.change, pred.change, done.success):
         ev(file_eval.misclassified, [state, gold, pred], [mis], api_visibility="private")
     mis.change(mis_download, [state, gold, pred], [mis_csv], api_visibility="private")
+    link_confusion_to_table(page_style.OWN_CONFUSION_CELL, file_eval.labels_of, state, gold, pred)
 
 
 def misclassified_block(studio, demo, task):
