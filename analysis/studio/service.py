@@ -279,6 +279,9 @@ class Studio:
                 msg = f"⚠️ {e}"
         figs = [embedding_map.map_figure(self.results, self.tasks, w, color_by, shown, points.get(w))
                 for w in ("finetuned", "base")]
+        if color_by in ("task", "correct / incorrect"):  # the tab's colour line above explains classes only
+            msg += (f" Coloured by {color_by}: the legend under each map names its colours; the class colours "
+                    "listed above are for gold label and prediction.")
         if query and str(query).strip():
             msg += "\n\n" + self._search_note(figs, shown, query)
         return msg, figs[0], figs[1], rows
