@@ -1,4 +1,5 @@
-"""The dev map coloured by task: colours no class has, and a message saying the colour line above is for classes."""
+"""The dev map: coloured by task in colours no class has (and a message saying the colour line above is for classes);
+a pair task's sentence among the neighbours carries its pair's labels as the pair's."""
 import pytest
 
 from analysis.studio.theme import class_colors
@@ -31,3 +32,18 @@ def test_task_colours_are_no_class_colour_and_the_message_says_so(studio):
         assert near > 60, (name, c, near)
     assert "Coloured by task" in msg and "class colours" in msg
     assert "Coloured by" not in studio.maps("gold label", keys)[0]
+
+
+def test_a_pair_task_neighbour_carries_its_pairs_labels_as_the_pairs(studio):
+    """A Quora question near the user's sentence is one half of a pair: 'duplicate' is said of the pair."""
+    from analysis import embedding_map
+    points = studio.results.data["map"]["points"]
+    pair = {k for k, t in studio.tasks.items() if t.pair}
+    picks = [i for i, (t, _, _) in enumerate(points) if t in pair][:3] + \
+            [i for i, (t, _, _) in enumerate(points) if t not in pair][:2]
+    assert len(picks) == 5
+    rows = embedding_map.neighbour_rows(studio.results, studio.tasks, [(i, 0.5) for i in picks])
+    for i, row in zip(picks, rows):
+        task = studio.tasks[points[i][0]]
+        assert row[1] == task.name
+        assert all(cell.startswith("pair: ") == task.pair for cell in row[2:4]), row
