@@ -240,7 +240,8 @@ class Studio:
             return None, None, None, None
         ft, base = state["finetuned"], state["base"]
         layer, head = int(layer), int(head)
-        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
+        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special,
+                                       "Model view (fine-tuned): rows = layers, columns = heads", (layer, head)),
                 *figures.head_view_pair(ft, base, layer, head, hide_special),
                 figures.entropy_panels(ft["entropy"], base["entropy"]))
 

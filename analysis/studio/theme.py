@@ -35,6 +35,7 @@ APART = 100  # least "redmean" RGB distance (0-765) between a task's colour and 
 NEUTRAL_AGAINST = "#d8a200"  # amber: evidence against a middle-class prediction, which has no direction
 CORRECT_COLORS = {"correct": "#0072b2", "incorrect": "#d55e00"}  # blue / vermillion: safe for red-green blindness
 COSINE_COLOR = "#6b6b6b"  # an embedding cosine belongs to no task: neutral grey
+CHOSEN_HEAD = "#ff00ff"  # the outline of the head chosen in the Attention tab, on every layer x head map
 
 
 def _hex(rgb: str) -> str:
