@@ -589,28 +589,39 @@ def training_tab(studio):
         gr.Dataframe(value=rows, headers=cols, wrap=True, column_widths=tables.widths(cols, rows))
 
 
-def behaviour_tab(studio):
+def behaviour_results(studio, demo, beh):
+    """The precomputed CheckList-style tests: failure rates, and any test's worst failing cases (downloadable)."""
+    gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
+                "model beside its pretrained base encoder carrying the same heads.")
+    gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
+    gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests",
+                 column_widths=RATE_WIDTHS)
+    names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
+    with gr.Row():
+        test = gr.Dropdown(names, value=shown, label="Test")
+        model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
+    first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
+    cap = gr.Markdown(first_cap)
+    cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases",
+                         column_widths=CASE_WIDTHS)
+    cases_csv = gr.File(label="These cases as CSV")
+    for ev in (test.change, model.change):
+        ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
+
+    def cases_download(t, m, request: gr.Request = None):
+        return studio.behaviour_cases_csv(t, m, session(request))
+
+    gr.on([cases.change, demo.load], cases_download, [test, model], [cases_csv], api_visibility="private")
+
+
+def behaviour_tab(studio, demo):
     beh = studio.behaviour
     intro("Behaviour")
     if beh is None:
         gr.Markdown("No behavioural results for this checkpoint: run `python -m analysis.behaviour --checkpoint "
                     f"{studio.checkpoint}`. Your own template below still works.")
     else:
-        gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
-                    "model beside its pretrained base encoder carrying the same heads.")
-        gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
-        gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests",
-                     column_widths=RATE_WIDTHS)
-        names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
-        with gr.Row():
-            test = gr.Dropdown(names, value=shown, label="Test")
-            model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
-        first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
-        cap = gr.Markdown(first_cap)
-        cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases",
-                             column_widths=CASE_WIDTHS)
-        for ev in (test.change, model.change):
-            ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
+        behaviour_results(studio, demo, beh)
     gr.Markdown("### Your own test\nWrite a template with `{placeholders}`: built-in word lists are noun, pos_adj, "
                 "neg_adj, adj, intens, name, city, pronoun, subject, person, activity, topic; add your own as "
                 "`key: word, word` lines. For a pair, write `sentence 1 ||| sentence 2`.")
@@ -622,9 +633,15 @@ def behaviour_tab(studio):
     btn = gr.Button("Run my test", variant="primary")
     msg = job_status()
     table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)", column_widths=TEMPLATE_WIDTHS)
+    table_csv = gr.File(label="These cases as CSV")
     for ev in (btn.click, template.submit):
         ev(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template_ui",
            show_progress_on=[msg], api_visibility="private", **HEAVY)
+
+    def template_download(rows, request: gr.Request = None):
+        return studio.template_csv(rows, session(request))
+
+    table.change(template_download, [table], [table_csv], api_visibility="private")
 
 
 def compare_tab(studio):
@@ -754,7 +771,7 @@ def build_demo(studio) -> gr.Blocks:
         with gr.Tab("Errors & imbalance"):
             mis = errors_tab(studio, demo)
         with gr.Tab("Behaviour"):
-            behaviour_tab(studio)
+            behaviour_tab(studio, demo)
         with gr.Tab("Compare"):
             compare_tab(studio)
         with gr.Tab("Training"):

@@ -521,6 +521,23 @@ class Studio:
     def behaviour_cases(self, which_test: str, model: str):
         return behaviour_view.worst_rows(self.behaviour, which_test or "", model or "fine-tuned")
 
+    def behaviour_cases_csv(self, which_test: str, model: str, session: str | None = None) -> str | None:
+        """The failing cases of one precomputed test that the table shows (the result keeps only the worst), as a
+        CSV download."""
+        _, rows = self.behaviour_cases(which_test, model)
+        if not rows:
+            return None
+        name = f"behaviour-{which_test}-{'base' if str(model).startswith('pretrained') else 'fine-tuned'}.csv"
+        return downloads.write_csv(session, name, behaviour_view.CASE_COLUMNS, rows)
+
+    @staticmethod
+    def template_csv(table, session: str | None = None) -> str | None:
+        """The cases of the user's own template, as the table holds them (a DataFrame), as a CSV download."""
+        rows = [] if table is None else table.values.tolist()
+        if not rows or not any(str(c).strip() for c in rows[0]):
+            return None
+        return downloads.write_csv(session, "behaviour-my-template.csv", behaviour_view.TEMPLATE_COLUMNS, rows)
+
     def behaviour_answer(self, template: str, fills: str, expectation: str) -> tuple[str, dict]:
         """The user's own template, run live on the fine-tuned model (at most 200 cases)."""
         scorer = behaviour.Scorer(self.predictor.model, self.predictor.tok, self.predictor.lock)
