@@ -28,6 +28,7 @@ from analysis.studio.corpus_view import CorpusView
 from analysis.studio.counterfactual import Editor
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
+from analysis.studio.input_notes import input_note
 from analysis.studio.theme import high_color
 
 NO_TEXT_OFFLINE = ("Sentence text needs the task data, and fetching it is off (offline). The maps and tables "
@@ -129,6 +130,7 @@ class Studio:
     def sentiment_answer(self, text: str) -> tuple[str, dict]:
         r = self.predictor.sentiment(text)
         msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
+        msg += input_note(str(text), r["tokens"])
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
         return msg, r
