@@ -431,7 +431,7 @@ class Studio:
         rows = [{"line": int(e.id), "sentence1": e.text, "sentence2": e.text2, **s} for e, s in zip(parsed.examples, scores)]
         table = [[r["line"], round(r["cosine"], 4), round(r["score"], 3), round(r["probability"], 4),
                   "yes" if r["is_paraphrase"] else "no", r["sentence1"][:200], r["sentence2"][:200]] for r in rows]
-        msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
+        msg = (f"**{len(rows):,} pairs scored** (input order; served in {P.headline(self.predictor.fast)})"
                + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
                + f"\n\n<small>{PARA.caveat}</small>")
         path = downloads.write_csv(session, "scored_pairs.csv", PAIR_FIELDS, ([r[k] for k in PAIR_FIELDS] for r in rows))
