@@ -201,7 +201,8 @@ def counterfactual_block(ed, text):
             bars = gr.Plot(label="Class probabilities: original and edited", visible=False)
             diff = gr.HTML(label="Token changes")
         with gr.Row():
-            before, after = gr.HTML(label="Contributions: original"), gr.HTML(label="Contributions: edited")
+            job = dict(elem_classes=[page_style.JOB_STATUS])  # empty until the attributions come: their progress
+            before, after = gr.HTML(label="Contributions: original", **job), gr.HTML(label="Contributions: edited", **job)
         with gr.Accordion("Raw output (JSON)", open=False):
             js = gr.JSON()
         history = gr.State([])
