@@ -14,14 +14,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROWS = 3_000  # about a minute of work on 2 shared cores: long enough to look at its progress twice
 WAIT_MS = 600_000  # a loaded machine (shared CPUs) can take minutes to start a job
 
-# The visible tab's status trackers that are showing something, each with the box of its text and of its bar.
-TRACKERS = """() => [...document.querySelectorAll('[role=tabpanel]:not([hidden]) [data-testid=status-tracker]')]
-  .filter(t => !t.classList.contains('hide') && t.offsetParent !== null)
+# The visible tab's status trackers showing text that matches `pattern`, each with the box of the deepest element
+# holding that text, of its progress bar and of the block it sits on, and whether that text is what the page really
+# shows at its centre (document.elementFromPoint): text in a 0 px block is clipped away, though it has a box.
+TRACKERS = """(pattern) => [...document.querySelectorAll('[role=tabpanel]:not([hidden]) [data-testid=status-tracker]')]
+  .filter(t => !t.classList.contains('hide') && t.offsetParent !== null && new RegExp(pattern).test(t.innerText))
   .map(t => {
     const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
                        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height}; };
-    return {text: t.innerText.replace(/\\s+/g, ' ').trim(), tracker: box(t),
-            bar: box(t.querySelector('.progress-level, .progress-bar-wrap')),
+    const text = [t, ...t.querySelectorAll('*')].filter(e => new RegExp(pattern).test(e.innerText || '')).pop();
+    const r = text.getBoundingClientRect();
+    const seen = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return {text: t.innerText.replace(/\\s+/g, ' ').trim(), box: box(text), block: box(t.closest('.block')),
+            bar: box(t.querySelector('.progress-level, .progress-bar-wrap')), shown: !!seen && t.contains(seen),
             window: {width: innerWidth, height: innerHeight}};
   })"""
 
@@ -32,12 +37,12 @@ def in_view(box: dict | None, window: dict) -> bool:
 
 
 def seen(page, pattern: str, bar: bool) -> dict:
-    """Wait until a status tracker in the open tab shows `pattern` (a regex) and return it; it must be inside the
-    window with a height, and so must its progress bar where `bar`."""
-    page.wait_for_function(f"() => ({TRACKERS})().some(t => new RegExp({pattern!r}).test(t.text))", timeout=WAIT_MS,
-                           polling=250)
-    tracker = next(t for t in page.evaluate(TRACKERS) if re.search(pattern, t["text"]))
-    assert in_view(tracker["tracker"], tracker["window"]), tracker
+    """Wait until a status tracker in the open tab shows `pattern` (a regex) and return it: that text must be inside
+    the window, on a block with a height, and what the page shows there; so must its progress bar where `bar`."""
+    page.wait_for_function(f"p => ({TRACKERS})(p).length > 0", arg=pattern, timeout=WAIT_MS, polling=250)
+    tracker = page.evaluate(TRACKERS, pattern)[0]
+    assert tracker["shown"] and in_view(tracker["box"], tracker["window"]), tracker
+    assert in_view(tracker["block"], tracker["window"]), tracker
     if bar:
         assert in_view(tracker["bar"], tracker["window"]), tracker
     return tracker
