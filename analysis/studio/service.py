@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import NamedTuple
 from functools import wraps
 from pathlib import Path
@@ -529,7 +530,8 @@ class Studio:
         _, rows = self.behaviour_cases(which_test, model)
         if not rows:
             return None
-        name = f"behaviour-{which_test}-{'base' if str(model).startswith('pretrained') else 'fine-tuned'}.csv"
+        words = re.sub(r"[^a-z0-9]+", "-", f"{which_test} {model}".lower()).strip("-")  # hyphens: it wraps on a phone
+        name = f"behaviour-{words}.csv"
         return downloads.write_csv(session, name, behaviour_view.CASE_COLUMNS, rows)
 
     @staticmethod
