@@ -107,6 +107,13 @@ def intro(tab: str, colored=()) -> None:
             gr.Markdown(tab_help.glossary(tab))
 
 
+def job_status(**kw) -> gr.Markdown:
+    """The message under a long job's button, which also carries the job's queue position and progress bar (its
+    events' show_progress_on): empty, a Markdown collapses to 0 px and hides both, so page_style.CSS keeps it a line
+    high, and taller while a job is pending."""
+    return gr.Markdown(elem_classes=[page_style.JOB_STATUS], **kw)
+
+
 def shown(fn, plots: tuple[int, ...]):
     """Wrap a tab method so the outputs at `plots` become visible only once there is a figure to draw."""
     def run(*args):
@@ -146,7 +153,7 @@ def many_pairs_block(studio, tab: str):
                               lines=5, scale=3)
             file = gr.File(label="or a CSV / TSV / JSONL with sentence1, sentence2 columns", scale=2)
         btn = gr.Button("Score all pairs", variant="primary")
-        msg = gr.Markdown()
+        msg = job_status()
         table = gr.Dataframe(headers=PAIR_COLUMNS, wrap=True, label="Scores (cosine, STS, paraphrase)",
                              column_widths=["6%", "9%", "9%", "11%", "9%", "28%", "28%"])
         download = gr.File(label="Download as CSV")
@@ -157,7 +164,7 @@ def many_pairs_block(studio, tab: str):
         return msg, table, path  # the rows as JSON are /score_pairs's
 
     btn.click(run, [text, file, typed], [msg, table, download], api_name=f"score_pairs_{tab}_ui",
-              api_visibility="private", **HEAVY)
+              show_progress_on=[msg], api_visibility="private", **HEAVY)
 
 
 def sentiment_tab(studio, opener):
@@ -167,7 +174,7 @@ def sentiment_tab(studio, opener):
     msg = gr.Markdown()
     with gr.Row():
         bars = gr.Plot(label="Class probabilities", visible=False)
-        highlight = gr.HTML(label="Token contributions")
+        highlight = gr.HTML(label="Token contributions", elem_classes=[page_style.JOB_STATUS])  # its progress too
     with gr.Accordion("Raw output (JSON)", open=False):
         js = gr.JSON()
     gr.Examples(EXAMPLES_SST, [text])
@@ -196,7 +203,8 @@ def counterfactual_block(ed, text):
             bars = gr.Plot(label="Class probabilities: original and edited", visible=False)
             diff = gr.HTML(label="Token changes")
         with gr.Row():
-            before, after = gr.HTML(label="Contributions: original"), gr.HTML(label="Contributions: edited")
+            job = dict(elem_classes=[page_style.JOB_STATUS])  # empty until the attributions come: their progress
+            before, after = gr.HTML(label="Contributions: original", **job), gr.HTML(label="Contributions: edited", **job)
         with gr.Accordion("Raw output (JSON)", open=False):
             js = gr.JSON()
         history = gr.State([])
@@ -253,7 +261,7 @@ def attention_tab(studio, opener):
         head = gr.Slider(0, H - 1, value=0, step=1, label="Head")
         hide = gr.Checkbox(value=False, label="Hide [CLS] and [SEP]")
     btn = gr.Button("Show attention", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()  # its plots are hidden until the first run: the progress shows here
     state = gr.State(None)
     hidden = dict(visible=False)  # empty until the first run
     grid = gr.Plot(label="Model view", **hidden)
@@ -264,7 +272,7 @@ def attention_tab(studio, opener):
     gr.Examples(EXAMPLES_ATT, [t1, t2])
     views = [grid, ft_view, base_view, entropy]
     gr.on([btn.click, t1.submit, t2.submit], shown(studio.attention, (1, 2, 3, 4)), [t1, t2, layer, head, hide],
-          [msg, *views, state], api_name="attention_ui", api_visibility="private", **HEAVY)
+          [msg, *views, state], api_name="attention_ui", show_progress_on=[msg], api_visibility="private", **HEAVY)
     for ctl in (layer, head, hide):
         ctl.change(shown(studio.attention_views, (0, 1, 2, 3)), [state, layer, head, hide], views,
                    api_visibility="private")
@@ -375,13 +383,13 @@ def corpus_block(studio):
     with gr.Row():
         file = gr.File(label="Corpus file", file_types=[".csv", ".tsv", ".txt", ".jsonl", ".parquet"], scale=3)
         btn = gr.Button("Map my corpus", variant="primary", scale=1)
-    msg, key = gr.Markdown(elem_id="corpus-status"), gr.State(None)
+    msg, key = job_status(elem_id="corpus-status"), gr.State(None)
     with gr.Row():
         colour = gr.Dropdown([CLUSTER], value=CLUSTER, label="Colour by", scale=1)
         search = gr.Textbox(label="Text search: rows containing", placeholder=f"a word or phrase · {ENTER}", scale=1)
         query = gr.Textbox(label="Query sentence: its nearest rows, and the score colours", scale=2,
                            placeholder=f"a sentence · {ENTER}")
-    view_msg = gr.Markdown()
+    view_msg = job_status()
     plot = gr.Plot(label="Your corpus", elem_id="corpus-map")
     found = gr.Dataframe(label="The query sentence's nearest rows, else the rows the text search found", wrap=True,
                          max_height=400)
@@ -446,7 +454,7 @@ def errors_tab(studio, demo, opener):
             gr.Plot(buckets, label=f"{t.name} error by bucket")
     mis = misclassified_block(studio, demo, task)
     opener.table(mis[1], task, lambda key, row, col: opener.selector.misclassified(key, row))
-    link_confusion_to_table(studio, *mis[0])
+    link_confusion_to_table(page_style.CONFUSION_CELL, studio.class_choices, *mis[0])
     return mis
 
 
@@ -459,19 +467,20 @@ def threshold_block(studio, demo, task):
         ev(lambda t: studio.threshold(task.key, t), [thr], [thr_plot, thr_note], api_visibility="private")
 
 
-def link_confusion_to_table(studio, task, gold, pred):
-    """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into a hidden box) sets the
-    misclassified table's gold and predicted filters to that cell (the table shows the confusion matrix's task)."""
-    cell = gr.Textbox(visible="hidden", elem_id=page_style.CONFUSION_CELL)
+def link_confusion_to_table(cell_id: str, names_of, source, gold, pred):
+    """A click on a confusion-matrix cell (page_style.JS writes 'gold|predicted|time' into the hidden box `cell_id`)
+    sets its misclassified table's gold and predicted filters to that cell; names_of(value of `source`: the dev
+    task, or the user's file's state) gives the filters' choices."""
+    cell = gr.Textbox(visible="hidden", elem_id=cell_id)
 
-    def clicked(value, t):
+    def clicked(value, src):
         g, p, *_ = (value or "").split("|") + ["", ""]
-        names = studio.class_choices(t)
+        names = names_of(src)
         if g not in names or p not in names:
             return gr.skip(), gr.skip()
         return gr.Dropdown(choices=names, value=g), gr.Dropdown(choices=names, value=p)
 
-    cell.change(clicked, [cell, task], [gold, pred], api_visibility="private")
+    cell.change(clicked, [cell, source], [gold, pred], api_visibility="private")
 
 
 def own_file_block(studio, opener):
@@ -491,7 +500,7 @@ def own_file_block(studio, opener):
                     cols = [gr.Textbox(label=lab, placeholder="auto", visible=lab != "Sentence 2 column" or tasks[0].pair)
                             for lab in ("Text column", "Sentence 2 column", "Label column")]
         btn = gr.Button("Evaluate file", variant="primary")
-        msg = gr.Markdown()
+        msg = job_status()  # the views below stay hidden until a file is evaluated: the progress shows here
         state = gr.State(None)
         with gr.Column(visible=False) as shown:  # nothing is drawn before there is a file to draw
             predictions = gr.File(label="Your file with its predictions (CSV, one row per input row)")
@@ -500,7 +509,8 @@ def own_file_block(studio, opener):
             dist = gr.Plot(label="Distributions")
             with gr.Column(visible=False) as classes:  # files of a classes task
                 with gr.Row():
-                    conf = gr.Plot(label="Confusion matrix")
+                    conf = gr.Plot(label="Confusion matrix: click a cell to list its rows below",
+                                   elem_id=page_style.OWN_CONFUSION_PLOT)
                     with gr.Column():
                         summary = gr.Markdown()
                         table = gr.Dataframe(headers=["class", "precision", "recall", "F1", "support"],
@@ -535,7 +545,7 @@ def own_file_block(studio, opener):
     pair = {t.skill: t.pair for t in tasks}
     task.change(lambda t: gr.update(visible=pair.get(t, True)), [task], [cols[1]], api_visibility="private")
     done = btn.click(run, [file, task, *cols], [msg, metrics, state, predictions], api_name="evaluate_file_ui",
-                     api_visibility="private", **HEAVY)
+                     show_progress_on=[msg], api_visibility="private", **HEAVY)
     done.then(show, [state], [shown, classes, yes_no, scores, gold, pred], api_visibility="private") \
         .then(file_eval.views, [state], [dist, conf, table, summary, reliab, scatter, buckets], api_visibility="private") \
         .then(file_eval.threshold, [state, thr], [thr_plot, thr_note], api_visibility="private")
@@ -544,6 +554,7 @@ def own_file_block(studio, opener):
         ev(file_eval.misclassified, [state, gold, pred], [mis], api_visibility="private")
     mis.change(mis_download, [state, gold, pred], [mis_csv], api_visibility="private")
     opener.table(mis, state, lambda st, row, col: opener.selector.file_row(st, row))
+    link_confusion_to_table(page_style.OWN_CONFUSION_CELL, file_eval.labels_of, state, gold, pred)
 
 
 def misclassified_block(studio, demo, task):
@@ -590,29 +601,40 @@ def training_tab(studio):
         gr.Dataframe(value=rows, headers=cols, wrap=True, column_widths=tables.widths(cols, rows))
 
 
-def behaviour_tab(studio, opener):
+def behaviour_results(studio, demo, beh, opener):
+    """The precomputed CheckList-style tests: failure rates, and any test's worst failing cases (downloadable)."""
+    gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
+                "model beside its pretrained base encoder carrying the same heads.")
+    gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
+    gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests",
+                 column_widths=RATE_WIDTHS)
+    names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
+    with gr.Row():
+        test = gr.Dropdown(names, value=shown, label="Test")
+        model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
+    first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
+    cap = gr.Markdown(first_cap)
+    cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases",
+                         column_widths=CASE_WIDTHS)
+    cases_csv = gr.File(label="These cases as CSV")
+    for ev in (test.change, model.change):
+        ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
+    opener.table(cases, test, opener.selector.behaviour_case)
+
+    def cases_download(t, m, request: gr.Request = None):
+        return studio.behaviour_cases_csv(t, m, session(request))
+
+    gr.on([cases.change, demo.load], cases_download, [test, model], [cases_csv], api_visibility="private")
+
+
+def behaviour_tab(studio, demo, opener):
     beh = studio.behaviour
     intro("Behaviour")
     if beh is None:
         gr.Markdown("No behavioural results for this checkpoint: run `python -m analysis.behaviour --checkpoint "
                     f"{studio.checkpoint}`. Your own template below still works.")
     else:
-        gr.Markdown("CheckList-style tests (Ribeiro et al., 2020) generated from templates in code: the fine-tuned "
-                    "model beside its pretrained base encoder carrying the same heads.")
-        gr.Plot(behaviour_view.rates_figure(beh), label="Failure rates")
-        gr.Dataframe(value=behaviour_view.rates_rows(beh), headers=RATE_COLUMNS, wrap=True, label="Tests",
-                     column_widths=RATE_WIDTHS)
-        names, shown = behaviour_view.labels(beh), behaviour_view.first_failing(beh)
-        with gr.Row():
-            test = gr.Dropdown(names, value=shown, label="Test")
-            model = gr.Radio(["fine-tuned", "pretrained base"], value="fine-tuned", label="Model")
-        first_cap, first_rows = studio.behaviour_cases(shown, "fine-tuned")
-        cap = gr.Markdown(first_cap)
-        cases = gr.Dataframe(value=first_rows, headers=CASE_COLUMNS, wrap=True, label="Worst failing cases",
-                             column_widths=CASE_WIDTHS)
-        for ev in (test.change, model.change):
-            ev(studio.behaviour_cases, [test, model], [cap, cases], api_visibility="private")
-        opener.table(cases, test, opener.selector.behaviour_case)
+        behaviour_results(studio, demo, beh, opener)
     gr.Markdown("### Your own test\nWrite a template with `{placeholders}`: built-in word lists are noun, pos_adj, "
                 "neg_adj, adj, intens, name, city, pronoun, subject, person, activity, topic; add your own as "
                 "`key: word, word` lines. For a pair, write `sentence 1 ||| sentence 2`.")
@@ -622,11 +644,17 @@ def behaviour_tab(studio, opener):
                              allow_custom_value=True)  # the studio answers an unknown one with a message
     fills = gr.Textbox(label="Extra word lists (optional)", lines=2, placeholder="food: pizza, soup, salad")
     btn = gr.Button("Run my test", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()
     table = gr.Dataframe(headers=TEMPLATE_COLUMNS, wrap=True, label="Cases (failing first)", column_widths=TEMPLATE_WIDTHS)
+    table_csv = gr.File(label="These cases as CSV")
     for ev in (btn.click, template.submit):
         ev(studio.behaviour_template, [template, fills, expect], [msg, table], api_name="behaviour_template_ui",
-           api_visibility="private", **HEAVY)
+           show_progress_on=[msg], api_visibility="private", **HEAVY)
+
+    def template_download(rows, request: gr.Request = None):
+        return studio.template_csv(rows, session(request))
+
+    table.change(template_download, [table], [table_csv], api_visibility="private")
 
 
 def compare_tab(studio, opener):
@@ -643,7 +671,7 @@ def compare_tab(studio, opener):
         b = gr.Dropdown(studio.compare_choices(), value=default_b, label="B (compared with A)", allow_custom_value=True, scale=3)
         refresh = gr.Button("Refresh lists", scale=1)
     btn = gr.Button("Compare", variant="primary")
-    msg = gr.Markdown()
+    msg = job_status()
     conf = gr.Plot(label="Confusion-matrix difference", visible=False)
     with gr.Accordion("Whole report (JSON, every flip)", open=False):
         report = gr.JSON()
@@ -659,7 +687,7 @@ def compare_tab(studio, opener):
 
     refresh.click(relist, None, [a, b], api_visibility="private")
     done = btn.click(shown(studio.compare, (1,)), [a, b], [msg, conf, report], api_name="compare_ui",
-                     api_visibility="private")
+                     show_progress_on=[msg], api_visibility="private")
     for ev in (done.then, task.change, direction.change):
         ev(studio.flips, [report, task, direction], [cap, flips], api_visibility="private")
 
@@ -760,7 +788,7 @@ def build_demo(studio) -> gr.Blocks:
             with gr.Tab("Errors & imbalance"):
                 mis = errors_tab(studio, demo, opener)
             with gr.Tab("Behaviour"):
-                behaviour_tab(studio, opener)
+                behaviour_tab(studio, demo, opener)
             with gr.Tab("Compare"):
                 compare_tab(studio, opener)
             with gr.Tab("Training"):

@@ -127,9 +127,15 @@ def placed(xy: np.ndarray, sims: np.ndarray) -> np.ndarray:
 
 
 def neighbour_rows(res: DevResults, tasks: dict, neighbours: list[tuple[int, float]]) -> list[list]:
+    """One row per neighbour: a pair task's sentence is one half of a pair, so its labels are said to be the pair's
+    ("pair: duplicate"), not the sentence's own."""
     labels = _point_labels(res, tasks)
-    return [[f"{cos:.3f}", tasks[labels[i]["task"]].name, labels[i]["gold"], labels[i]["pred"], labels[i]["text"],
-             labels[i]["id"]] for i, cos in neighbours]  # short columns first, the sentence wraps; the id selects it
+
+    def of(lab: dict, key: str) -> str:
+        return f"pair: {lab[key]}" if tasks[lab["task"]].pair else lab[key]
+
+    return [[f"{cos:.3f}", tasks[labels[i]["task"]].name, of(labels[i], "gold"), of(labels[i], "pred"),
+             labels[i]["text"], labels[i]["id"]] for i, cos in neighbours]  # short columns first, the sentence wraps; the id selects it
 
 
 NEIGHBOUR_COLUMNS = ["cosine", "task", "gold", "predicted", "sentence", "id"]

@@ -80,3 +80,29 @@ def test_templates_never_reach_str_format(tpl):
 def test_table_without_the_base_fills_only_the_base_column():
     res = {"finetuned": [{"task": "sst", "test": "negation", "n": 10, "failure_rate": 0.2}]}
     assert B.table(res).splitlines()[-1] == "| sst | negation | 10 | 20.0% | n/a |"
+
+
+def test_the_cases_tables_download_as_csv(tmp_path):
+    """The Behaviour tab's two case tables come as CSV files: a precomputed test's worst cases (read back against
+    the stored result) and the user's template's cases as the table holds them."""
+    import pandas as pd
+
+    from analysis.studio import behaviour_view
+    from analysis.studio.service import Studio
+    from tests.app_server import CHECKPOINT
+    if not CHECKPOINT.with_suffix(".json").exists():
+        pytest.skip("no shipped checkpoint")
+    studio = Studio(CHECKPOINT, offline=True)
+    if studio.behaviour is None:
+        pytest.skip("no behavioural results")
+    stored = next(r for r in studio.behaviour["base"] if r["worst"])
+    path = studio.behaviour_cases_csv(behaviour_view.label(stored), "pretrained base", "s1")
+    got = pd.read_csv(path, keep_default_na=False)
+    assert list(got.columns) == behaviour_view.CASE_COLUMNS
+    assert got["a"].tolist() == [c["a"] for c in stored["worst"]] and got["b"].tolist() == [c["b"] for c in stored["worst"]]
+    assert studio.behaviour_cases_csv("no such test", "fine-tuned", "s1") is None
+    table = pd.DataFrame([["The food was not good.", "0.8, 0.1", "FAIL"], ["The film was not great.", "0.1", "pass"]],
+                         columns=behaviour_view.TEMPLATE_COLUMNS)
+    back = pd.read_csv(studio.template_csv(table, "s1"))
+    assert back.values.tolist() == table.values.tolist()
+    assert studio.template_csv(pd.DataFrame([["", "", ""]], columns=behaviour_view.TEMPLATE_COLUMNS), "s1") is None

@@ -129,6 +129,60 @@ def test_upload_a_labelled_file_in_the_browser(page, tmp_path):
     page.screenshot(path=str(SHOTS / "own-file.png"), full_page=True)
 
 
+OWN_CELL = """([row, col]) => {  // screen centre of one cell of the own-file confusion heatmap (rows: gold, top down)
+  const gd = document.querySelector('#own-confusion-plot .js-plotly-plot');
+  const r = gd.querySelector('.nsewdrag').getBoundingClientRect(), n = gd.data[0].y.length;
+  return {x: r.left + (col + 0.5) * r.width / n, y: r.top + (row + 0.5) * r.height / n};
+}"""
+
+
+def download(page, panel, label: str):
+    """The path of the file the first gr.File block labelled `label` offers (the own file's come before the dev
+    sets' in the Errors tab), once downloaded."""
+    name = panel.locator("[data-testid=block-label]", has_text=label).first
+    block = name.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' block ')][1]")
+    block.scroll_into_view_if_needed()
+    with page.expect_download(timeout=60_000) as info:
+        block.locator("a").first.click()
+    return info.value.path()
+
+
+def test_an_own_file_confusion_cell_click_filters_its_misclassified_rows(browser, live_app, data_dir, tmp_path):
+    """Like the dev matrix: clicking (gold negative, predicted somewhat negative) of the user's file's matrix leaves
+    only those rows in the file's misclassified table."""
+    import pandas as pd
+    from playwright.sync_api import expect
+    sst = pd.read_csv(data_dir / "ids-sst-dev.csv", sep="\t").head(300)
+    f = tmp_path / "dev-sample.csv"
+    pd.DataFrame({"sentence": sst["sentence"].str.strip(), "label": sst["sentiment"]}).to_csv(f, index=False)
+    pg = open_page(browser, live_app)
+    try:
+        open_tab(pg, "Errors & imbalance")
+        panel = pg.locator("[role=tabpanel]:visible").first
+        panel.get_by_text("Evaluate your own labelled file").first.click()
+        panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(f))
+        pg.wait_for_timeout(1000)
+        panel.get_by_role("button", name="Evaluate file").click()
+        panel.get_by_text("300 rows evaluated").first.wait_for(timeout=120_000)
+        plot = panel.locator("#own-confusion-plot .js-plotly-plot")
+        plot.wait_for(timeout=60_000)
+        plot.scroll_into_view_if_needed()
+        pg.wait_for_function("() => { const g = document.querySelector('#own-confusion-plot .js-plotly-plot');"
+                             " return g && g.dataset.linked === '1'; }", timeout=30_000)
+        at = pg.evaluate(OWN_CELL, [0, 1])
+        pg.mouse.click(at["x"], at["y"])
+        expect(panel.get_by_label("Gold class").first).to_have_value("negative", timeout=30_000)
+        expect(panel.get_by_label("Predicted class").first).to_have_value("somewhat negative", timeout=30_000)
+        pg.wait_for_timeout(2000)  # the table and its CSV follow the filters
+        predictions = pd.read_csv(download(pg, panel, "Your file with its predictions"))
+        want = predictions[(predictions["label"] == 0) & (predictions["predicted"] == 1)]
+        rows = pd.read_csv(download(pg, panel, "These rows as CSV"))
+        assert len(want) > 0 and len(rows) == len(want), (len(rows), len(want))
+        assert set(rows["gold"]) == {"negative"} and set(rows["predicted"]) == {"somewhat negative"}
+    finally:
+        pg.close()
+
+
 MAP_HAS_TEXT = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => (p.data || []).some(
     t => (t.customdata || []).some(c => c && c[0] && !String(c[0]).includes('needs the task data'))))"""
 MAP_WITHOUT_TEXT = """() => [...document.querySelectorAll('.js-plotly-plot')].some(p => (p.data || []).some(

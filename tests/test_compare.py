@@ -117,3 +117,20 @@ def test_the_app_lists_its_own_epochs_first_and_takes_compare_other(tmp_path):
     cap, rows = s.flips(report, "para", "A right, B wrong")
     assert len(rows) == report["tasks"]["para"]["mcnemar"]["a_right_b_wrong"] and "A right and B wrong" in cap
     assert s.compare(str(tmp_path), str(CHECKPOINT))[0].startswith("⚠️")  # not listed: refused with a message
+
+
+def test_each_confusion_difference_panel_has_its_own_scale_and_colour_bar():
+    """SST's +19 and Quora's +95 were drawn on one shared bar; each panel now spans ± its own largest change and
+    carries a bar beside it."""
+    from analysis.studio.compare_view import confusion_diff_figure
+    sst, quora = np.array([[19, -19], [0, 3]]), np.array([[95, -5], [-90, 0]])
+    report = {"tasks": {"sst": {"name": "SST-5", "classes": ["neg", "pos"], "confusion_diff": sst.tolist()},
+                        "quora": {"name": "Quora", "classes": ["no", "yes"], "confusion_diff": quora.tolist()},
+                        "sts": {"name": "STS-B", "classes": None}}}
+    fig = confusion_diff_figure(report)
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert [(t.zmin, t.zmax) for t in fig.data] == [(-19, 19), (-95, 95)]
+    assert all(t.showscale is not False for t in fig.data)
+    bars = [t.colorbar.x for t in fig.data]
+    panels = [fig.layout.xaxis.domain, fig.layout.xaxis2.domain]
+    assert panels[0][1] < bars[0] < panels[1][0] and bars[1] > panels[1][1]  # each bar right of its own panel

@@ -94,3 +94,26 @@ def test_bad_files_get_one_clear_message(tmp_path):
     p = tmp_path / "j.txt"
     p.write_text(json.dumps({"text": "a"}) + "\n")
     assert files.open_table(p, "jsonl").header == ["text"]  # --format overrides the ending
+
+
+def test_result_messages_name_the_precision_in_a_few_words_not_its_report(tmp_path):
+    """The many-pairs and own-file messages said 'served: int8 (int_mm) 0.50x labels 97.7% < 99% ... not cached';
+    that report belongs to the header's 'why this precision'."""
+    import pytest
+
+    from analysis.studio.service import Studio
+    from minbert.serve import precision as P
+    from tests.app_server import CHECKPOINT
+    if not CHECKPOINT.with_suffix(".json").exists():
+        pytest.skip("no shipped checkpoint")
+    studio = Studio(CHECKPOINT, precision="fp32", offline=True)
+    report = "int8 (int_mm) 0.50x labels 97.7% < 99%, logit thresholds +0.31 -0.12, not cached"
+    studio.predictor.served = report
+    short = P.headline(studio.predictor.fast)
+    msg = studio.score_pairs("A man plays a guitar. ||| A man is playing guitar.", None)[0]
+    f = tmp_path / "mine.csv"
+    f.write_text("sentence,label\nA gorgeous film.,4\nA dull mess.,0\n")
+    file_msg = studio.evaluate_file(str(f), "sentiment")[0]
+    for m in (msg, file_msg):
+        assert f"served in {short}" in m and "int_mm" not in m and "logit threshold" not in m, m
+    assert short in studio.served_line() and "int_mm" in studio.served_line()  # the header keeps the report

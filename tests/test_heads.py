@@ -94,3 +94,22 @@ def test_head_specs_parse_and_refuse_clearly():
     for bad in ("6.0", "1.12", "x", "L9", "1.-1"):
         with pytest.raises(ValueError, match="is not a head"):
             parse_heads(bad, 6, 12)
+
+
+def test_the_model_view_outlines_the_chosen_head_and_has_a_colour_bar():
+    """The layers x heads grid: one 0-1 colour bar for every map, and the head view's head (layer 2, head 7)
+    outlined on the panel in the third row from the top and the eighth column from the left."""
+    import numpy as np
+
+    from analysis.studio.figures import attention_grid
+    att = np.random.default_rng(0).random((6, 12, 5, 5))
+    fig = attention_grid(["[CLS]", "a", "b", "c", "[SEP]"], att, False, "model view", (2, 7))
+    assert fig.layout.coloraxis.colorbar is not None and (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 1)
+    assert {t.coloraxis for t in fig.data} == {"coloraxis"} and fig.layout.coloraxis.showscale is not False
+    (shape,) = fig.layout.shapes
+    x, y = shape.xref.split()[0], shape.yref.split()[0]
+    lefts = sorted({tuple(fig.layout[f"xaxis{n or ''}"].domain) for n in range(0, 73) if n != 1})
+    tops = sorted({tuple(fig.layout[f"yaxis{n or ''}"].domain) for n in range(0, 73) if n != 1}, reverse=True)
+    assert lefts.index(tuple(fig.layout[x.replace("x", "xaxis")].domain)) == 7
+    assert tops.index(tuple(fig.layout[y.replace("y", "yaxis")].domain)) == 2
+    assert "layer 2, head 7" in fig.layout.title.text

@@ -38,3 +38,13 @@ def test_small_plots_are_svg_and_only_a_big_map_uses_webgl(results):
     assert every.data[-1].name == "★ your sentence"
     scatter, _ = errors_view.score_figures(STS, results.data["predictions"])
     assert {t.type for t in scatter.data} == {"scatter"}  # 863 STS-B dev pairs and the diagonal
+
+
+def test_a_few_score_points_are_drawn_large_and_solid_and_the_dev_set_small(results):
+    """A user's 5-pair STS file drew five faint 5 px dots; the 863 dev pairs keep small see-through ones."""
+    dev, _ = errors_view.score_figures(STS, results.data["predictions"])
+    few = {"sts": {"ids": list("abcde"), "gold": [0.0, 1.2, 2.5, 3.8, 5.0], "score": [0.4, 1.0, 2.9, 3.1, 4.6]}}
+    small, _ = errors_view.score_figures(STS, few)
+    assert len(small.data[0].x) == 5 and list(small.data[0].y) == few["sts"]["score"]
+    assert small.data[0].marker.size >= 8 and small.data[0].marker.opacity >= 0.8
+    assert len(dev.data[0].x) == 863 and dev.data[0].marker.size == 5 and dev.data[0].marker.opacity == 0.5

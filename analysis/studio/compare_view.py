@@ -14,14 +14,18 @@ MAX_ROWS = 500  # flips shown in the table (the JSON from the CLI has them all)
 
 
 def confusion_diff_figure(report: dict) -> go.Figure:
-    """B - A counts per (gold, predicted) cell of every classes task: blue where B puts more, red where fewer."""
+    """B - A counts per (gold, predicted) cell of every classes task: blue where B puts more, red where fewer. Each
+    panel has its own scale and colour bar (± its largest change): the tasks' dev sets differ in size by 50x, so one
+    shared scale made SST's +19 as dark as Quora's +95."""
     tasks = [r for r in report["tasks"].values() if r.get("classes")]
     fig = make_subplots(rows=1, cols=max(1, len(tasks)), subplot_titles=[f"{r['name']}: B - A" for r in tasks],
                         horizontal_spacing=0.18)
     for col, r in enumerate(tasks, 1):
         d, names = np.array(r["confusion_diff"]), r["classes"]
         lim = max(1, int(np.abs(d).max()))
-        fig.add_trace(go.Heatmap(z=d, x=names, y=names, zmin=-lim, zmax=lim, colorscale="RdBu", showscale=col == len(tasks),
+        x_bar = fig.layout[f"xaxis{col if col > 1 else ''}"].domain[1] + 0.01  # just right of its own panel
+        fig.add_trace(go.Heatmap(z=d, x=names, y=names, zmin=-lim, zmax=lim, colorscale="RdBu",
+                                 colorbar=dict(title="B - A", x=x_bar, xanchor="left", thickness=12, len=0.9),
                                  text=[[f"{v:+d}" for v in row] for row in d], texttemplate="%{text}",
                                  hovertemplate="gold %{y}<br>predicted %{x}<br>B - A: %{z:+d}<extra></extra>"),
                       row=1, col=col)

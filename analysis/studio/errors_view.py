@@ -17,6 +17,7 @@ from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
 DIST_SPLITS = (("train", "train", "#aab7b8"), ("dev", "dev gold", "#2e86c1"), ("file", "file gold", "#2e86c1"))
+CROWDED = 200  # points beyond which a score scatter's dots are drawn small and see-through
 
 
 def _arr(p: dict, key: str) -> np.ndarray:
@@ -160,12 +161,18 @@ def threshold_figure(task, preds: dict, threshold: float) -> tuple[go.Figure, st
     return fig, note
 
 
+def score_marker(n: int) -> dict:
+    """Dots for a gold-vs-predicted scatter of n points: small and see-through where hundreds overlap (a dev set),
+    large and solid where a user's small file has a few, which at 5 px and half opacity were barely seen."""
+    return dict(size=5, opacity=0.5) if n > CROWDED else dict(size=9, opacity=0.85, line=dict(width=1, color="white"))
+
+
 def score_figures(task, preds: dict) -> tuple[go.Figure, go.Figure]:
     """A score task: gold against predicted, and the mean errors per gold bucket."""
     p = preds[task.key]
     gold, score = _arr(p, "gold"), _arr(p, "score")
     lo, hi = task.score_range
-    scatter = go.Figure(scatter_class(len(gold))(x=gold, y=score, mode="markers", marker=dict(size=5, opacity=0.5),
+    scatter = go.Figure(scatter_class(len(gold))(x=gold, y=score, mode="markers", marker=score_marker(len(gold)),
                                      customdata=p["ids"], hovertemplate="gold %{x:.2f}<br>predicted %{y:.2f}<br>id %{customdata}"))
     scatter.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(dash="dash", color="gray"),
                                  showlegend=False))

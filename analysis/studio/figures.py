@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.studio.theme import COSINE_COLOR, NEUTRAL_AGAINST, class_colors, high_color, layout, swatch
+from analysis.studio.theme import CHOSEN_HEAD, COSINE_COLOR, NEUTRAL_AGAINST, class_colors, high_color, layout, swatch
 
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
 GRID_TOKENS = 64  # tokens per map in the 72-map model view (the head view shows all MAX_VIEW_TOKENS)
@@ -152,9 +152,11 @@ def _mask_special(tokens: list[str], att: np.ndarray, hide: bool) -> tuple[list[
     return [tokens[i] for i in keep], att[..., keep, :][..., keep]
 
 
-def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title: str) -> go.Figure:
+def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title: str,
+                   chosen: tuple[int, int] | None = None) -> go.Figure:
     """Model view: a layers x heads grid of small attention maps (rows = layers, columns = heads), of the
-    first GRID_TOKENS tokens: 72 maps of 128 x 128 would be over a million cells for the browser."""
+    first GRID_TOKENS tokens: 72 maps of 128 x 128 would be over a million cells for the browser. One colour axis
+    (p, 0-1) with its bar serves every map; `chosen` (layer, head), the head view's, is outlined."""
     tokens, att = _mask_special(tokens, att, hide_special)
     if len(tokens) > GRID_TOKENS:
         tokens, att = tokens[:GRID_TOKENS], att[..., :GRID_TOKENS, :GRID_TOKENS]
@@ -165,12 +167,18 @@ def attention_grid(tokens: list[str], att: np.ndarray, hide_special: bool, title
                         row_titles=[f"L{i}" for i in range(L)], column_titles=[f"H{j}" for j in range(H)])
     for i in range(L):
         for j in range(H):
-            fig.add_trace(go.Heatmap(z=att[i, j], colorscale="Blues", zmin=0, zmax=1, showscale=False,
+            fig.add_trace(go.Heatmap(z=att[i, j], coloraxis="coloraxis",
                                      hovertemplate=f"layer {i} head {j}<br>%{{z:.3f}}<extra></extra>"),
                           row=i + 1, col=j + 1)
+    if chosen is not None:
+        fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, x1=1, y0=0, y1=1,
+                      line=dict(color=CHOSEN_HEAD, width=3), row=chosen[0] + 1, col=chosen[1] + 1)
+        title += f" · outlined: layer {chosen[0]}, head {chosen[1]} (the head views below)"
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(title=title, height=110 * L + 80, **layout(30, 30, 80, 10))
+    fig.update_layout(title=title, height=110 * L + 80, **layout(30, 80, 80, 10),
+                      coloraxis=dict(colorscale="Blues", cmin=0, cmax=1,
+                                     colorbar=dict(title="p", thickness=12, len=0.6, y=1, yanchor="top")))
     return fig
 
 

@@ -7,6 +7,7 @@ import json
 
 from minbert.evaluate import gold as gold_of
 from minbert.evaluate.metrics import task_metrics
+from minbert.serve import precision as P
 from minbert.serve.predictor import Predictor, Progress
 
 from analysis.precompute import label_counts
@@ -42,7 +43,7 @@ def evaluate(predictor: Predictor, parsed: Parsed, task, progress: Progress | No
     metrics = _summary(task, task_metrics(task, gold_of(ex), out))
     metrics.update(task=task.key, rows=len(ex), bad=parsed.bad, served=predictor.served)
     return {"task": task, "preds": {task.key: rec}, "texts": {e.id: (e.text, e.text2) for e in ex}, "metrics": metrics,
-            "name": name}
+            "name": name, "precision": P.headline(predictor.fast)}  # the message's few words; the header says why
 
 
 def prediction_columns(task) -> list[str]:
@@ -102,7 +103,7 @@ def message(state: dict, bad_summary: str) -> str:
     m, task = state["metrics"], state["task"]
     head = (f"Pearson r {m['pearson']:.4f} · Spearman {m['spearman']:.4f}" if task.is_score else
             f"accuracy {m['accuracy']:.4f} · macro-F1 {m['macro_f1']:.4f} · ECE {m['ece']:.3f}")
-    return f"**{m['rows']:,} rows evaluated ({task.name} {task.skill}):** {head} · served: {m['served']}" + (
+    return f"**{m['rows']:,} rows evaluated ({task.name} {task.skill}):** {head} · served in {state['precision']}" + (
         f"\n\n⚠️ {bad_summary}" if bad_summary else "")
 
 
@@ -116,7 +117,8 @@ def views(state: dict | None, normalise: bool = False) -> tuple:
     fig = errors.distribution_figure([task], dist, preds, f"{name}: gold labels and predictions (share of rows)")
     if task.is_score:
         scatter, buckets = errors.score_figures(task, preds)
-        scatter.update_layout(title=f"{name}: gold vs predicted similarity (Pearson {state['metrics']['pearson']:.4f})")
+        scatter.update_layout(title=f"{name}: gold vs predicted {task.skill}, {state['metrics']['rows']:,} rows "
+                                    f"(Pearson {state['metrics']['pearson']:.4f})")
         buckets.update_layout(title=f"{name}: error by gold bucket")
         return fig, None, None, "", None, scatter, buckets
     rows, summary = errors.per_class_table(task, preds)

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.studio.theme import layout
+from analysis.studio.theme import CHOSEN_HEAD, layout
 
 PRESET_KINDS = ("3 most", "50% least")  # per task: its 3 heads of largest single-mask drop, or its least important half
 
@@ -42,7 +42,7 @@ def importance_figure(heads: dict, tasks: dict, chosen: tuple[int, int] | None =
         if chosen is not None:
             for row in (1, 2):
                 fig.add_shape(type="rect", x0=chosen[1] - 0.5, x1=chosen[1] + 0.5, y0=chosen[0] - 0.5, y1=chosen[0] + 0.5,
-                              line=dict(color="#ff00ff", width=3), row=row, col=col)
+                              line=dict(color=CHOSEN_HEAD, width=3), row=row, col=col)
     fig.update_xaxes(title_text="head", dtick=1)
     fig.update_yaxes(title_text="layer", dtick=1, autorange="reversed")
     shown = f" · outlined: layer {chosen[0]}, head {chosen[1]} (the head view above)" if chosen is not None else ""

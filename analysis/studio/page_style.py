@@ -1,13 +1,17 @@
 """The page's own CSS and JavaScript (Gradio's launch(css=..., js=..., head=...)): tables that wrap inside the
 window, and on a phone scroll sideways (a hint at the right edge) rather than break a word; rows that stack on a phone;
 multi-panel plots whose panels stack there (plot_hooks.js); figures purged when replaced, so WebGL contexts never
-run out; the click on a confusion-matrix cell that filters the misclassified table; and box or lasso selections on the
-dev maps that score a slice (map_slice.js)."""
+run out; the click on a confusion-matrix cell (the dev sets' or the user's file's) that filters its misclassified
+table; and box or lasso selections on the dev maps that score a slice (map_slice.js)."""
 import json
 from pathlib import Path
 
 CONFUSION_PLOT, CONFUSION_CELL = "confusion-plot", "confusion-cell"  # elem_ids the JavaScript looks for
 MAP_SLICE = "map-slice"  # the hidden textbox map_slice.js writes a map's box or lasso selection into
+OWN_CONFUSION_PLOT, OWN_CONFUSION_CELL = "own-confusion-plot", "own-confusion-cell"  # the user's file's matrix
+CONFUSION_LINKS = {CONFUSION_PLOT: CONFUSION_CELL, OWN_CONFUSION_PLOT: OWN_CONFUSION_CELL}
+JOB_STATUS = "job-status"  # class of the message under a long job's button, where its progress and queue show
+JOB_IDLE_PX, JOB_BUSY_PX = 24, 72  # its height empty, and while a job waits or runs (Gradio's bar, text and timer)
 NARROW_PX = 640  # at this width and below, rows stack, panels stack and tables scroll sideways
 PANEL_PX = 230  # height of one stacked panel on a narrow window
 STACK_MAX = 6  # figures with more panels (the layers x heads grid) keep their grid on a narrow window
@@ -24,6 +28,8 @@ table .cell-wrap span.wrap {{ white-space: normal; overflow-wrap: break-word; wo
   background: linear-gradient(to right, rgba(255, 255, 255, 0), rgba(255, 255, 255, 0.95) 55%);
 }}
 .table-scroll {{ position: relative; }}
+.{JOB_STATUS} {{ min-height: {JOB_IDLE_PX}px; }}
+.{JOB_STATUS}:has(> [data-testid=status-tracker]:not(.hide)) {{ min-height: {JOB_BUSY_PX}px; }}
 @media (max-width: {NARROW_PX}px) {{
   .row {{ flex-direction: column !important; align-items: stretch; }}
   .row > * {{ min-width: 100% !important; max-width: 100% !important; margin-left: 0 !important; margin-right: 0 !important; }}
@@ -42,16 +48,17 @@ HEAD = (f"<script>window.MINBERT_PAGE = {json.dumps(_NUMBERS)};</script>\n"
         + "".join(f"<script>\n{(_HERE / name).read_text()}</script>\n"
                   for name in ("plot_hooks.js", "table_fit.js", "map_slice.js")))
 
-# Plotly's plotly_click on the confusion matrix writes "gold|predicted|time" into a hidden textbox, whose change
+# Plotly's plotly_click on a confusion matrix writes "gold|predicted|time" into its hidden textbox, whose change
 # event (in Python) sets the misclassified table's filters; the time makes a second click on a cell count too.
 JS = f"""
 () => {{
-  const hook = () => {{
-    const plot = document.querySelector('#{CONFUSION_PLOT} .js-plotly-plot');
+  const links = {json.dumps(CONFUSION_LINKS)};  // plot elem_id -> its hidden textbox's elem_id
+  const hook = (plotId, cellId) => {{
+    const plot = document.querySelector(`#${{plotId}} .js-plotly-plot`);
     if (!plot || plot.dataset.linked === '1' || typeof plot.on !== 'function') return;
     plot.dataset.linked = '1';
     plot.on('plotly_click', (ev) => {{
-      const box = document.querySelector('#{CONFUSION_CELL} textarea, #{CONFUSION_CELL} input');
+      const box = document.querySelector(`#${{cellId}} textarea, #${{cellId}} input`);
       if (!box || !ev.points || !ev.points.length) return;
       const p = ev.points[0];
       const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(box), 'value').set;
@@ -59,7 +66,7 @@ JS = f"""
       box.dispatchEvent(new Event('input', {{ bubbles: true }}));
     }});
   }};
-  setInterval(hook, 500);
+  setInterval(() => Object.entries(links).forEach(([plot, cell]) => hook(plot, cell)), 500);
 }}
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import NamedTuple
 from functools import wraps
 from pathlib import Path
@@ -28,6 +29,7 @@ from analysis.studio.corpus_view import CorpusView
 from analysis.studio.counterfactual import Editor
 from analysis.studio.data_fetch import DataFetch, offline_requested
 from analysis.results import DevResults, load_results
+from analysis.studio.input_notes import input_note
 from analysis.studio.theme import high_color
 
 NO_TEXT_OFFLINE = ("Sentence text needs the task data, and fetching it is off (offline). The maps and tables "
@@ -129,6 +131,7 @@ class Studio:
     def sentiment_answer(self, text: str) -> tuple[str, dict]:
         r = self.predictor.sentiment(text)
         msg = f"**Predicted: {r['label_name']}** ({r['probs'][r['label']]:.1%})" + _temperature_note(r["temperature"])
+        msg += input_note(str(text), r["tokens"])
         if r["truncated"]:
             msg += f"\n\n{TRUNCATED}"
         return msg, r
@@ -240,7 +243,8 @@ class Studio:
             return None, None, None, None
         ft, base = state["finetuned"], state["base"]
         layer, head = int(layer), int(head)
-        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special, "Model view (fine-tuned): rows = layers, columns = heads"),
+        return (figures.attention_grid(ft["tokens"], ft["attentions"], hide_special,
+                                       "Model view (fine-tuned): rows = layers, columns = heads", (layer, head)),
                 *figures.head_view_pair(ft, base, layer, head, hide_special),
                 figures.entropy_panels(ft["entropy"], base["entropy"]))
 
@@ -279,6 +283,9 @@ class Studio:
                 msg = f"⚠️ {e}"
         figs = [embedding_map.map_figure(self.results, self.tasks, w, color_by, shown, points.get(w))
                 for w in ("finetuned", "base")]
+        if color_by in ("task", "correct / incorrect"):  # the tab's colour line above explains classes only
+            msg += (f" Coloured by {color_by}: the legend under each map names its colours; the class colours "
+                    "listed above are for gold label and prediction.")
         if query and str(query).strip():
             msg += "\n\n" + self._search_note(figs, shown, query)
         return msg, figs[0], figs[1], rows
@@ -425,7 +432,7 @@ class Studio:
         rows = [{"line": int(e.id), "sentence1": e.text, "sentence2": e.text2, **s} for e, s in zip(parsed.examples, scores)]
         table = [[r["line"], round(r["cosine"], 4), round(r["score"], 3), round(r["probability"], 4),
                   "yes" if r["is_paraphrase"] else "no", r["sentence1"][:200], r["sentence2"][:200]] for r in rows]
-        msg = (f"**{len(rows):,} pairs scored** (input order; served: {self.predictor.served})"
+        msg = (f"**{len(rows):,} pairs scored** (input order; served in {P.headline(self.predictor.fast)})"
                + (f"\n\n⚠️ {html.escape(parsed.bad_summary())}" if parsed.bad else "")
                + f"\n\n<small>{PARA.caveat}</small>")
         path = downloads.write_csv(session, "scored_pairs.csv", PAIR_FIELDS, ([r[k] for k in PAIR_FIELDS] for r in rows))
@@ -516,6 +523,24 @@ class Studio:
 
     def behaviour_cases(self, which_test: str, model: str):
         return behaviour_view.worst_rows(self.behaviour, which_test or "", model or "fine-tuned")
+
+    def behaviour_cases_csv(self, which_test: str, model: str, session: str | None = None) -> str | None:
+        """The failing cases of one precomputed test that the table shows (the result keeps only the worst), as a
+        CSV download."""
+        _, rows = self.behaviour_cases(which_test, model)
+        if not rows:
+            return None
+        words = re.sub(r"[^a-z0-9]+", "-", f"{which_test} {model}".lower()).strip("-")  # hyphens: it wraps on a phone
+        name = f"behaviour-{words}.csv"
+        return downloads.write_csv(session, name, behaviour_view.CASE_COLUMNS, rows)
+
+    @staticmethod
+    def template_csv(table, session: str | None = None) -> str | None:
+        """The cases of the user's own template, as the table holds them (a DataFrame), as a CSV download."""
+        rows = [] if table is None else table.values.tolist()
+        if not rows or not any(str(c).strip() for c in rows[0]):
+            return None
+        return downloads.write_csv(session, "behaviour-my-template.csv", behaviour_view.TEMPLATE_COLUMNS, rows)
 
     def behaviour_answer(self, template: str, fills: str, expectation: str) -> tuple[str, dict]:
         """The user's own template, run live on the fine-tuned model (at most 200 cases)."""

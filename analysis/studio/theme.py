@@ -28,10 +28,14 @@ KIND_SCALES = {  # kind -> anchors of the scale a task without colours gets (low
     "pair_score": ("#c7e9c0", "#005a32"),  # sequential light (unrelated) -> dark green
 }
 SCORE_BINS = 6  # colours of a score task without its own: its range cut into this many rounded steps
-TASK_PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")  # Okabe-Ito
+# a task's colour on a map coloured by task: hues apart from every kind's class scale (Okabe-Ito's orange was Quora's
+# "not duplicate", its blue and green near SST's positive and STS's high), so a task is never read as a class
+TASK_PALETTE = ("#e7298a", "#17becf", "#8c564b", "#000000", "#d55e00", "#cc79a7", "#f0e442", "#0072b2")
+APART = 100  # least "redmean" RGB distance (0-765) between a task's colour and any class colour on the same map
 NEUTRAL_AGAINST = "#d8a200"  # amber: evidence against a middle-class prediction, which has no direction
 CORRECT_COLORS = {"correct": "#0072b2", "incorrect": "#d55e00"}  # blue / vermillion: safe for red-green blindness
 COSINE_COLOR = "#6b6b6b"  # an embedding cosine belongs to no task: neutral grey
+CHOSEN_HEAD = "#ff00ff"  # the outline of the head chosen in the Attention tab, on every layer x head map
 
 
 def _hex(rgb: str) -> str:
@@ -60,9 +64,19 @@ def high_color(task) -> str:
     return class_colors(task)[-1]
 
 
+def colour_distance(a: str, b: str) -> float:
+    """The "redmean" distance between two hex colours: RGB weighted the way the eye weighs it, cheaply."""
+    (r1, g1, b1), (r2, g2, b2) = ([int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in (a, b))
+    rm = (r1 + r2) / 2
+    return ((2 + rm / 256) * (r1 - r2) ** 2 + 4 * (g1 - g2) ** 2 + (2 + (255 - rm) / 256) * (b1 - b2) ** 2) ** 0.5
+
+
 def task_color(tasks, key: str) -> str:
-    """A task's own colour among the model's tasks (`tasks`, key -> Task, in the model's order)."""
-    return TASK_PALETTE[list(tasks).index(key) % len(TASK_PALETTE)]
+    """A task's own colour among the model's tasks (`tasks`, key -> Task, in the model's order): from the palette
+    colours at least APART from every class colour of those tasks (an added task's spec may bring its own)."""
+    classes = [c for t in tasks.values() for c in class_colors(t)]
+    free = [c for c in TASK_PALETTE if all(colour_distance(c, k) >= APART for k in classes)] or list(TASK_PALETTE)
+    return free[list(tasks).index(key) % len(free)]
 
 
 def swatch(color: str, text: str) -> str:

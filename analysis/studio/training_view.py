@@ -13,6 +13,7 @@ from analysis.experiments import seeded
 from analysis.studio.theme import layout
 
 LAYOUT = layout(50, 20, 60, 50)
+SPLIT_COLORS = {"train": "#e69f00", "dev": "#0072b2"}  # Okabe-Ito orange and blue: apart for colour-blind eyes too
 
 
 def loss_figure(meta: dict, tasks: dict) -> go.Figure:
@@ -43,13 +44,15 @@ def loss_figure(meta: dict, tasks: dict) -> go.Figure:
 
 
 def overfitting_figure(meta: dict, tasks: dict) -> go.Figure:
-    """Each task's metric per epoch on a training sample and on dev (`tasks`: key -> Task)."""
+    """Each task's metric per epoch on a training sample and on dev (`tasks`: key -> Task). A split has one colour in
+    every panel, so the one legend (drawn from the first panel) explains them all."""
     hist = meta.get("history", [])
     fig = make_subplots(rows=1, cols=len(tasks), subplot_titles=[t.title for t in tasks.values()])
     for col, key in enumerate((t.metric for t in tasks.values()), 1):
         for split, dash in (("train", "dot"), ("dev", "solid")):
             ys = [r[split].get(key) for r in hist]
-            fig.add_trace(go.Scatter(x=[r["epoch"] for r in hist], y=ys, name=split, line=dict(dash=dash),
+            fig.add_trace(go.Scatter(x=[r["epoch"] for r in hist], y=ys, name=split,
+                                     line=dict(dash=dash, color=SPLIT_COLORS[split]),
                                      showlegend=col == 1, legendgroup=split, mode="lines+markers"), row=1, col=col)
     fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_layout(title="Train vs dev per epoch (train: a fixed sample of training examples)", height=380, **LAYOUT)
