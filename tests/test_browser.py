@@ -114,15 +114,21 @@ def test_empty_input_shows_a_message(page):
     panel.get_by_text("it is empty").wait_for(timeout=30_000)
 
 
-def test_upload_a_labelled_file_in_the_browser(page, tmp_path):
-    f = tmp_path / "my-reviews.csv"
-    f.write_text('sentence,label\n"A gorgeous, witty film.",4\nA dull and tedious mess.,0\nIt was fine.,2\n,3\n')
+def evaluate_own_file(page, path):
+    """Open the Errors tab's own-file accordion, upload `path` and start its evaluation; the tab's panel."""
     open_tab(page, "Errors & imbalance")
     panel = page.locator("[role=tabpanel]:visible").first
     panel.get_by_text("Evaluate your own labelled file").first.click()
-    panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(f))
+    panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(path))
     page.wait_for_timeout(1000)
     panel.get_by_role("button", name="Evaluate file").click()
+    return panel
+
+
+def test_upload_a_labelled_file_in_the_browser(page, tmp_path):
+    f = tmp_path / "my-reviews.csv"
+    f.write_text('sentence,label\n"A gorgeous, witty film.",4\nA dull and tedious mess.,0\nIt was fine.,2\n,3\n')
+    panel = evaluate_own_file(page, f)
     panel.get_by_text("3 rows evaluated").first.wait_for(timeout=60_000)
     panel.get_by_text("line 5").first.wait_for(timeout=10_000)  # the empty sentence, named by its line
     panel.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
@@ -157,12 +163,7 @@ def test_an_own_file_confusion_cell_click_filters_its_misclassified_rows(browser
     pd.DataFrame({"sentence": sst["sentence"].str.strip(), "label": sst["sentiment"]}).to_csv(f, index=False)
     pg = open_page(browser, live_app)
     try:
-        open_tab(pg, "Errors & imbalance")
-        panel = pg.locator("[role=tabpanel]:visible").first
-        panel.get_by_text("Evaluate your own labelled file").first.click()
-        panel.locator(".block", has_text="Labelled file").last.locator("input[type=file]").set_input_files(str(f))
-        pg.wait_for_timeout(1000)
-        panel.get_by_role("button", name="Evaluate file").click()
+        panel = evaluate_own_file(pg, f)
         panel.get_by_text("300 rows evaluated").first.wait_for(timeout=120_000)
         plot = panel.locator("#own-confusion-plot .js-plotly-plot")
         plot.wait_for(timeout=60_000)
