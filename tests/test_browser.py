@@ -4,6 +4,7 @@ import re
 import pytest
 
 from tests.app_server import ROOT, AppServer
+from tests.test_browser_layout import click_confusion_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -135,13 +136,6 @@ def test_upload_a_labelled_file_in_the_browser(page, tmp_path):
     page.screenshot(path=str(SHOTS / "own-file.png"), full_page=True)
 
 
-OWN_CELL = """([row, col]) => {  // screen centre of one cell of the own-file confusion heatmap (rows: gold, top down)
-  const gd = document.querySelector('#own-confusion-plot .js-plotly-plot');
-  const r = gd.querySelector('.nsewdrag').getBoundingClientRect(), n = gd.data[0].y.length;
-  return {x: r.left + (col + 0.5) * r.width / n, y: r.top + (row + 0.5) * r.height / n};
-}"""
-
-
 def download(page, panel, label: str):
     """The path of the file the first gr.File block labelled `label` offers (the own file's come before the dev
     sets' in the Errors tab), once downloaded."""
@@ -165,13 +159,7 @@ def test_an_own_file_confusion_cell_click_filters_its_misclassified_rows(browser
     try:
         panel = evaluate_own_file(pg, f)
         panel.get_by_text("300 rows evaluated").first.wait_for(timeout=120_000)
-        plot = panel.locator("#own-confusion-plot .js-plotly-plot")
-        plot.wait_for(timeout=60_000)
-        plot.scroll_into_view_if_needed()
-        pg.wait_for_function("() => { const g = document.querySelector('#own-confusion-plot .js-plotly-plot');"
-                             " return g && g.dataset.linked === '1'; }", timeout=30_000)
-        at = pg.evaluate(OWN_CELL, [0, 1])
-        pg.mouse.click(at["x"], at["y"])
+        click_confusion_cell(pg, "own-confusion-plot", 0, 1)
         expect(panel.get_by_label("Gold class").first).to_have_value("negative", timeout=30_000)
         expect(panel.get_by_label("Predicted class").first).to_have_value("somewhat negative", timeout=30_000)
         pg.wait_for_timeout(2000)  # the table and its CSV follow the filters

@@ -170,23 +170,29 @@ def test_a_table_wider_than_a_phone_says_it_scrolls(narrow):
     assert "scrolls" not in frame.get_attribute("class").split()  # at the right end the hint goes
 
 
-CELL_CENTRE = """([row, col]) => {  // screen centre of one cell of the SST-5 confusion heatmap (rows: gold, top down)
-  const gd = document.querySelector('#confusion-plot .js-plotly-plot');
+CELL_CENTRE = """([id, row, col]) => {  // screen centre of one cell of a confusion heatmap (rows: gold, top down)
+  const gd = document.querySelector(`#${id} .js-plotly-plot`);
   const r = gd.querySelector('.nsewdrag').getBoundingClientRect(), n = gd.data[0].y.length;  // y: the class names
   return {x: r.left + (col + 0.5) * r.width / n, y: r.top + (row + 0.5) * r.height / n};
 }"""
+
+
+def click_confusion_cell(page, plot_id: str, row: int, col: int) -> None:
+    """Click cell (gold row, predicted col) of the confusion heatmap in #plot_id once the page has linked it."""
+    plot = page.locator(f"#{plot_id} .js-plotly-plot")
+    plot.wait_for(timeout=60_000)
+    plot.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => {{ const g = document.querySelector('#{plot_id} .js-plotly-plot');"
+                           " return g && g.dataset.linked === '1'; }", timeout=30_000)
+    at = page.evaluate(CELL_CENTRE, [plot_id, row, col])
+    page.mouse.click(at["x"], at["y"])
 
 
 def test_a_confusion_cell_click_filters_the_misclassified_table(wide):
     """Linked views: clicking (gold negative, predicted neutral) leaves only those rows in the table below."""
     from playwright.sync_api import expect
     panel = default_action(wide, "Errors & imbalance")
-    plot = panel.locator("#confusion-plot .js-plotly-plot")
-    plot.scroll_into_view_if_needed()
-    wide.wait_for_function("() => { const g = document.querySelector('#confusion-plot .js-plotly-plot');"
-                           " return g && g.dataset.linked === '1'; }", timeout=30_000)
-    at = wide.evaluate(CELL_CENTRE, [0, 2])
-    wide.mouse.click(at["x"], at["y"])
+    click_confusion_cell(wide, "confusion-plot", 0, 2)
     expect(panel.get_by_label("Gold class").last).to_have_value("negative", timeout=30_000)
     expect(panel.get_by_label("Predicted class").last).to_have_value("neutral", timeout=30_000)
     wide.wait_for_timeout(2000)  # the table follows its filters
